@@ -1,0 +1,126 @@
+//! Command line: arguments, files, stdin and stdout. The only module that does I/O.
+#![allow(clippy::print_stderr)]
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use deploy_jobs::{Options, ValuesFile, helm, render};
+
+/// Inject safe, ordered Helm hook Jobs (database migrations and other one-off deploy
+/// commands) into rendered Kubernetes manifests.
+///
+/// Reads a manifest stream on stdin and writes it to stdout with the hook resources added.
+/// Run with no command, it renders (that is how Helm calls a post-renderer).
+#[derive(Parser, Debug)]
+#[command(name = "deploy-jobs", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    render: RenderArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Add the hook Jobs (and hook copies of the Secrets and ConfigMaps they use) to a stream.
+    ///
+    ///   helm template shop ./chart | deploy-jobs render --env production > out.yaml
+    Render(RenderArgs),
+}
+
+#[derive(Args, Debug, Default)]
+struct RenderArgs {
+    /// Read `deploy_jobs` from this values file instead of the stream's DeployJobs document.
+    /// Repeatable; later files win, as with Helm.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    values: Vec<String>,
+    /// Environment that picks each job's `when` entry (overrides the DeployJobs document's
+    /// `environment`).
+    #[arg(long, value_name = "NAME")]
+    env: Option<String>,
+}
+
+/// Whether Helm 4 started us as a plugin (it sets these for every plugin process).
+fn started_as_helm4_plugin() -> bool {
+    std::env::var_os("HELM_PLUGIN_NAME").is_some() && std::env::var_os("HELM_PLUGIN_DIR").is_some()
+}
+
+pub fn run() -> Result<ExitCode> {
+    let plugin = started_as_helm4_plugin();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if plugin && err.use_stderr() => return report_to_helm4(&err.to_string()),
+        Err(err) => err.exit(),
+    };
+    let args = match cli.command {
+        Some(Command::Render(args)) => args,
+        None => cli.render,
+    };
+    match render_stdin(&args, plugin) {
+        Ok(code) => Ok(code),
+        Err(err) if plugin => report_to_helm4(&format!("{err:#}")),
+        Err(err) => Err(err),
+    }
+}
+
+fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        bail!(
+            "expects a rendered manifest stream on stdin, e.g. `helm template shop ./chart | deploy-jobs render`"
+        );
+    }
+    let mut input = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut input)
+        .context("reading stdin")?;
+    if helm::is_helm3_post_renderer(&parent_command_line(), plugin) {
+        bail!(helm::HELM3_REFUSAL);
+    }
+    let mut options = Options {
+        environment: args.env.clone(),
+        values: Vec::new(),
+    };
+    for path in &args.values {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        options.values.push(ValuesFile {
+            name: path.clone(),
+            text,
+        });
+    }
+    let rendered = render(&input, &options)?;
+    write_stdout(rendered.stream.as_bytes())
+}
+
+/// Helm 4 discards a plugin's stderr; report through a document it will refuse (see `helm`).
+fn report_to_helm4(message: &str) -> Result<ExitCode> {
+    eprintln!("error: {message}");
+    write_stdout(helm::error_document(message).as_bytes())
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        // The reader went away (`| head`): not our error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e).context("writing stdout"),
+    }
+}
+
+/// The parent process's command line, where the OS tells (Linux); empty elsewhere.
+fn parent_command_line() -> Vec<String> {
+    let ppid = std::os::unix::process::parent_id();
+    std::fs::read(format!("/proc/{ppid}/cmdline"))
+        .map(|raw| {
+            raw.split(|&b| b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,581 @@
+//! Reads the few keys the planner needs from a document: apiVersion, kind, name, namespace,
+//! labels, annotations and label selectors.
+//!
+//! Most documents in a stream are passed through untouched, so they are not parsed in full:
+//! [`sniff`] walks the block-style lines Helm and kustomize emit and picks out only those keys.
+//! It is deliberately timid: on anything it does not fully understand (flow collections,
+//! anchors, tags, block scalars, tabs, odd indentation, duplicate keys) it answers
+//! [`Unsure`], and the caller parses the document with a real YAML parser and uses
+//! [`Header::from_value`]. Both paths must agree wherever `sniff` answers; a property test
+//! holds them to that.
+
+use std::collections::BTreeMap;
+
+use serde_norway::Value;
+
+/// The keys of one document that decide what deploy-jobs does with it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Header {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// `spec.selector` of a Service, or `spec.selector.matchLabels` of a workload.
+    pub selector: BTreeMap<String, String>,
+    /// Whether `spec.selector.matchExpressions` is present (only [`Header::from_value`] can
+    /// evaluate those, so `sniff` is unsure about such documents).
+    pub selector_expressions: Vec<SelectorRequirement>,
+}
+
+/// One entry of a `matchExpressions` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SelectorRequirement {
+    pub key: String,
+    pub operator: String,
+    pub values: Vec<String>,
+}
+
+/// `sniff` could not read the document with certainty; parse it in full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsure;
+
+/// The mappings whose scalar entries are read.
+const TRACKED: &[&[&str]] = &[
+    &[],
+    &["metadata"],
+    &["metadata", "labels"],
+    &["metadata", "annotations"],
+    &["spec"],
+    &["spec", "selector"],
+    &["spec", "selector", "matchLabels"],
+];
+
+impl Header {
+    /// Whether the document is a Helm hook.
+    pub fn is_hook(&self) -> bool {
+        self.annotations.contains_key(crate::HOOK_ANNOTATION)
+    }
+
+    /// The template file Helm 4 says the document came from.
+    pub fn filename(&self) -> Option<&str> {
+        self.annotations
+            .get(crate::FILENAME_ANNOTATION)
+            .map(String::as_str)
+    }
+
+    /// Whether deploy-jobs generated this document on an earlier run.
+    pub fn is_generated(&self) -> bool {
+        self.annotations.contains_key(crate::GENERATED_ANNOTATION)
+    }
+
+    /// Whether this is a `kind` in group-less or any API group, by kind alone.
+    pub fn is_kind(&self, kind: &str) -> bool {
+        self.kind.as_deref() == Some(kind)
+    }
+
+    /// Builds the header from a fully parsed document. Fails when the document is not a
+    /// mapping; keys of an unexpected type are ignored, as Kubernetes would reject them later.
+    pub fn from_value(value: &Value) -> Result<Header, String> {
+        let map = match value {
+            Value::Mapping(map) => map,
+            other => return Err(format!("expected a mapping, found {}", describe(other))),
+        };
+        let get = |m: &serde_norway::Mapping, key: &str| m.get(key).cloned();
+        let string = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            _ => None,
+        };
+        let strings = |v: Option<Value>| -> BTreeMap<String, String> {
+            match v {
+                Some(Value::Mapping(m)) => m
+                    .into_iter()
+                    .filter_map(|(k, v)| Some((scalar_string(&k)?, scalar_string(&v)?)))
+                    .collect(),
+                _ => BTreeMap::new(),
+            }
+        };
+        let metadata = match map.get("metadata") {
+            Some(Value::Mapping(m)) => m.clone(),
+            _ => serde_norway::Mapping::new(),
+        };
+        let mut header = Header {
+            api_version: string(get(map, "apiVersion")),
+            kind: string(get(map, "kind")),
+            name: string(get(&metadata, "name")),
+            namespace: string(get(&metadata, "namespace")),
+            labels: strings(get(&metadata, "labels")),
+            annotations: strings(get(&metadata, "annotations")),
+            ..Header::default()
+        };
+        if let Some(Value::Mapping(selector)) = map.get("spec").and_then(|s| s.get("selector")) {
+            if selector.contains_key("matchLabels") || selector.contains_key("matchExpressions") {
+                header.selector = strings(selector.get("matchLabels").cloned());
+                header.selector_expressions = requirements(selector.get("matchExpressions"));
+            } else {
+                header.selector = strings(Some(Value::Mapping(selector.clone())));
+            }
+        }
+        Ok(header)
+    }
+}
+
+fn requirements(value: Option<&Value>) -> Vec<SelectorRequirement> {
+    let Some(Value::Sequence(items)) = value else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .map(|item| SelectorRequirement {
+            key: item.get("key").and_then(scalar_string).unwrap_or_default(),
+            operator: item
+                .get("operator")
+                .and_then(scalar_string)
+                .unwrap_or_default(),
+            values: match item.get("values") {
+                Some(Value::Sequence(vs)) => vs.iter().filter_map(scalar_string).collect(),
+                _ => Vec::new(),
+            },
+        })
+        .collect()
+}
+
+/// A scalar as Kubernetes would read it into a string field.
+pub fn scalar_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// A short name for the type of a YAML value, for messages.
+pub fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "nothing (null)",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a sequence",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}
+
+/// Reads the header of a block-style document line by line; see the module docs.
+pub fn sniff(text: &str) -> Result<Header, Unsure> {
+    let mut header = Header::default();
+    let mut scanner = Scanner::default();
+    for (i, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = if i == 0 {
+            line.strip_prefix('\u{feff}').unwrap_or(line)
+        } else {
+            line
+        };
+        scanner.line(line, &mut header)?;
+    }
+    Ok(header)
+}
+
+#[derive(Default)]
+struct Scanner {
+    /// Open tracked mappings: (indent of their entries, path). The root is pushed lazily.
+    contexts: Vec<(Option<usize>, Vec<String>)>,
+    /// Skip lines indented deeper than this (the value of a key nobody asked for).
+    skip_deeper_than: Option<usize>,
+    /// A recorded scalar at this indent must not continue on deeper lines.
+    pending_scalar: Option<usize>,
+    /// Keys seen per open context, to refuse duplicates.
+    seen: Vec<Vec<String>>,
+    saw_content: bool,
+}
+
+impl Scanner {
+    fn line(&mut self, line: &str, header: &mut Header) -> Result<(), Unsure> {
+        if crate::stream::is_separator(line) {
+            let rest = line[3..].trim();
+            if !(rest.is_empty() || rest.starts_with('#')) || self.saw_content {
+                return Err(Unsure);
+            }
+            return Ok(());
+        }
+        let trimmed = line.trim_start_matches(' ');
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return Ok(());
+        }
+        if line.starts_with("...") || line.starts_with('%') || trimmed.starts_with('\t') {
+            return Err(Unsure);
+        }
+        let indent = line.len() - trimmed.len();
+        self.saw_content = true;
+
+        if let Some(limit) = self.pending_scalar.take()
+            && indent > limit
+        {
+            return Err(Unsure);
+        }
+        if let Some(limit) = self.skip_deeper_than {
+            if indent > limit || (indent == limit && is_sequence_entry(trimmed)) {
+                return Ok(());
+            }
+            self.skip_deeper_than = None;
+        }
+
+        if self.contexts.is_empty() {
+            self.contexts.push((Some(indent), Vec::new()));
+            self.seen.push(Vec::new());
+        }
+        // A freshly opened mapping learns its indentation from its first entry.
+        if let Some((child @ None, _)) = self.contexts.last_mut() {
+            *child = Some(indent);
+        }
+        while let Some((Some(child), _)) = self.contexts.last() {
+            if indent >= *child || self.contexts.len() == 1 {
+                break;
+            }
+            self.contexts.pop();
+            self.seen.pop();
+        }
+        let (Some(child), path) = self.contexts.last().cloned().ok_or(Unsure)? else {
+            return Err(Unsure);
+        };
+        if indent != child {
+            return Err(Unsure);
+        }
+        let (key, value) = split_entry(trimmed).ok_or(Unsure)?;
+        let seen = self.seen.last_mut().ok_or(Unsure)?;
+        if seen.iter().any(|k| *k == key) {
+            return Err(Unsure);
+        }
+        seen.push(key.clone());
+
+        let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
+        full.push(&key);
+        let tracked_mapping = TRACKED.contains(&full.as_slice());
+        let recorded = recorded_slot(&full);
+
+        match value {
+            RawValue::Nested => {
+                if tracked_mapping {
+                    self.contexts
+                        .push((None, full.iter().map(|s| s.to_string()).collect()));
+                    self.seen.push(Vec::new());
+                } else if path == ["spec", "selector"] && key == "matchExpressions" {
+                    return Err(Unsure);
+                } else if recorded.is_some() {
+                    // A recorded key whose value is on the next lines: a block collection or a
+                    // multi-line scalar. Only a real parser knows.
+                    self.pending_scalar = Some(indent);
+                    self.skip_deeper_than = Some(indent);
+                    record(header, recorded, None);
+                } else {
+                    self.skip_deeper_than = Some(indent);
+                }
+            }
+            RawValue::EmptyFlowMap if tracked_mapping => {}
+            RawValue::Scalar(s) if !tracked_mapping => {
+                if recorded.is_some() {
+                    self.pending_scalar = Some(indent);
+                    record(header, recorded, Some(s));
+                } else {
+                    self.skip_deeper_than = Some(indent);
+                }
+            }
+            RawValue::Complex if recorded.is_none() && !tracked_mapping => {
+                self.skip_deeper_than = Some(indent);
+            }
+            _ => return Err(Unsure),
+        }
+        Ok(())
+    }
+}
+
+/// Where a scalar at this path goes in the header, if anywhere.
+#[derive(Clone, Copy)]
+enum Slot<'k> {
+    ApiVersion,
+    Kind,
+    Name,
+    Namespace,
+    Label(&'k str),
+    Annotation(&'k str),
+    Selector(&'k str),
+}
+
+fn recorded_slot<'k>(path: &[&'k str]) -> Option<Slot<'k>> {
+    Some(match path {
+        ["apiVersion"] => Slot::ApiVersion,
+        ["kind"] => Slot::Kind,
+        ["metadata", "name"] => Slot::Name,
+        ["metadata", "namespace"] => Slot::Namespace,
+        ["metadata", "labels", key] => Slot::Label(key),
+        ["metadata", "annotations", key] => Slot::Annotation(key),
+        ["spec", "selector", "matchLabels", key] => Slot::Selector(key),
+        ["spec", "selector", key] => Slot::Selector(key),
+        _ => return None,
+    })
+}
+
+fn record(header: &mut Header, slot: Option<Slot<'_>>, value: Option<String>) {
+    let Some(slot) = slot else { return };
+    match (slot, value) {
+        (Slot::ApiVersion, v) => header.api_version = v,
+        (Slot::Kind, v) => header.kind = v,
+        (Slot::Name, v) => header.name = v,
+        (Slot::Namespace, v) => header.namespace = v,
+        (Slot::Label(k), Some(v)) => {
+            header.labels.insert(k.to_string(), v);
+        }
+        (Slot::Annotation(k), Some(v)) => {
+            header.annotations.insert(k.to_string(), v);
+        }
+        (Slot::Selector(k), Some(v)) => {
+            header.selector.insert(k.to_string(), v);
+        }
+        _ => {}
+    }
+}
+
+fn is_sequence_entry(trimmed: &str) -> bool {
+    trimmed == "-" || trimmed.starts_with("- ")
+}
+
+enum RawValue {
+    /// Nothing after the colon: the value is on the following lines (or null).
+    Nested,
+    EmptyFlowMap,
+    Scalar(String),
+    /// Something only a parser can read (block scalar, flow collection, anchor, alias, tag).
+    Complex,
+}
+
+/// Splits `key: value` into the key and what follows; `None` when the line is no simple entry.
+fn split_entry(line: &str) -> Option<(String, RawValue)> {
+    let (key, rest) = match line.chars().next()? {
+        '"' | '\'' => {
+            let (key, len) = quoted(line)?;
+            let rest = line[len..].strip_prefix(':')?;
+            (key, rest)
+        }
+        '-' | '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '%'
+        | '@' | '`' => return None,
+        _ => {
+            let colon = find_key_colon(line)?;
+            let key = &line[..colon];
+            if key.contains(" #") || key.ends_with([' ', '\t']) {
+                return None;
+            }
+            (key.to_string(), &line[colon + 1..])
+        }
+    };
+    if key == "<<" {
+        return None;
+    }
+    if !(rest.is_empty() || rest.starts_with([' ', '\t'])) {
+        return None;
+    }
+    let rest = rest.trim_start_matches([' ', '\t']);
+    if rest.is_empty() || rest.starts_with('#') {
+        return Some((key, RawValue::Nested));
+    }
+    let value = match rest.chars().next()? {
+        '"' | '\'' => {
+            let (value, len) = quoted(rest)?;
+            let tail = rest[len..].trim_start_matches([' ', '\t']);
+            if !(tail.is_empty() || (tail.starts_with('#') && len < rest.len())) {
+                return None;
+            }
+            RawValue::Scalar(value)
+        }
+        '{' if strip_comment(rest) == "{}" => RawValue::EmptyFlowMap,
+        '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | ',' | '?' | '-' => {
+            if rest.starts_with('-') && !rest.starts_with("- ") && rest != "-" {
+                plain(rest)?
+            } else {
+                RawValue::Complex
+            }
+        }
+        _ => plain(rest)?,
+    };
+    Some((key, value))
+}
+
+fn plain(rest: &str) -> Option<RawValue> {
+    let value = strip_comment(rest);
+    if value.contains(": ") || value.ends_with(':') || value.contains('\t') {
+        return None;
+    }
+    // Plain scalars that YAML may read as something other than a string (null, booleans,
+    // numbers) are resolved by a parser.
+    let maybe_not_string = matches!(
+        value,
+        "~" | "null"
+            | "Null"
+            | "NULL"
+            | "true"
+            | "True"
+            | "TRUE"
+            | "false"
+            | "False"
+            | "FALSE"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "no"
+            | "No"
+            | "NO"
+            | "on"
+            | "On"
+            | "ON"
+            | "off"
+            | "Off"
+            | "OFF"
+    ) || value
+        .starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.'));
+    if maybe_not_string {
+        return Some(RawValue::Complex);
+    }
+    Some(RawValue::Scalar(value.to_string()))
+}
+
+fn strip_comment(rest: &str) -> &str {
+    let end = rest
+        .char_indices()
+        .find(|&(i, c)| c == '#' && i > 0 && rest[..i].ends_with([' ', '\t']))
+        .map_or(rest.len(), |(i, _)| i);
+    rest[..end].trim_end_matches([' ', '\t'])
+}
+
+/// The byte offset of the colon that ends a plain key.
+fn find_key_colon(line: &str) -> Option<usize> {
+    let bytes = line.as_bytes();
+    (0..bytes.len()).find(|&i| {
+        bytes[i] == b':' && (i + 1 == bytes.len() || bytes[i + 1] == b' ' || bytes[i + 1] == b'\t')
+    })
+}
+
+/// Reads a quoted scalar that closes on this line: its value and its length in bytes.
+fn quoted(text: &str) -> Option<(String, usize)> {
+    let quote = text.chars().next()?;
+    let mut out = String::new();
+    let mut chars = text.char_indices().skip(1);
+    while let Some((i, c)) = chars.next() {
+        match (quote, c) {
+            ('\'', '\'') => {
+                if text[i + 1..].starts_with('\'') {
+                    out.push('\'');
+                    chars.next();
+                } else {
+                    return Some((out, i + 1));
+                }
+            }
+            ('"', '"') => return Some((out, i + 1)),
+            ('"', '\\') => match chars.next()?.1 {
+                '"' => out.push('"'),
+                '\\' => out.push('\\'),
+                '/' => out.push('/'),
+                _ => return None,
+            },
+            _ => out.push(c),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Header {
+        let value: Value = serde_norway::from_str(text).expect("test documents are valid YAML");
+        Header::from_value(&value).expect("test documents are mappings")
+    }
+
+    #[track_caller]
+    fn agrees(text: &str) -> Header {
+        let sniffed = sniff(text).expect("sniff should read this document");
+        assert_eq!(
+            sniffed,
+            parsed(text),
+            "sniff and parse disagree on:\n{text}"
+        );
+        sniffed
+    }
+
+    #[test]
+    fn reads_kind_name_labels_annotations() {
+        let h = agrees(
+            "---\n# Source: x\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: \"web\"\n  namespace: 'prod'\n  labels:\n    app.kubernetes.io/instance: shop # release\n  annotations:\n    postrenderer.helm.sh/postrender-filename: 'shop/templates/d.yaml'\nspec:\n  replicas: 3\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n      name: not-this\n    spec:\n      containers:\n      - name: app\n        image: x\n",
+        );
+        assert_eq!(h.kind.as_deref(), Some("Deployment"));
+        assert_eq!(h.name.as_deref(), Some("web"));
+        assert_eq!(h.namespace.as_deref(), Some("prod"));
+        assert_eq!(h.filename(), Some("shop/templates/d.yaml"));
+        assert_eq!(h.selector.get("app").map(String::as_str), Some("web"));
+    }
+
+    #[test]
+    fn reads_service_selectors() {
+        let h = agrees(
+            "kind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n",
+        );
+        assert_eq!(h.selector.len(), 1);
+    }
+
+    #[test]
+    fn block_scalars_inside_skipped_values_do_not_confuse_it() {
+        let h = agrees(
+            "kind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  f: |\n    kind: Secret\n    metadata:\n      name: nope\n",
+        );
+        assert_eq!(h.kind.as_deref(), Some("ConfigMap"));
+        assert_eq!(h.name.as_deref(), Some("cm"));
+    }
+
+    #[test]
+    fn gives_up_on_what_only_a_parser_can_read() {
+        for text in [
+            "kind: &k Deployment\n",
+            "kind: !!str Deployment\n",
+            "{kind: Deployment}\n",
+            "- a\n- b\n",
+            "metadata:\n  name: a\n    b\n",
+            "metadata: {name: a}\n",
+            "kind: A\nkind: B\n",
+            "metadata:\n  <<: *base\n",
+            "kind: \"unterminated\n",
+            "metadata:\n\tname: a\n",
+            "spec:\n  selector:\n    matchExpressions:\n    - key: a\n",
+            "--- kind: A\n",
+            "metadata:\n  name: |\n    a\n",
+            "kind: Deployment\n  extra: 1\n",
+        ] {
+            assert_eq!(sniff(text), Err(Unsure), "should give up on:\n{text}");
+        }
+    }
+
+    #[test]
+    fn null_like_values_are_left_to_the_parser() {
+        assert_eq!(sniff("kind: ~\n"), Err(Unsure));
+    }
+
+    #[test]
+    fn from_value_reads_match_expressions() {
+        let h = parsed(
+            "spec:\n  selector:\n    matchExpressions:\n    - {key: a, operator: In, values: [x]}\n",
+        );
+        assert_eq!(h.selector_expressions.len(), 1);
+        assert_eq!(h.selector_expressions[0].values, ["x"]);
+    }
+
+    #[test]
+    fn from_value_refuses_non_mappings() {
+        let value: Value = serde_norway::from_str("- a").unwrap();
+        assert_eq!(
+            Header::from_value(&value),
+            Err("expected a mapping, found a sequence".to_string())
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The Kubernetes objects deploy-jobs generates, as typed values.
+//!
+//! Only the fields deploy-jobs sets are modelled; pieces copied from the user's own manifests
+//! (env entries, volumes, security contexts) stay YAML values so they pass through exactly.
+//! Serialization order is field order, so output is deterministic.
+
+use indexmap::IndexMap;
+use serde::Serialize;
+use serde_norway::Value;
+
+/// `metadata` of a generated object.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectMeta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub labels: IndexMap<String, String>,
+    #[serde(skip_serializing_if = "IndexMap::is_empty")]
+    pub annotations: IndexMap<String, String>,
+}
+
+/// A `batch/v1` Job.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub metadata: ObjectMeta,
+    pub spec: JobSpec,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobSpec {
+    pub backoff_limit: u32,
+    pub active_deadline_seconds: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_seconds_after_finished: Option<u32>,
+    pub template: PodTemplate,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PodTemplate {
+    pub metadata: ObjectMeta,
+    pub spec: PodSpec,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PodSpec {
+    pub restart_policy: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_account_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub automount_service_account_token: Option<bool>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_selector: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerations: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<Container>,
+    pub containers: Vec<Container>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Container {
+    pub name: String,
+    pub image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_pull_policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub args: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Value>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounts: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub security_context: Option<Value>,
+}
+
+/// Kinds of objects a pod can reference by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RefKind {
+    Secret,
+    ConfigMap,
+}
+
+impl RefKind {
+    pub fn kind(self) -> &'static str {
+        match self {
+            RefKind::Secret => "Secret",
+            RefKind::ConfigMap => "ConfigMap",
+        }
+    }
+}
+
+impl PodSpec {
+    /// Calls `visit` with every Secret and ConfigMap name the pod refers to (env, envFrom,
+    /// volumes including projected sources, imagePullSecrets), letting it rewrite the name.
+    pub fn for_each_reference(&mut self, visit: &mut dyn FnMut(RefKind, &mut String)) {
+        for c in self
+            .init_containers
+            .iter_mut()
+            .chain(self.containers.iter_mut())
+        {
+            for var in &mut c.env {
+                let from = var.get_mut("valueFrom");
+                visit_name(
+                    from.and_then(|f| f.get_mut("secretKeyRef")),
+                    "name",
+                    RefKind::Secret,
+                    visit,
+                );
+                let from = var.get_mut("valueFrom");
+                visit_name(
+                    from.and_then(|f| f.get_mut("configMapKeyRef")),
+                    "name",
+                    RefKind::ConfigMap,
+                    visit,
+                );
+            }
+            for source in &mut c.env_from {
+                visit_name(source.get_mut("secretRef"), "name", RefKind::Secret, visit);
+                visit_name(
+                    source.get_mut("configMapRef"),
+                    "name",
+                    RefKind::ConfigMap,
+                    visit,
+                );
+            }
+        }
+        for volume in &mut self.volumes {
+            visit_name(
+                volume.get_mut("secret"),
+                "secretName",
+                RefKind::Secret,
+                visit,
+            );
+            visit_name(
+                volume.get_mut("configMap"),
+                "name",
+                RefKind::ConfigMap,
+                visit,
+            );
+            if let Some(Value::Sequence(sources)) = volume
+                .get_mut("projected")
+                .and_then(|p| p.get_mut("sources"))
+            {
+                for source in sources {
+                    visit_name(source.get_mut("secret"), "name", RefKind::Secret, visit);
+                    visit_name(
+                        source.get_mut("configMap"),
+                        "name",
+                        RefKind::ConfigMap,
+                        visit,
+                    );
+                }
+            }
+        }
+        for secret in &mut self.image_pull_secrets {
+            visit_name(Some(secret), "name", RefKind::Secret, visit);
+        }
+    }
+}
+
+fn visit_name(
+    object: Option<&mut Value>,
+    key: &str,
+    kind: RefKind,
+    visit: &mut dyn FnMut(RefKind, &mut String),
+) {
+    if let Some(Value::String(name)) = object.and_then(|o| o.get_mut(key)) {
+        visit(kind, name);
+    }
+}

@@ -1,0 +1,77 @@
+//! Deterministic Kubernetes names for generated objects.
+
+use sha2::{Digest, Sha256};
+
+/// Longest Job name: its pods get a `job-name` label, and label values stop at 63.
+pub const MAX_JOB_NAME: usize = 63;
+/// Longest name of a Secret or ConfigMap (a DNS-1123 subdomain).
+pub const MAX_OBJECT_NAME: usize = 253;
+
+/// Hex sha256 of `data`.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `name` if it fits in `max` characters; otherwise its start, a dash and eight hex
+/// characters of its hash, so distinct long names stay distinct and the result is stable.
+pub fn fit(name: &str, max: usize) -> String {
+    if name.len() <= max {
+        return name.to_string();
+    }
+    let hash = &sha256_hex(name.as_bytes())[..8];
+    let keep = max - hash.len() - 1;
+    let mut head: &str = &name[..keep];
+    while head.ends_with(['-', '.']) {
+        head = &head[..head.len() - 1];
+    }
+    format!("{head}-{hash}")
+}
+
+/// Joins name parts with dashes, skipping empty ones and a prefix the name already starts with.
+pub fn join(prefix: Option<&str>, name: &str) -> String {
+    match prefix {
+        Some(p) if !p.is_empty() && p != name && !name.starts_with(&format!("{p}-")) => {
+            format!("{p}-{name}")
+        }
+        _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_names_are_kept() {
+        assert_eq!(fit("shop-migrate", 63), "shop-migrate");
+    }
+
+    #[test]
+    fn long_names_are_cut_with_a_hash() {
+        let long = format!("{}-migrate", "a".repeat(70));
+        let fitted = fit(&long, 63);
+        assert_eq!(fitted.len(), 63);
+        assert!(fitted.starts_with("aaaa"));
+        assert_ne!(
+            fitted,
+            fit(&format!("{}-migrat2", "a".repeat(70)), 63),
+            "distinct names stay distinct"
+        );
+    }
+
+    #[test]
+    fn cut_never_leaves_a_trailing_dash_before_the_hash() {
+        let name = format!("{}-{}", "a".repeat(53), "b".repeat(20));
+        assert!(!fit(&name, 63).contains("--"));
+    }
+
+    #[test]
+    fn join_does_not_repeat_the_prefix() {
+        assert_eq!(join(Some("shop"), "migrate"), "shop-migrate");
+        assert_eq!(join(Some("shop"), "shop-migrate"), "shop-migrate");
+        assert_eq!(join(None, "migrate"), "migrate");
+    }
+}

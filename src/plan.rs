@@ -1,0 +1,727 @@
+//! Decides what to add to a stream: for each enabled job, the Job object, the hook copies of
+//! the Secrets and ConfigMaps it needs, their names and their weights.
+//!
+//! Pure: it reads documents (through [`Documents`]) and the validated jobs, and returns a
+//! [`Plan`]. Turning the plan into text is `render`'s job.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result, anyhow, bail};
+use indexmap::IndexMap;
+use serde_norway::{Mapping, Value};
+
+use crate::header::{Header, describe};
+use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate, RefKind};
+use crate::names;
+use crate::script;
+use crate::spec::{self, Job};
+use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION, SPEC_HASH_ANNOTATION};
+
+/// Kinds whose pod template a job may reuse a container from.
+pub const WORKLOAD_KINDS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "Pod",
+];
+
+/// Label that marks a generated pod as deploy-jobs' own.
+pub const JOB_LABEL: &str = "deploy-jobs.io/job";
+const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
+const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+
+/// Volume types that are safe to mount in a second pod: they hold configuration, not state.
+const CONFIG_VOLUME_TYPES: &[&str] = &[
+    "configMap",
+    "secret",
+    "projected",
+    "downwardAPI",
+    "emptyDir",
+];
+
+/// Read access to the documents of the stream, parsing them only when asked.
+pub trait Documents {
+    /// Number of documents.
+    fn len(&self) -> usize;
+    /// The header of document `i`, or `None` for a document without content.
+    fn header(&self, i: usize) -> Option<&Header>;
+    /// The raw text of document `i`.
+    fn raw(&self, i: usize) -> &str;
+    /// Document `i` parsed in full; errors already carry the document's context.
+    fn value(&self, i: usize) -> Result<&Value>;
+    /// `document 3 (chart/templates/x.yaml)`.
+    fn label(&self, i: usize) -> String;
+    /// Whether document `i` is skipped for planning (the configuration, generated output).
+    fn ignored(&self, i: usize) -> bool;
+}
+
+/// Everything the planner decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub environment: Option<String>,
+    pub jobs: Vec<PlannedJob>,
+}
+
+/// One `deploy_jobs` entry and what it turns into.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedJob {
+    pub job: Job,
+    /// `None` when the job is disabled in this environment.
+    pub output: Option<JobOutput>,
+}
+
+/// The objects generated for an enabled job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutput {
+    /// Hook copies, Secrets first, then ConfigMaps, in weight order.
+    pub copies: Vec<HookCopy>,
+    pub object: k8s::Job,
+    pub weight: i64,
+    /// References to objects the stream does not render: they must already exist.
+    pub external: Vec<(RefKind, String)>,
+    /// Where the reused container came from: `Deployment/web`.
+    pub source: Option<String>,
+}
+
+/// A hook copy of a Secret or ConfigMap the stream renders as an ordinary resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HookCopy {
+    pub kind: RefKind,
+    pub original: String,
+    pub name: String,
+    pub weight: i64,
+    /// The copy, ready to serialize.
+    pub object: Value,
+}
+
+/// Options that do not come from the configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub environment: Option<String>,
+    /// Prefix of generated names: the DeployJobs document's `metadata.name`.
+    pub name_prefix: Option<String>,
+}
+
+/// Plans every job.
+pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
+    let stream_instance = (0..docs.len())
+        .filter(|&i| !docs.ignored(i))
+        .find_map(|i| docs.header(i)?.labels.get(INSTANCE_LABEL).cloned());
+    let mut planned = Vec::with_capacity(jobs.len());
+    let mut last_weight: Option<(i64, usize)> = None;
+    for job in jobs {
+        if !job.enabled() {
+            planned.push(PlannedJob { job, output: None });
+            continue;
+        }
+        let output = plan_job(
+            docs,
+            &job,
+            ctx,
+            stream_instance.as_deref(),
+            &mut last_weight,
+        )
+        .with_context(|| job.path())?;
+        planned.push(PlannedJob {
+            job,
+            output: Some(output),
+        });
+    }
+    check_unique_names(docs, &planned)?;
+    Ok(Plan {
+        environment: ctx.environment.clone(),
+        jobs: planned,
+    })
+}
+
+/// The container a job reuses, found in the stream.
+struct Reused<'a> {
+    doc: usize,
+    source: String,
+    pod: &'a Mapping,
+    container: &'a Mapping,
+}
+
+fn plan_job(
+    docs: &dyn Documents,
+    job: &Job,
+    ctx: &Settings,
+    stream_instance: Option<&str>,
+    last_weight: &mut Option<(i64, usize)>,
+) -> Result<JobOutput> {
+    let reused = match &job.spec.container {
+        Some(name) => Some(find_container(docs, job, name).context("container")?),
+        None => None,
+    };
+    let workload_header = reused.as_ref().and_then(|r| docs.header(r.doc));
+    let instance = workload_header
+        .and_then(|h| h.labels.get(INSTANCE_LABEL).map(String::as_str))
+        .or(stream_instance);
+    let prefix = ctx.name_prefix.as_deref().or(instance);
+    let job_name = names::fit(&names::join(prefix, job.name()), names::MAX_JOB_NAME);
+    let namespace = workload_header.and_then(|h| h.namespace.clone());
+
+    let mut pod = match &reused {
+        Some(r) => pod_from_workload(job, r)?,
+        None => PodSpec::default(),
+    };
+    pod.restart_policy = "Never";
+    pod.containers = vec![main_container(job, reused.as_ref())?];
+    if !job.wait_for.is_empty() {
+        pod.init_containers = vec![wait_container(job)?];
+    }
+    match &job.spec.service_account_name {
+        Some(sa) => pod.service_account_name = Some(sa.clone()),
+        None => pod.automount_service_account_token = Some(false),
+    }
+
+    let labels = pod_labels(docs, job, instance)?;
+
+    // Hook copies of what the stream renders as ordinary resources.
+    let mut wanted: Vec<(RefKind, String)> = Vec::new();
+    pod.for_each_reference(&mut |kind, name| {
+        if !wanted.iter().any(|(k, n)| *k == kind && n == name) {
+            wanted.push((kind, name.clone()));
+        }
+    });
+    wanted.sort_by_key(|(kind, _)| *kind);
+    let mut copies = Vec::new();
+    let mut external = Vec::new();
+    for (kind, original) in wanted {
+        match find_object(docs, kind, &original, namespace.as_deref()) {
+            Some(doc) => {
+                let name = names::fit(
+                    &format!("{original}-{}-hook", job.name()),
+                    names::MAX_OBJECT_NAME,
+                );
+                copies.push((kind, original, name, doc));
+            }
+            None => external.push((kind, original)),
+        }
+    }
+    let renames: BTreeMap<(RefKind, String), String> = copies
+        .iter()
+        .map(|(kind, original, name, _)| ((*kind, original.clone()), name.clone()))
+        .collect();
+    pod.for_each_reference(&mut |kind, name| {
+        if let Some(new) = renames.get(&(kind, name.clone())) {
+            *name = new.clone();
+        }
+    });
+
+    // Weights: strictly increasing through the list, never tied.
+    let n = copies.len() as i64;
+    let weight = match (job.spec.weight, *last_weight) {
+        (Some(w), Some((last, index))) if w - n <= last => bail!(
+            "weight {w} must be greater than {} so that this job's {} hook resources run after deploy_jobs[{index}] (weights follow list order)",
+            last + n,
+            n + 1
+        ),
+        (Some(w), _) => w,
+        (None, Some((last, _))) => last + 1 + n,
+        (None, None) => n,
+    };
+    *last_weight = Some((weight, job.index));
+
+    let mut annotations = IndexMap::new();
+    annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
+    annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());
+    annotations.insert(
+        crate::DELETE_ANNOTATION.to_string(),
+        job.delete_policy.join(","),
+    );
+    annotations.insert(crate::LOG_ANNOTATION.to_string(), "hook-failed".to_string());
+    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
+    let user_annotations: IndexMap<String, String> = job
+        .spec
+        .annotations
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    for (k, v) in &user_annotations {
+        annotations.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+
+    let mut object = k8s::Job {
+        api_version: "batch/v1",
+        kind: "Job",
+        metadata: ObjectMeta {
+            name: Some(job_name),
+            namespace: namespace.clone(),
+            labels: labels.clone(),
+            annotations,
+        },
+        spec: k8s::JobSpec {
+            backoff_limit: job.spec.backoff_limit.unwrap_or(0),
+            active_deadline_seconds: job
+                .spec
+                .active_deadline_seconds
+                .unwrap_or(spec::DEFAULT_DEADLINE),
+            ttl_seconds_after_finished: job.spec.ttl_seconds_after_finished,
+            template: PodTemplate {
+                metadata: ObjectMeta {
+                    labels,
+                    annotations: user_annotations,
+                    ..ObjectMeta::default()
+                },
+                spec: pod,
+            },
+        },
+    };
+    let hash = names::sha256_hex(&serde_json::to_vec(&object.spec).context("hashing the Job")?);
+    object
+        .metadata
+        .annotations
+        .insert(SPEC_HASH_ANNOTATION.to_string(), hash);
+
+    let copies = copies
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, original, name, doc))| {
+            let weight = weight - n + i as i64;
+            let object = hook_copy(docs.value(doc)?, job, &name, weight)?;
+            Ok(HookCopy {
+                kind,
+                original,
+                name,
+                weight,
+                object,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+
+    Ok(JobOutput {
+        copies,
+        object,
+        weight,
+        external,
+        source: reused.as_ref().map(|r| r.source.clone()),
+    })
+}
+
+fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<Reused<'a>> {
+    let mut found = Vec::new();
+    let mut candidates: Vec<String> = Vec::new();
+    for i in 0..docs.len() {
+        let Some(header) = docs.header(i) else {
+            continue;
+        };
+        let Some(kind) = header.kind.as_deref() else {
+            continue;
+        };
+        if docs.ignored(i) || header.is_hook() || !WORKLOAD_KINDS.contains(&kind) {
+            continue;
+        }
+        let workload = format!("{kind}/{}", header.name.as_deref().unwrap_or("?"));
+        if let Some((want_kind, want_name)) = &job.workload
+            && (want_kind != kind || header.name.as_deref() != Some(want_name.as_str()))
+        {
+            continue;
+        }
+        // Cheap pre-check before a full parse: the name must appear in the text.
+        if job.workload.is_none() && !docs.raw(i).contains(name) {
+            candidates.push(format!("{workload} ({})", docs.label(i)));
+            continue;
+        }
+        let value = docs.value(i)?;
+        let pod = pod_spec(kind, value)
+            .ok_or_else(|| anyhow!("{}: {workload} has no pod template", docs.label(i)))?;
+        let containers = containers(pod);
+        let names: Vec<&str> = containers
+            .iter()
+            .filter_map(|c| str_field(c, "name"))
+            .collect();
+        candidates.push(format!(
+            "{workload} ({}): {}",
+            docs.label(i),
+            names.join(", ")
+        ));
+        if let Some(container) = containers
+            .into_iter()
+            .find(|c| str_field(c, "name") == Some(name))
+        {
+            found.push(Reused {
+                doc: i,
+                source: workload,
+                pod,
+                container,
+            });
+        }
+    }
+    let scope = match &job.workload {
+        Some((kind, wl)) => format!(" in {kind}/{wl}"),
+        None => String::new(),
+    };
+    match found.len() {
+        1 => Ok(found.pop().expect("one match")),
+        0 if candidates.is_empty() => bail!(
+            "no container named `{name}`{scope}: the stream renders no workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob, Pod) to take it from"
+        ),
+        0 => bail!(
+            "no container named `{name}`{scope}; the rendered workloads are: {}",
+            candidates.join("; ")
+        ),
+        _ => bail!(
+            "container `{name}` is in several workloads: {}; set `workload: Kind/name` to pick one",
+            found
+                .iter()
+                .map(|r| format!("{} ({})", r.source, docs.label(r.doc)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The pod spec inside a workload.
+fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
+    let spec = value.get("spec")?;
+    let pod = match kind {
+        "Pod" => spec,
+        "CronJob" => spec
+            .get("jobTemplate")?
+            .get("spec")?
+            .get("template")?
+            .get("spec")?,
+        _ => spec.get("template")?.get("spec")?,
+    };
+    pod.as_mapping()
+}
+
+fn containers(pod: &Mapping) -> Vec<&Mapping> {
+    match pod.get("containers") {
+        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn str_field<'a>(map: &'a Mapping, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
+    match map.get(key) {
+        Some(Value::Sequence(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Pod-level settings that come along with a reused container, and the volumes its mounts
+/// need (config-like ones, plus those the job asks for by name).
+fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
+    let pod = reused.pod;
+    let volumes = seq_field(pod, "volumes");
+    let volume_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
+    for (i, wanted) in job.spec.volumes.iter().enumerate() {
+        if !volumes
+            .iter()
+            .any(|v| volume_name(v).as_deref() == Some(wanted.as_str()))
+        {
+            let have: Vec<String> = volumes.iter().filter_map(volume_name).collect();
+            bail!(
+                "volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
+                reused.source,
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
+            );
+        }
+    }
+    let keep = |v: &Value| {
+        let name = volume_name(v).unwrap_or_default();
+        job.spec.volumes.contains(&name)
+            || v.as_mapping().is_some_and(|m| {
+                m.keys()
+                    .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
+            })
+    };
+    let mounted: Vec<String> = seq_field(reused.container, "volumeMounts")
+        .iter()
+        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    Ok(PodSpec {
+        image_pull_secrets: seq_field(pod, "imagePullSecrets"),
+        security_context: pod.get("securityContext").cloned(),
+        node_selector: pod.get("nodeSelector").cloned(),
+        tolerations: pod.get("tolerations").cloned(),
+        volumes: volumes
+            .iter()
+            .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
+            .cloned()
+            .collect(),
+        ..PodSpec::default()
+    })
+}
+
+fn main_container(job: &Job, reused: Option<&Reused<'_>>) -> Result<Container> {
+    let from = reused.map(|r| r.container);
+    let field = |key: &str| from.and_then(|c| str_field(c, key)).map(str::to_string);
+    let image = match (&job.spec.image, field("image")) {
+        (Some(image), _) => image.clone(),
+        (None, Some(image)) => image,
+        (None, None) => bail!("image: the reused container has no image; set `image`"),
+    };
+    let mut env: Vec<Value> = from.map(|c| seq_field(c, "env")).unwrap_or_default();
+    for var in &job.env {
+        let value = serde_norway::to_value(var).context("env")?;
+        match env
+            .iter_mut()
+            .find(|e| e.get("name").and_then(Value::as_str) == Some(var.name.as_str()))
+        {
+            Some(existing) => *existing = value,
+            None => env.push(value),
+        }
+    }
+    let env_from = match &job.spec.env_from {
+        Some(list) => list
+            .iter()
+            .map(serde_norway::to_value)
+            .collect::<Result<_, _>>()
+            .context("envFrom")?,
+        None => from.map(|c| seq_field(c, "envFrom")).unwrap_or_default(),
+    };
+    let volume_mounts = match reused {
+        Some(r) => {
+            let kept: Vec<String> = pod_from_workload(job, r)?
+                .volumes
+                .iter()
+                .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect();
+            seq_field(r.container, "volumeMounts")
+                .into_iter()
+                .filter(|m| {
+                    m.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| kept.iter().any(|k| k == n))
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Container {
+        name: job.name().to_string(),
+        image,
+        image_pull_policy: job
+            .spec
+            .image_pull_policy
+            .clone()
+            .or_else(|| field("imagePullPolicy")),
+        command: job.command.clone(),
+        args: job.args.clone(),
+        working_dir: field("workingDir"),
+        env,
+        env_from,
+        resources: match &job.spec.resources {
+            Some(r) => Some(serde_norway::to_value(r).context("resources")?),
+            None => None,
+        },
+        volume_mounts,
+        security_context: from.and_then(|c| c.get("securityContext").cloned()),
+    })
+}
+
+/// The hardened initContainer that waits for TCP targets.
+fn wait_container(job: &Job) -> Result<Container> {
+    let targets: Vec<String> = job
+        .wait_for
+        .iter()
+        .map(|(h, p)| format!("{h}:{p}"))
+        .collect();
+    let script = script::wait_for(&targets)?;
+    let value =
+        |yaml: &str| -> Value { serde_norway::from_str(yaml).expect("static YAML is valid") };
+    Ok(Container {
+        name: "wait-for".to_string(),
+        image: job
+            .spec
+            .wait_image
+            .clone()
+            .unwrap_or_else(|| spec::DEFAULT_WAIT_IMAGE.to_string()),
+        image_pull_policy: Some("IfNotPresent".to_string()),
+        command: Some(vec!["sh".into(), "-c".into(), script]),
+        resources: Some(value(
+            "requests: {cpu: 10m, memory: 16Mi}\nlimits: {cpu: 100m, memory: 32Mi}",
+        )),
+        security_context: Some(value(
+            "runAsNonRoot: true\nrunAsUser: 65534\nrunAsGroup: 65534\nreadOnlyRootFilesystem: true\nallowPrivilegeEscalation: false\ncapabilities: {drop: [ALL]}\nseccompProfile: {type: RuntimeDefault}",
+        )),
+        ..Container::default()
+    })
+}
+
+/// Labels for the Job and its pods: deploy-jobs' own, never ones a Service or workload in the
+/// stream selects (that would send live traffic to a migration pod).
+fn pod_labels(
+    docs: &dyn Documents,
+    job: &Job,
+    instance: Option<&str>,
+) -> Result<IndexMap<String, String>> {
+    let mut labels = IndexMap::new();
+    if let Some(instance) = instance {
+        labels.insert(INSTANCE_LABEL.to_string(), instance.to_string());
+    }
+    labels.insert(COMPONENT_LABEL.to_string(), "deploy-job".to_string());
+    labels.insert(JOB_LABEL.to_string(), job.name().to_string());
+    for (k, v) in &job.spec.labels {
+        labels.insert(k.clone(), v.0.clone());
+    }
+    for i in 0..docs.len() {
+        let Some(header) = docs.header(i) else {
+            continue;
+        };
+        let selects = header.is_kind("Service")
+            || header
+                .kind
+                .as_deref()
+                .is_some_and(|k| WORKLOAD_KINDS.contains(&k));
+        if docs.ignored(i) || !selects || !selector_matches(header, &labels) {
+            continue;
+        }
+        // The instance label alone is what usually makes a broad selector match.
+        if labels.shift_remove(INSTANCE_LABEL).is_some() && !selector_matches(header, &labels) {
+            continue;
+        }
+        bail!(
+            "labels: the job's pods would be selected by {}/{} ({}), which would route live traffic or ownership to a migration pod; change the labels",
+            header.kind.as_deref().unwrap_or("?"),
+            header.name.as_deref().unwrap_or("?"),
+            docs.label(i)
+        );
+    }
+    Ok(labels)
+}
+
+/// Whether a document's selector selects pods with these labels. An empty selector selects
+/// nothing here: Services without one route to no pods, and workloads must have one.
+fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> bool {
+    if header.selector.is_empty() && header.selector_expressions.is_empty() {
+        return false;
+    }
+    let labels_ok = header
+        .selector
+        .iter()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let expressions_ok = header.selector_expressions.iter().all(|r| {
+        let value = labels.get(&r.key);
+        match r.operator.as_str() {
+            "In" => value.is_some_and(|v| r.values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    labels_ok && expressions_ok
+}
+
+/// The document rendering this Secret or ConfigMap as an ordinary resource, if any.
+fn find_object(
+    docs: &dyn Documents,
+    kind: RefKind,
+    name: &str,
+    namespace: Option<&str>,
+) -> Option<usize> {
+    (0..docs.len()).find(|&i| {
+        let Some(h) = docs.header(i) else {
+            return false;
+        };
+        !docs.ignored(i)
+            && h.is_kind(kind.kind())
+            && h.api_version.as_deref() == Some("v1")
+            && h.name.as_deref() == Some(name)
+            && !h.is_hook()
+            && (h.namespace.is_none() || namespace.is_none() || h.namespace.as_deref() == namespace)
+    })
+}
+
+/// A hook copy of a rendered Secret or ConfigMap: same content, new name and hook annotations.
+fn hook_copy(original: &Value, job: &Job, name: &str, weight: i64) -> Result<Value> {
+    let Value::Mapping(source) = original else {
+        bail!("expected a mapping, found {}", describe(original));
+    };
+    let old_meta = source.get("metadata").and_then(Value::as_mapping);
+    let mut meta = Mapping::new();
+    meta.insert("name".into(), name.into());
+    if let Some(ns) = old_meta.and_then(|m| m.get("namespace")) {
+        meta.insert("namespace".into(), ns.clone());
+    }
+    if let Some(labels) = old_meta.and_then(|m| m.get("labels")) {
+        meta.insert("labels".into(), labels.clone());
+    }
+    let mut annotations = Mapping::new();
+    if let Some(Value::Mapping(old)) = old_meta.and_then(|m| m.get("annotations")) {
+        for (k, v) in old {
+            let drop = k.as_str().is_some_and(|k| {
+                k.starts_with("helm.sh/")
+                    || k == crate::FILENAME_ANNOTATION
+                    || k.starts_with("deploy-jobs.io/")
+            });
+            if !drop {
+                annotations.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    annotations.insert(HOOK_ANNOTATION.into(), job.events.join(",").into());
+    annotations.insert(crate::WEIGHT_ANNOTATION.into(), weight.to_string().into());
+    annotations.insert(
+        crate::DELETE_ANNOTATION.into(),
+        "before-hook-creation,hook-succeeded".into(),
+    );
+    annotations.insert(GENERATED_ANNOTATION.into(), job.name().into());
+    meta.insert("annotations".into(), Value::Mapping(annotations));
+    let mut copy = Mapping::new();
+    for (k, v) in source {
+        if k.as_str() == Some("metadata") {
+            copy.insert(k.clone(), Value::Mapping(meta.clone()));
+        } else {
+            copy.insert(k.clone(), v.clone());
+        }
+    }
+    if !copy.contains_key("metadata") {
+        copy.insert("metadata".into(), Value::Mapping(meta));
+    }
+    Ok(Value::Mapping(copy))
+}
+
+/// Generated names must not clash with each other or with what the stream renders.
+fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()> {
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    for p in planned {
+        let Some(out) = &p.output else { continue };
+        let mut generated = vec![(
+            "Job".to_string(),
+            out.object.metadata.name.clone().unwrap_or_default(),
+        )];
+        generated.extend(
+            out.copies
+                .iter()
+                .map(|c| (c.kind.kind().to_string(), c.name.clone())),
+        );
+        for (kind, name) in generated {
+            if let Some(other) = seen.insert((kind.clone(), name.clone()), p.job.path()) {
+                bail!(
+                    "{}: generated {kind} `{name}` has the same name as one generated for {other}; rename one of the jobs",
+                    p.job.path()
+                );
+            }
+            let clash = (0..docs.len()).find(|&i| {
+                !docs.ignored(i)
+                    && docs.header(i).is_some_and(|h| {
+                        h.is_kind(&kind) && h.name.as_deref() == Some(name.as_str())
+                    })
+            });
+            if let Some(i) = clash {
+                bail!(
+                    "{}: generated {kind} `{name}` has the same name as {}; rename the job",
+                    p.job.path(),
+                    docs.label(i)
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,933 @@
+//! The `deploy_jobs` configuration: its serde types, where it is read from, and the checks
+//! that turn it into [`Job`]s for one environment.
+//!
+//! Every message names the key path (`deploy_jobs[1].when.production`); the caller prefixes
+//! the values file or the document the configuration came from. Deciding what to generate
+//! from a valid configuration is the planner's job.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_norway::Value;
+
+use crate::header::describe;
+
+/// Hook events Helm knows; any other makes Helm drop the whole document without a word.
+pub const HOOK_EVENTS: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-delete",
+    "post-delete",
+    "pre-rollback",
+    "post-rollback",
+    "test",
+];
+
+/// Helm's delete policies.
+pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded", "hook-failed"];
+
+/// Events a job runs on when `when` is not given.
+pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
+/// `activeDeadlineSeconds` when not given: ten minutes.
+pub const DEFAULT_DEADLINE: u64 = 600;
+/// The image of the wait-for initContainer: a small, pinned busybox with `nc`.
+pub const DEFAULT_WAIT_IMAGE: &str = "busybox:1.37.0";
+/// The `environment` key that applies when the chosen environment has no entry.
+pub const DEFAULT_ENV_KEY: &str = "_default";
+
+/// A configuration error at a key path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// `deploy_jobs[1].when`, or empty for the root.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, SpecError> {
+    Err(SpecError {
+        path: path.into(),
+        message: message.into(),
+    })
+}
+
+/// One `deploy_jobs` entry as written by the user.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct JobSpec {
+    /// DNS-1123 label, unique in the list.
+    pub name: String,
+    /// Reuse the container of this name from a workload in the stream.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// `Kind/name` of the workload `container` is taken from, when several have it.
+    #[serde(default)]
+    pub workload: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub image_pull_policy: Option<String>,
+    /// A list (exec form) or a string split into words like a shell would, without a shell.
+    #[serde(default)]
+    pub command: Option<Value>,
+    #[serde(default)]
+    pub args: Option<Value>,
+    /// A list of Kubernetes EnvVars, or a mapping of names to values.
+    #[serde(default)]
+    pub env: Option<Value>,
+    #[serde(default)]
+    pub env_from: Option<Vec<EnvFromSource>>,
+    #[serde(default)]
+    pub resources: Option<Resources>,
+    #[serde(default)]
+    pub service_account_name: Option<String>,
+    #[serde(default)]
+    pub labels: IndexMap<String, StringLike>,
+    #[serde(default)]
+    pub annotations: IndexMap<String, StringLike>,
+    /// Hook events: a string, or a mapping from environment to string with `_default`.
+    #[serde(default)]
+    pub when: Option<Value>,
+    /// `host:port` targets that must accept TCP connections before the job starts.
+    #[serde(default)]
+    pub wait_for: Vec<String>,
+    #[serde(default)]
+    pub wait_image: Option<String>,
+    #[serde(default)]
+    pub active_deadline_seconds: Option<u64>,
+    #[serde(default)]
+    pub backoff_limit: Option<u32>,
+    #[serde(default)]
+    pub ttl_seconds_after_finished: Option<u32>,
+    #[serde(default)]
+    pub delete_policy: Option<String>,
+    #[serde(default)]
+    pub weight: Option<i64>,
+    /// Pod volumes of the reused workload to mount although they are not config-like
+    /// (a PersistentVolumeClaim, a hostPath).
+    #[serde(default)]
+    pub volumes: Vec<String>,
+}
+
+/// A Kubernetes `EnvFromSource`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvFromSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_ref: Option<LocalRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<LocalRef>,
+}
+
+/// A reference by name to a ConfigMap or Secret in the same namespace.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LocalRef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
+}
+
+/// A Kubernetes `ResourceRequirements`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Resources {
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub limits: IndexMap<String, StringLike>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub requests: IndexMap<String, StringLike>,
+}
+
+/// A Kubernetes `EnvVar`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvVar {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<StringLike>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<EnvVarSource>,
+}
+
+/// A Kubernetes `EnvVarSource`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EnvVarSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<KeyRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_key_ref: Option<KeyRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_field_ref: Option<Value>,
+}
+
+/// A key of a ConfigMap or Secret.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeyRef {
+    pub name: String,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optional: Option<bool>,
+}
+
+/// A string that may be written as a number or boolean in YAML (`DB_PORT: 5432`):
+/// Kubernetes wants strings there, so it is kept as the text the user meant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct StringLike(pub String);
+
+impl<'de> Deserialize<'de> for StringLike {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match Value::deserialize(d)? {
+            Value::String(s) => Ok(StringLike(s)),
+            Value::Number(n) => Ok(StringLike(n.to_string())),
+            Value::Bool(b) => Ok(StringLike(b.to_string())),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a string, found {}",
+                describe(&other)
+            ))),
+        }
+    }
+}
+
+/// The in-stream configuration document a chart renders.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct DeployJobsDocument {
+    #[allow(dead_code)]
+    api_version: String,
+    #[allow(dead_code)]
+    kind: String,
+    #[serde(default)]
+    metadata: Option<DocumentMetadata>,
+    #[serde(default)]
+    environment: Option<StringLike>,
+    #[serde(default, rename = "deploy_jobs")]
+    deploy_jobs: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct DocumentMetadata {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// A parsed, not yet validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Environment named in the configuration itself (`--env` overrides it).
+    pub environment: Option<String>,
+    /// `metadata.name` of the DeployJobs document: the prefix of generated names.
+    pub name_prefix: Option<String>,
+    pub jobs: Vec<JobSpec>,
+}
+
+/// Reads the `deploy_jobs` list from a DeployJobs document.
+pub fn from_document(mut value: Value) -> Result<Config, SpecError> {
+    merge_keys(&mut value)?;
+    let doc: DeployJobsDocument = deserialize(value, "")?;
+    let jobs = match doc.deploy_jobs {
+        Some(list) => jobs_from(list)?,
+        None => Vec::new(),
+    };
+    Ok(Config {
+        environment: doc.environment.map(|e| e.0).filter(|e| !e.is_empty()),
+        name_prefix: doc.metadata.and_then(|m| m.name),
+        jobs,
+    })
+}
+
+/// Reads the top-level `deploy_jobs` key of a values file; `None` when the file has none.
+pub fn from_values(mut value: Value) -> Result<Option<Vec<JobSpec>>, SpecError> {
+    merge_keys(&mut value)?;
+    match value {
+        Value::Null => Ok(None),
+        Value::Mapping(mut map) => match map.remove("deploy_jobs") {
+            None => Ok(None),
+            Some(list) => jobs_from(list).map(Some),
+        },
+        other => err(
+            "",
+            format!("expected a mapping, found {}", describe(&other)),
+        ),
+    }
+}
+
+fn merge_keys(value: &mut Value) -> Result<(), SpecError> {
+    value.apply_merge().map_err(|e| SpecError {
+        path: String::new(),
+        message: format!("merge key (<<): {e}"),
+    })
+}
+
+fn jobs_from(list: Value) -> Result<Vec<JobSpec>, SpecError> {
+    match list {
+        Value::Null => Ok(Vec::new()),
+        Value::Sequence(_) => deserialize(list, "deploy_jobs"),
+        other => err(
+            "deploy_jobs",
+            format!("expected a list of jobs, found {}", describe(&other)),
+        ),
+    }
+}
+
+/// Deserializes with the key path of any error, phrased for a person.
+fn deserialize<T: serde::de::DeserializeOwned>(value: Value, root: &str) -> Result<T, SpecError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let mut path = match (root, inner.as_str()) {
+            (r, ".") => r.to_string(),
+            ("", p) => p.to_string(),
+            (r, p) if p.starts_with('[') => format!("{r}{p}"),
+            (r, p) => format!("{r}.{p}"),
+        };
+        let mut message = e.inner().to_string();
+        if let Some((field, expected)) = unknown_field(&message) {
+            if !path.ends_with(&field) {
+                path = if path.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{path}.{field}")
+                };
+            }
+            message = match closest(&field, &expected) {
+                Some(best) => format!("unknown key; did you mean `{best}`?"),
+                None => format!("unknown key; expected one of {}", expected.join(", ")),
+            };
+        }
+        SpecError { path, message }
+    })
+}
+
+/// Picks apart serde's "unknown field `x`, expected one of `a`, `b`".
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (field, rest) = rest.split_once('`')?;
+    let expected = rest
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect();
+    Some((field.to_string(), expected))
+}
+
+/// The expected key closest to a misspelled one, if any is close.
+fn closest(field: &str, expected: &[String]) -> Option<String> {
+    let lower = field.to_ascii_lowercase().replace(['_', '-'], "");
+    expected
+        .iter()
+        .map(|e| {
+            let d = edit_distance(&lower, &e.to_ascii_lowercase());
+            (d, e)
+        })
+        .filter(|(d, e)| *d <= 3.max(e.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, e)| e.clone())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// A job, checked and resolved for one environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// Position in the `deploy_jobs` list.
+    pub index: usize,
+    pub spec: JobSpec,
+    /// Hook events in this environment; empty when the job is disabled there.
+    pub events: Vec<String>,
+    pub command: Option<Vec<String>>,
+    pub args: Option<Vec<String>>,
+    /// Explicit env, each entry a Kubernetes EnvVar.
+    pub env: Vec<EnvVar>,
+    pub wait_for: Vec<(String, u16)>,
+    pub delete_policy: Vec<String>,
+    pub workload: Option<(String, String)>,
+}
+
+impl Job {
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    pub fn path(&self) -> String {
+        format!("deploy_jobs[{}]", self.index)
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.events.is_empty()
+    }
+}
+
+/// Checks every job and resolves `when` for `environment`.
+pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>, SpecError> {
+    let mut out: Vec<Job> = Vec::new();
+    for (index, spec) in jobs.iter().enumerate() {
+        let path = format!("deploy_jobs[{index}]");
+        check_label(&spec.name, &format!("{path}.name"))?;
+        if let Some(first) = out.iter().find(|j| j.spec.name == spec.name) {
+            return err(
+                format!("{path}.name"),
+                format!(
+                    "duplicate job name `{}` (also deploy_jobs[{}])",
+                    spec.name, first.index
+                ),
+            );
+        }
+        if spec.container.is_none() && spec.image.is_none() {
+            return err(
+                path,
+                "needs `image`, or `container` to reuse an app container from the chart",
+            );
+        }
+        if spec.workload.is_some() && spec.container.is_none() {
+            return err(
+                format!("{path}.workload"),
+                "only means something together with `container`",
+            );
+        }
+        let command = words(spec.command.as_ref(), &format!("{path}.command"))?;
+        let args = words(spec.args.as_ref(), &format!("{path}.args"))?;
+        if spec.container.is_some() && command.is_none() && args.is_none() {
+            return err(
+                path,
+                "reuses a container but sets neither `command` nor `args`: it would run the app's own entrypoint",
+            );
+        }
+        let workload = match &spec.workload {
+            None => None,
+            Some(w) => Some(parse_workload(w, &format!("{path}.workload"))?),
+        };
+        let events = events(spec.when.as_ref(), environment, &format!("{path}.when"))?;
+        let wait_for = spec
+            .wait_for
+            .iter()
+            .enumerate()
+            .map(|(i, t)| parse_target(t, &format!("{path}.waitFor[{i}]")))
+            .collect::<Result<_, _>>()?;
+        let delete_policy = match &spec.delete_policy {
+            None => vec!["before-hook-creation".to_string()],
+            Some(p) => {
+                let parts = split_list(p);
+                if parts.is_empty() {
+                    return err(format!("{path}.deletePolicy"), "is empty");
+                }
+                for part in &parts {
+                    if !DELETE_POLICIES.contains(&part.as_str()) {
+                        return err(
+                            format!("{path}.deletePolicy"),
+                            format!(
+                                "unknown delete policy `{part}`; expected {}",
+                                DELETE_POLICIES.join(", ")
+                            ),
+                        );
+                    }
+                }
+                parts
+            }
+        };
+        if spec.active_deadline_seconds == Some(0) {
+            return err(
+                format!("{path}.activeDeadlineSeconds"),
+                "must be at least 1",
+            );
+        }
+        if let Some(p) = &spec.image_pull_policy
+            && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
+        {
+            return err(
+                format!("{path}.imagePullPolicy"),
+                "expected Always, IfNotPresent or Never",
+            );
+        }
+        if let Some(sa) = &spec.service_account_name {
+            check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
+        }
+        for (i, name) in spec.volumes.iter().enumerate() {
+            if spec.container.is_none() {
+                return err(
+                    format!("{path}.volumes"),
+                    "only means something together with `container`",
+                );
+            }
+            check_label(name, &format!("{path}.volumes[{i}]"))?;
+        }
+        let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
+        out.push(Job {
+            index,
+            spec: spec.clone(),
+            events,
+            command,
+            args,
+            env,
+            wait_for,
+            delete_policy,
+            workload,
+        });
+    }
+    Ok(out)
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn events(
+    when: Option<&Value>,
+    environment: Option<&str>,
+    path: &str,
+) -> Result<Vec<String>, SpecError> {
+    let (text, path) = match when {
+        None => (DEFAULT_WHEN.to_string(), path.to_string()),
+        Some(Value::String(s)) => (s.clone(), path.to_string()),
+        Some(Value::Null) => (String::new(), path.to_string()),
+        Some(Value::Mapping(map)) => {
+            let mut chosen = None;
+            for (key, value) in map {
+                let Value::String(key) = key else {
+                    return err(path, "environment names must be strings");
+                };
+                let text = match value {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => {
+                        return err(
+                            format!("{path}.{key}"),
+                            format!(
+                                "expected a string of hook events, found {}",
+                                describe(other)
+                            ),
+                        );
+                    }
+                };
+                // Check every environment's events, not only the chosen one: a typo in the
+                // production entry must not wait for a production deploy to surface.
+                check_events(&text, &format!("{path}.{key}"))?;
+                if Some(key.as_str()) == environment {
+                    chosen = Some((text, format!("{path}.{key}")));
+                } else if key == DEFAULT_ENV_KEY && chosen.is_none() {
+                    chosen = Some((text, format!("{path}.{key}")));
+                }
+            }
+            chosen.unwrap_or_default()
+        }
+        Some(other) => {
+            return err(
+                path,
+                format!(
+                    "expected hook events as a string, or a mapping from environment to events; found {}",
+                    describe(other)
+                ),
+            );
+        }
+    };
+    check_events(&text, &path)
+}
+
+fn check_events(text: &str, path: &str) -> Result<Vec<String>, SpecError> {
+    let mut events: Vec<String> = Vec::new();
+    for event in split_list(text) {
+        let lower = event.to_ascii_lowercase();
+        if !HOOK_EVENTS.contains(&lower.as_str()) {
+            let hint = closest(
+                &lower,
+                &HOOK_EVENTS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>(),
+            )
+            .map(|b| format!(" (did you mean `{b}`?)"))
+            .unwrap_or_default();
+            return err(
+                path,
+                format!(
+                    "unknown hook event `{event}`{hint}; Helm would silently drop the Job. Expected: {}",
+                    HOOK_EVENTS.join(", ")
+                ),
+            );
+        }
+        if !events.contains(&lower) {
+            events.push(lower);
+        }
+    }
+    Ok(events)
+}
+
+/// A command or args: a list of strings, or one string split into words like a POSIX shell
+/// would (quotes and backslashes honoured; no variables, globs or pipes: nothing runs a shell).
+/// A string that starts with `[` is read as a YAML/JSON list, as the seeds wrote it.
+fn words(value: Option<&Value>, path: &str) -> Result<Option<Vec<String>>, SpecError> {
+    let Some(value) = value else { return Ok(None) };
+    let list = match value {
+        Value::Null => return Ok(None),
+        Value::String(s) if s.trim_start().starts_with('[') => {
+            match serde_norway::from_str::<Value>(s) {
+                Ok(inner @ Value::Sequence(_)) => return words(Some(&inner), path),
+                _ => return err(path, "starts with `[` but is not a list of strings"),
+            }
+        }
+        Value::String(s) => shell_words(s).map_err(|m| SpecError {
+            path: path.to_string(),
+            message: m,
+        })?,
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                Value::Bool(b) => Ok(b.to_string()),
+                other => err(
+                    format!("{path}[{i}]"),
+                    format!("expected a string, found {}", describe(other)),
+                ),
+            })
+            .collect::<Result<_, _>>()?,
+        other => {
+            return err(
+                path,
+                format!(
+                    "expected a list of strings or a string, found {}",
+                    describe(other)
+                ),
+            );
+        }
+    };
+    if list.is_empty() {
+        return err(path, "is empty");
+    }
+    Ok(Some(list))
+}
+
+/// Splits a string into words by POSIX shell quoting rules, without any expansion.
+pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\n' | '\r' => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(c) => w.push(c),
+                        None => return Err("unterminated single quote".into()),
+                    }
+                }
+            }
+            '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
+                            Some('\n') => {}
+                            Some(c) => {
+                                w.push('\\');
+                                w.push(c);
+                            }
+                            None => return Err("unterminated double quote".into()),
+                        },
+                        Some(c) => w.push(c),
+                        None => return Err("unterminated double quote".into()),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(c) => word.get_or_insert_with(String::new).push(c),
+                None => return Err("ends with a lone backslash".into()),
+            },
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    words.extend(word);
+    Ok(words)
+}
+
+fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
+    let vars: Vec<EnvVar> = match value {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Mapping(map)) => {
+            let mut vars = Vec::new();
+            for (k, v) in map {
+                let Value::String(name) = k else {
+                    return err(path, "variable names must be strings");
+                };
+                let value = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    Value::Null => String::new(),
+                    other => {
+                        return err(
+                            format!("{path}.{name}"),
+                            format!(
+                                "expected a string, found {}; use the list form with valueFrom for references",
+                                describe(other)
+                            ),
+                        );
+                    }
+                };
+                vars.push(EnvVar {
+                    name: name.clone(),
+                    value: Some(StringLike(value)),
+                    value_from: None,
+                });
+            }
+            vars
+        }
+        Some(list @ Value::Sequence(_)) => {
+            let parsed: Vec<EnvVar> = deserialize(list.clone(), path)?;
+            for (i, var) in parsed.iter().enumerate() {
+                if var.value.is_some() && var.value_from.is_some() {
+                    return err(format!("{path}[{i}]"), "sets both `value` and `valueFrom`");
+                }
+            }
+            parsed
+        }
+        Some(other) => {
+            return err(
+                path,
+                format!(
+                    "expected a list of env vars or a mapping of names to values, found {}",
+                    describe(other)
+                ),
+            );
+        }
+    };
+    for (i, var) in vars.iter().enumerate() {
+        if var.name.is_empty() || var.name.contains('=') {
+            return err(format!("{path}[{i}].name"), "is not a valid variable name");
+        }
+    }
+    Ok(vars)
+}
+
+fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
+    const KINDS: &[&str] = &[
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "Job",
+        "CronJob",
+        "Pod",
+    ];
+    let Some((kind, name)) = w.split_once('/') else {
+        return err(
+            path,
+            format!("expected Kind/name, like Deployment/web; got `{w}`"),
+        );
+    };
+    if !KINDS.contains(&kind) {
+        return err(
+            path,
+            format!(
+                "unknown workload kind `{kind}`; expected one of {}",
+                KINDS.join(", ")
+            ),
+        );
+    }
+    if name.is_empty() {
+        return err(path, "names no workload after the slash");
+    }
+    Ok((kind.to_string(), name.to_string()))
+}
+
+fn parse_target(t: &str, path: &str) -> Result<(String, u16), SpecError> {
+    let Some((host, port)) = t.rsplit_once(':') else {
+        return err(path, format!("expected host:port, got `{t}`"));
+    };
+    let port: u16 = match port.parse() {
+        Ok(p) if p > 0 => p,
+        _ => return err(path, format!("`{port}` is not a TCP port (1-65535)")),
+    };
+    let host_ok = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && !host.starts_with(['-', '.']);
+    if !host_ok {
+        return err(path, format!("`{host}` is not a host name or IPv4 address"));
+    }
+    Ok((host.to_string(), port))
+}
+
+/// A DNS-1123 label: what Kubernetes accepts as a name part.
+pub fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn check_label(s: &str, path: &str) -> Result<(), SpecError> {
+    if is_label(s) {
+        return Ok(());
+    }
+    let suggestion: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect::<String>()
+        .trim_matches('-')
+        .to_string();
+    let hint = if is_label(&suggestion) {
+        format!(" (try `{suggestion}`)")
+    } else {
+        String::new()
+    };
+    err(
+        path,
+        format!(
+            "`{s}` is not a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters{hint}"
+        ),
+    )
+}
+
+fn check_subdomain(s: &str, path: &str) -> Result<(), SpecError> {
+    if !s.is_empty() && s.len() <= 253 && s.split('.').all(is_label) {
+        Ok(())
+    } else {
+        err(path, format!("`{s}` is not a valid Kubernetes object name"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jobs(yaml: &str) -> Result<Vec<Job>, SpecError> {
+        let value: Value = serde_norway::from_str(yaml).unwrap();
+        let specs = from_values(value)?.unwrap_or_default();
+        validate(&specs, Some("production"))
+    }
+
+    fn error(yaml: &str) -> String {
+        jobs(yaml)
+            .expect_err("config should be rejected")
+            .to_string()
+    }
+
+    #[test]
+    fn misspelled_key_names_the_path_and_the_fix() {
+        assert_eq!(
+            error("deploy_jobs:\n- name: m\n  image: x\n  activeDeadlineSecond: 5\n"),
+            "deploy_jobs[0].activeDeadlineSecond: unknown key; did you mean `activeDeadlineSeconds`?"
+        );
+    }
+
+    #[test]
+    fn when_picks_the_environment_then_default() {
+        let j = jobs("deploy_jobs:\n- name: a\n  image: x\n  when: {production: post-upgrade, _default: pre-install}\n- name: b\n  image: x\n  when: {_default: pre-install}\n- name: c\n  image: x\n  when: {staging: pre-install}\n").unwrap();
+        assert_eq!(j[0].events, ["post-upgrade"]);
+        assert_eq!(j[1].events, ["pre-install"]);
+        assert!(
+            !j[2].enabled(),
+            "an environment missing without _default disables the job"
+        );
+    }
+
+    #[test]
+    fn unknown_event_in_any_environment_is_an_error() {
+        assert!(error("deploy_jobs:\n- name: a\n  image: x\n  when: {staging: pre-instal}\n")
+            .starts_with("deploy_jobs[0].when.staging: unknown hook event `pre-instal` (did you mean `pre-install`?)"));
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        assert_eq!(
+            error("deploy_jobs:\n- {name: a, image: x}\n- {name: a, image: y}\n"),
+            "deploy_jobs[1].name: duplicate job name `a` (also deploy_jobs[0])"
+        );
+    }
+
+    #[test]
+    fn string_commands_split_like_a_shell_without_one() {
+        assert_eq!(
+            shell_words(r#"php artisan "migrate --force" 'a b' c\ d"#).unwrap(),
+            ["php", "artisan", "migrate --force", "a b", "c d"]
+        );
+        assert!(shell_words("echo 'open").is_err());
+    }
+
+    #[test]
+    fn a_string_holding_a_list_is_read_as_a_list() {
+        let j = jobs("deploy_jobs:\n- name: a\n  image: x\n  command: '[\"/usr/bin/php\", \"artisan\", \"migrate\"]'\n").unwrap();
+        assert_eq!(
+            j[0].command.as_deref().unwrap(),
+            ["/usr/bin/php", "artisan", "migrate"]
+        );
+    }
+
+    #[test]
+    fn env_accepts_a_mapping_with_numbers() {
+        let j = jobs("deploy_jobs:\n- name: a\n  image: x\n  env: {DB_PORT: 5432}\n").unwrap();
+        assert_eq!(j[0].env[0].value, Some(StringLike("5432".into())));
+    }
+
+    #[test]
+    fn reusing_a_container_needs_a_command() {
+        assert!(error("deploy_jobs:\n- {name: a, container: app}\n").contains("entrypoint"));
+    }
+
+    #[test]
+    fn bad_names_suggest_a_valid_one() {
+        assert!(
+            error("deploy_jobs:\n- {name: Migrate_DB, image: x}\n").contains("(try `migrate-db`)")
+        );
+    }
+
+    #[test]
+    fn merge_keys_apply() {
+        let j = jobs("base: &base\n  image: x\n  activeDeadlineSeconds: 60\ndeploy_jobs:\n- <<: *base\n  name: a\n").unwrap();
+        assert_eq!(j[0].spec.active_deadline_seconds, Some(60));
+    }
+}

@@ -1,0 +1,311 @@
+//! Splits a rendered manifest stream into documents and joins it back.
+//!
+//! The split is purely lexical: a line that starts with `---` (followed by a space, a tab or
+//! the end of the line) opens a new document, and a `...` line closes one. Both are column-0
+//! markers in YAML, so a `---` inside a block scalar (which is always indented) or inside a
+//! quoted string that continues on an indented line never splits a document. Every byte of the
+//! input belongs to exactly one document, so `join(split(x)) == x`.
+//!
+//! What a document *means* (its kind, name, annotations) is left to `header` and the planner.
+
+use std::fmt;
+
+/// The byte order mark some editors put at the start of a file.
+const BOM: &str = "\u{feff}";
+
+/// One document of the stream, exactly as it came in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document<'a> {
+    /// 1-based position among the documents that have content; 0 for a chunk that holds
+    /// only separators, blank lines and comments.
+    pub number: usize,
+    /// The bytes as they came in, its `---` line and any trailing `...` included.
+    pub raw: &'a str,
+    /// The template file it came from, from a Helm 3 `# Source:` comment.
+    pub source_comment: Option<&'a str>,
+}
+
+impl<'a> Document<'a> {
+    /// Whether the document holds anything but markers, blank lines and comments.
+    pub fn has_content(&self) -> bool {
+        self.number != 0
+    }
+
+    /// The text to hand to a YAML parser: the raw text without a leading byte order mark.
+    pub fn yaml(&self) -> &'a str {
+        self.raw.strip_prefix(BOM).unwrap_or(self.raw)
+    }
+}
+
+/// A stream that is not UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotUtf8 {
+    /// 1-based number of the document holding the bad byte (counted as in [`Document::number`]).
+    pub document: usize,
+    /// 1-based line within the whole input.
+    pub line: usize,
+    /// Offset of the first bad byte in the whole input.
+    pub offset: usize,
+}
+
+impl fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "document {}: input is not UTF-8 (invalid byte at offset {}, line {})",
+            self.document, self.offset, self.line
+        )
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
+
+/// Splits `input` into documents. Fails only on bytes that are not UTF-8.
+pub fn split(input: &[u8]) -> Result<Vec<Document<'_>>, NotUtf8> {
+    let text = match std::str::from_utf8(input) {
+        Ok(text) => text,
+        Err(err) => return Err(locate_bad_byte(input, err.valid_up_to())),
+    };
+    let mut documents = Vec::new();
+    let mut number = 0;
+    for raw in chunks(text) {
+        let content = has_content(raw);
+        if content {
+            number += 1;
+        }
+        documents.push(Document {
+            number: if content { number } else { 0 },
+            raw,
+            source_comment: source_comment(raw),
+        });
+    }
+    Ok(documents)
+}
+
+/// Joins documents back into one stream.
+pub fn join<'a>(documents: impl IntoIterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for raw in documents {
+        out.push_str(raw);
+    }
+    out
+}
+
+/// Appends a document that starts with its own `---` line, making sure the previous one ends
+/// with a line break first.
+pub fn append(out: &mut String, document: &str) {
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(document);
+}
+
+fn locate_bad_byte(input: &[u8], offset: usize) -> NotUtf8 {
+    // The valid prefix is UTF-8, so it can be split like any stream to count documents.
+    let prefix = std::str::from_utf8(&input[..offset]).unwrap_or_default();
+    let mut document = 0;
+    let mut last_open = false;
+    for raw in chunks(prefix) {
+        if has_content(raw) {
+            document += 1;
+            last_open = true;
+        } else {
+            last_open = false;
+        }
+    }
+    // The bad byte itself is content: if the chunk it sits in had no content yet, it starts one.
+    let in_last = chunks(prefix).last().is_some_and(|raw| !ends_document(raw));
+    if !(last_open && in_last) {
+        document += 1;
+    }
+    NotUtf8 {
+        document,
+        line: prefix.matches('\n').count() + 1,
+        offset,
+    }
+}
+
+/// True when a chunk ended with a `...` marker, so whatever follows starts a new document.
+fn ends_document(raw: &str) -> bool {
+    raw.lines().last().is_some_and(is_end_marker)
+}
+
+/// Splits text into chunks at document markers; every byte lands in exactly one chunk.
+fn chunks(text: &str) -> impl Iterator<Item = &str> {
+    let mut start = 0;
+    let mut pos = 0;
+    let mut done = text.is_empty();
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        while pos < text.len() {
+            let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
+            let line = line_without_bom(&text[pos..line_end], pos);
+            if is_separator(line) && pos > start {
+                let chunk = &text[start..pos];
+                start = pos;
+                pos = line_end;
+                return Some(chunk);
+            }
+            pos = line_end;
+            if is_end_marker(line) {
+                let chunk = &text[start..pos];
+                start = pos;
+                return Some(chunk);
+            }
+        }
+        done = true;
+        (start < text.len()).then(|| &text[start..])
+    })
+}
+
+fn line_without_bom(line: &str, offset: usize) -> &str {
+    if offset == 0 {
+        line.strip_prefix(BOM).unwrap_or(line)
+    } else {
+        line
+    }
+}
+
+/// `---` at column 0, followed by nothing or by white space.
+pub(crate) fn is_separator(line: &str) -> bool {
+    is_marker(line, "---")
+}
+
+/// `...` at column 0, followed by nothing or by white space.
+fn is_end_marker(line: &str) -> bool {
+    is_marker(line, "...")
+}
+
+fn is_marker(line: &str, marker: &str) -> bool {
+    line.strip_prefix(marker)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t', '\r', '\n']))
+}
+
+/// A chunk has content when some line is neither blank, a comment, nor a marker.
+fn has_content(raw: &str) -> bool {
+    raw.lines().enumerate().any(|(i, line)| {
+        let line = if i == 0 {
+            line.strip_prefix(BOM).unwrap_or(line)
+        } else {
+            line
+        };
+        if is_separator(line) {
+            // `--- value` puts content on the separator line itself.
+            let rest = line[3..].trim();
+            return !rest.is_empty() && !rest.starts_with('#');
+        }
+        let trimmed = line.trim();
+        !(trimmed.is_empty() || trimmed.starts_with('#') || is_end_marker(line))
+    })
+}
+
+/// The path in a Helm `# Source: path` comment before the document's content.
+fn source_comment(raw: &str) -> Option<&str> {
+    for line in raw.lines() {
+        let trimmed = line.trim_end_matches('\r');
+        if let Some(path) = trimmed.strip_prefix("# Source: ") {
+            let path = path.trim();
+            return (!path.is_empty()).then_some(path);
+        }
+        let t = trimmed.trim();
+        if !(t.is_empty() || t.starts_with('#') || is_separator(trimmed)) {
+            return None;
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raws(input: &str) -> Vec<&str> {
+        split(input.as_bytes())
+            .expect("utf-8 input")
+            .into_iter()
+            .map(|d| d.raw)
+            .collect()
+    }
+
+    #[test]
+    fn splits_at_column_zero_markers_only() {
+        let input = "---\na: 1\n---\nb: |\n  ---\n  x\n---\nc: 2";
+        assert_eq!(
+            raws(input),
+            ["---\na: 1\n", "---\nb: |\n  ---\n  x\n", "---\nc: 2"]
+        );
+    }
+
+    #[test]
+    fn first_document_may_lack_a_separator() {
+        assert_eq!(raws("a: 1\n---\nb: 2\n"), ["a: 1\n", "---\nb: 2\n"]);
+    }
+
+    #[test]
+    fn end_marker_closes_a_document() {
+        assert_eq!(raws("a: 1\n...\nb: 2\n"), ["a: 1\n...\n", "b: 2\n"]);
+    }
+
+    #[test]
+    fn dashes_followed_by_text_are_not_a_separator() {
+        assert_eq!(
+            raws("a: 1\n---apiVersion: v1\n"),
+            ["a: 1\n---apiVersion: v1\n"]
+        );
+    }
+
+    #[test]
+    fn crlf_separators_split() {
+        assert_eq!(
+            raws("a: 1\r\n---\r\nb: 2\r\n"),
+            ["a: 1\r\n", "---\r\nb: 2\r\n"]
+        );
+    }
+
+    #[test]
+    fn numbers_only_documents_with_content() {
+        let docs = split(b"---\n# only a comment\n---\na: 1\n---\n---\nb: 2\n").unwrap();
+        let numbers: Vec<usize> = docs.iter().map(|d| d.number).collect();
+        assert_eq!(numbers, [0, 1, 0, 2]);
+    }
+
+    #[test]
+    fn reads_helm3_source_comments() {
+        let docs = split(b"---\n# Source: shop/templates/a.yaml\nkind: A\n").unwrap();
+        assert_eq!(docs[0].source_comment, Some("shop/templates/a.yaml"));
+    }
+
+    #[test]
+    fn bom_is_kept_in_raw_and_dropped_for_parsing() {
+        let docs = split("\u{feff}---\na: 1\n".as_bytes()).unwrap();
+        assert_eq!(docs.len(), 1);
+        assert!(docs[0].raw.starts_with(BOM));
+        assert_eq!(docs[0].yaml(), "---\na: 1\n");
+    }
+
+    #[test]
+    fn not_utf8_names_the_document_and_line() {
+        let err = split(b"a: 1\n---\nb: \xff\n").unwrap_err();
+        assert_eq!((err.document, err.line, err.offset), (2, 3, 12));
+    }
+
+    #[test]
+    fn empty_input_has_no_documents() {
+        assert!(split(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn join_restores_the_input() {
+        for input in [
+            "",
+            "a",
+            "---\na: 1\n---\n",
+            "x\n...\n---\r\ny\n# c",
+            "\u{feff}a: 1\n",
+        ] {
+            assert_eq!(join(raws(input)), input, "round trip of {input:?}");
+        }
+    }
+}
