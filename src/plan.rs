@@ -42,6 +42,11 @@ const CONFIG_VOLUME_TYPES: &[&str] = &[
     "emptyDir",
 ];
 
+/// Events at which the release's ordinary resources do not exist (yet, or any more) with
+/// this release's content: a job running then needs hook copies of what it references.
+/// After install or upgrade, and before delete, the ordinary resources are there.
+const COPY_EVENTS: &[&str] = &["pre-install", "pre-upgrade", "post-delete"];
+
 /// Read access to the documents of the stream, parsing them only when asked.
 pub trait Documents {
     /// Number of documents.
@@ -123,8 +128,7 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
             ctx,
             stream_instance.as_deref(),
             &mut last_weight,
-        )
-        .with_context(|| job.path())?;
+        )?;
         planned.push(PlannedJob {
             job,
             output: Some(output),
@@ -153,7 +157,9 @@ fn plan_job(
     last_weight: &mut Option<(i64, usize)>,
 ) -> Result<JobOutput> {
     let reused = match &job.spec.container {
-        Some(name) => Some(find_container(docs, job, name).context("container")?),
+        Some(name) => Some(
+            find_container(docs, job, name).with_context(|| format!("{}.container", job.path()))?,
+        ),
         None => None,
     };
     let workload_header = reused.as_ref().and_then(|r| docs.header(r.doc));
@@ -165,20 +171,22 @@ fn plan_job(
     let namespace = workload_header.and_then(|h| h.namespace.clone());
 
     let mut pod = match &reused {
-        Some(r) => pod_from_workload(job, r)?,
+        Some(r) => pod_from_workload(job, r).with_context(|| job.path())?,
         None => PodSpec::default(),
     };
     pod.restart_policy = "Never";
-    pod.containers = vec![main_container(job, reused.as_ref())?];
+    pod.containers =
+        vec![main_container(job, reused.as_ref(), &pod.volumes).with_context(|| job.path())?];
     if !job.wait_for.is_empty() {
-        pod.init_containers = vec![wait_container(job)?];
+        pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
     }
     match &job.spec.service_account_name {
         Some(sa) => pod.service_account_name = Some(sa.clone()),
         None => pod.automount_service_account_token = Some(false),
     }
 
-    let labels = pod_labels(docs, job, instance)?;
+    let labels =
+        pod_labels(docs, job, instance).with_context(|| format!("{}.labels", job.path()))?;
 
     // Hook copies of what the stream renders as ordinary resources.
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
@@ -190,8 +198,10 @@ fn plan_job(
     wanted.sort_by_key(|(kind, _)| *kind);
     let mut copies = Vec::new();
     let mut external = Vec::new();
+    let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
     for (kind, original) in wanted {
         match find_object(docs, kind, &original, namespace.as_deref()) {
+            Some(_) if !copies_needed => {}
             Some(doc) => {
                 let name = names::fit(
                     &format!("{original}-{}-hook", job.name()),
@@ -216,9 +226,10 @@ fn plan_job(
     let n = copies.len() as i64;
     let weight = match (job.spec.weight, *last_weight) {
         (Some(w), Some((last, index))) if w - n <= last => bail!(
-            "weight {w} must be greater than {} so that this job's {} hook resources run after deploy_jobs[{index}] (weights follow list order)",
-            last + n,
-            n + 1
+            "{}.weight: {w} does not come after deploy_jobs[{index}], whose Job has weight {last}; weights must increase down the list, and this job needs {} of them (its hook copies, then its Job), so use at least {}",
+            job.path(),
+            n + 1,
+            last + n + 1
         ),
         (Some(w), _) => w,
         (None, Some((last, _))) => last + 1 + n,
@@ -282,7 +293,8 @@ fn plan_job(
         .enumerate()
         .map(|(i, (kind, original, name, doc))| {
             let weight = weight - n + i as i64;
-            let object = hook_copy(docs.value(doc)?, job, &name, weight)?;
+            let object =
+                hook_copy(docs.value(doc)?, job, &name, weight).with_context(|| docs.label(doc))?;
             Ok(HookCopy {
                 kind,
                 original,
@@ -323,7 +335,7 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
         }
         // Cheap pre-check before a full parse: the name must appear in the text.
         if job.workload.is_none() && !docs.raw(i).contains(name) {
-            candidates.push(format!("{workload} ({})", docs.label(i)));
+            candidates.push(format!("{workload} in {}", docs.label(i)));
             continue;
         }
         let value = docs.value(i)?;
@@ -335,7 +347,7 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
             .filter_map(|c| str_field(c, "name"))
             .collect();
         candidates.push(format!(
-            "{workload} ({}): {}",
+            "{workload} in {} (containers: {})",
             docs.label(i),
             names.join(", ")
         ));
@@ -365,10 +377,10 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
             candidates.join("; ")
         ),
         _ => bail!(
-            "container `{name}` is in several workloads: {}; set `workload: Kind/name` to pick one",
+            "`{name}` is a container in several workloads: {}; set `workload: Kind/name` to pick one",
             found
                 .iter()
-                .map(|r| format!("{} ({})", r.source, docs.label(r.doc)))
+                .map(|r| format!("{} in {}", r.source, docs.label(r.doc)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -457,7 +469,7 @@ fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
     })
 }
 
-fn main_container(job: &Job, reused: Option<&Reused<'_>>) -> Result<Container> {
+fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> Result<Container> {
     let from = reused.map(|r| r.container);
     let field = |key: &str| from.and_then(|c| str_field(c, key)).map(str::to_string);
     let image = match (&job.spec.image, field("image")) {
@@ -486,17 +498,16 @@ fn main_container(job: &Job, reused: Option<&Reused<'_>>) -> Result<Container> {
     };
     let volume_mounts = match reused {
         Some(r) => {
-            let kept: Vec<String> = pod_from_workload(job, r)?
-                .volumes
+            let kept: Vec<&str> = volumes
                 .iter()
-                .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+                .filter_map(|v| v.get("name").and_then(Value::as_str))
                 .collect();
             seq_field(r.container, "volumeMounts")
                 .into_iter()
                 .filter(|m| {
                     m.get("name")
                         .and_then(Value::as_str)
-                        .is_some_and(|n| kept.iter().any(|k| k == n))
+                        .is_some_and(|n| kept.contains(&n))
                 })
                 .collect()
         }
@@ -561,6 +572,8 @@ fn pod_labels(
     instance: Option<&str>,
 ) -> Result<IndexMap<String, String>> {
     let mut labels = IndexMap::new();
+    // Ours to drop if a broad selector would match; a label the user set is never dropped.
+    let own_instance = instance.is_some() && !job.spec.labels.contains_key(INSTANCE_LABEL);
     if let Some(instance) = instance {
         labels.insert(INSTANCE_LABEL.to_string(), instance.to_string());
     }
@@ -582,11 +595,14 @@ fn pod_labels(
             continue;
         }
         // The instance label alone is what usually makes a broad selector match.
-        if labels.shift_remove(INSTANCE_LABEL).is_some() && !selector_matches(header, &labels) {
+        if own_instance
+            && labels.shift_remove(INSTANCE_LABEL).is_some()
+            && !selector_matches(header, &labels)
+        {
             continue;
         }
         bail!(
-            "labels: the job's pods would be selected by {}/{} ({}), which would route live traffic or ownership to a migration pod; change the labels",
+            "the job's pods would be selected by {}/{} in {}, which would route live traffic or ownership to a migration pod; change the labels",
             header.kind.as_deref().unwrap_or("?"),
             header.name.as_deref().unwrap_or("?"),
             docs.label(i)

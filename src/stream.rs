@@ -46,14 +46,20 @@ pub struct NotUtf8 {
     pub line: usize,
     /// Offset of the first bad byte in the whole input.
     pub offset: usize,
+    /// The `# Source:` of that document, when it comes before the bad byte.
+    pub source: Option<String>,
 }
 
 impl fmt::Display for NotUtf8 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "document {}", self.document)?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
         write!(
             f,
-            "document {}: input is not UTF-8 (invalid byte at offset {}, line {})",
-            self.document, self.offset, self.line
+            ": input is not UTF-8 (invalid byte at offset {}, line {})",
+            self.offset, self.line
         )
     }
 }
@@ -114,14 +120,15 @@ fn locate_bad_byte(input: &[u8], offset: usize) -> NotUtf8 {
         }
     }
     // The bad byte itself is content: if the chunk it sits in had no content yet, it starts one.
-    let in_last = chunks(prefix).last().is_some_and(|raw| !ends_document(raw));
-    if !(last_open && in_last) {
+    let last = chunks(prefix).last().filter(|raw| !ends_document(raw));
+    if !(last_open && last.is_some()) {
         document += 1;
     }
     NotUtf8 {
         document,
         line: prefix.matches('\n').count() + 1,
         offset,
+        source: last.and_then(source_comment).map(str::to_string),
     }
 }
 
