@@ -247,7 +247,7 @@ impl Scanner {
         }
         let (key, value) = split_entry(trimmed).ok_or(Unsure)?;
         let seen = self.seen.last_mut().ok_or(Unsure)?;
-        if seen.iter().any(|k| *k == key) {
+        if seen.contains(&key) {
             return Err(Unsure);
         }
         seen.push(key.clone());

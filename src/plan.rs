@@ -50,7 +50,7 @@ const COPY_EVENTS: &[&str] = &["pre-install", "pre-upgrade", "post-delete"];
 /// Read access to the documents of the stream, parsing them only when asked.
 pub trait Documents {
     /// Number of documents.
-    fn len(&self) -> usize;
+    fn count(&self) -> usize;
     /// The header of document `i`, or `None` for a document without content.
     fn header(&self, i: usize) -> Option<&Header>;
     /// The raw text of document `i`.
@@ -112,7 +112,7 @@ pub struct Settings {
 
 /// Plans every job.
 pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
-    let stream_instance = (0..docs.len())
+    let stream_instance = (0..docs.count())
         .filter(|&i| !docs.ignored(i))
         .find_map(|i| docs.header(i)?.labels.get(INSTANCE_LABEL).cloned());
     let mut planned = Vec::with_capacity(jobs.len());
@@ -317,7 +317,7 @@ fn plan_job(
 fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<Reused<'a>> {
     let mut found = Vec::new();
     let mut candidates: Vec<String> = Vec::new();
-    for i in 0..docs.len() {
+    for i in 0..docs.count() {
         let Some(header) = docs.header(i) else {
             continue;
         };
@@ -582,7 +582,7 @@ fn pod_labels(
     for (k, v) in &job.spec.labels {
         labels.insert(k.clone(), v.0.clone());
     }
-    for i in 0..docs.len() {
+    for i in 0..docs.count() {
         let Some(header) = docs.header(i) else {
             continue;
         };
@@ -641,7 +641,7 @@ fn find_object(
     name: &str,
     namespace: Option<&str>,
 ) -> Option<usize> {
-    (0..docs.len()).find(|&i| {
+    (0..docs.count()).find(|&i| {
         let Some(h) = docs.header(i) else {
             return false;
         };
@@ -724,7 +724,7 @@ fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()
                     p.job.path()
                 );
             }
-            let clash = (0..docs.len()).find(|&i| {
+            let clash = (0..docs.count()).find(|&i| {
                 !docs.ignored(i)
                     && docs.header(i).is_some_and(|h| {
                         h.is_kind(&kind) && h.name.as_deref() == Some(name.as_str())

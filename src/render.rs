@@ -59,7 +59,7 @@ struct Entries<'a> {
 }
 
 impl Documents for Entries<'_> {
-    fn len(&self) -> usize {
+    fn count(&self) -> usize {
         self.entries.len()
     }
 

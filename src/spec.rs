@@ -539,9 +539,8 @@ fn events(
                 // Check every environment's events, not only the chosen one: a typo in the
                 // production entry must not wait for a production deploy to surface.
                 check_events(&text, &format!("{path}.{key}"))?;
-                if Some(key.as_str()) == environment {
-                    chosen = Some((text, format!("{path}.{key}")));
-                } else if key == DEFAULT_ENV_KEY && chosen.is_none() {
+                let exact = Some(key.as_str()) == environment;
+                if exact || (key == DEFAULT_ENV_KEY && chosen.is_none()) {
                     chosen = Some((text, format!("{path}.{key}")));
                 }
             }

@@ -1,0 +1,119 @@
+//! Behaviour of the binary as a filter: determinism, idempotence, byte-for-byte pass-through,
+//! and never half a stream.
+
+mod common;
+
+use std::fs;
+
+fn case(name: &str) -> Vec<u8> {
+    fs::read(
+        common::repo_root()
+            .join("testdata")
+            .join(name)
+            .join("input.yaml"),
+    )
+    .unwrap()
+}
+
+fn render(input: &[u8], args: &[&str]) -> Vec<u8> {
+    let out = common::run(args, input);
+    assert!(
+        out.status.success(),
+        "render failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+#[test]
+fn running_on_its_own_output_changes_nothing() {
+    let values = common::repo_root().join("testdata/values-file-config/values.yaml");
+    let values = values.to_str().unwrap();
+    let input = case("values-file-config");
+    let once = render(&input, &["render", "--values", values]);
+    let twice = render(&once, &["render", "--values", values]);
+    assert_eq!(
+        String::from_utf8_lossy(&once),
+        String::from_utf8_lossy(&twice),
+        "generated documents must be regenerated, not duplicated"
+    );
+    // With the in-stream config consumed, a second run has no config and passes through.
+    let once = render(&case("helm4-filename-annotation"), &["render"]);
+    assert_eq!(render(&once, &["render"]), once);
+}
+
+#[test]
+fn output_is_deterministic() {
+    let input = case("helm3-source-comments");
+    let first = render(&input, &["render"]);
+    for _ in 0..3 {
+        assert_eq!(render(&input, &["render"]), first);
+    }
+}
+
+#[test]
+fn every_input_document_passes_through_byte_for_byte() {
+    for name in [
+        "helm3-source-comments",
+        "helm4-filename-annotation",
+        "projected-volume-references",
+    ] {
+        let input = String::from_utf8(case(name)).unwrap();
+        let output = String::from_utf8(render(input.as_bytes(), &["render"])).unwrap();
+        let docs = deploy_jobs::stream::split(input.as_bytes()).unwrap();
+        for doc in docs.iter().filter(|d| !d.raw.contains("kind: DeployJobs")) {
+            assert!(
+                output.contains(doc.raw),
+                "{name}: document {} was altered",
+                doc.number
+            );
+        }
+    }
+}
+
+#[test]
+fn no_subcommand_means_render_as_helm_calls_it() {
+    let input = case("helm3-source-comments");
+    assert_eq!(render(&input, &[]), render(&input, &["render"]));
+}
+
+#[test]
+fn errors_print_nothing_on_stdout_and_exit_non_zero() {
+    let out = common::run(&["render"], b"a: [\n");
+    assert!(!out.status.success());
+    assert!(
+        out.stdout.is_empty(),
+        "Helm must never receive half a stream"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: document 1: invalid YAML"));
+}
+
+#[test]
+fn helm4_plugin_mode_reports_errors_as_a_document_helm_rejects() {
+    let out = common::pipe(
+        std::process::Command::new(common::BIN)
+            .arg("render")
+            .env("HELM_PLUGIN_NAME", "deploy-jobs")
+            .env("HELM_PLUGIN_DIR", "/nonexistent"),
+        b"a: [\n",
+    );
+    assert!(
+        out.status.success(),
+        "Helm 4 discards the output of a failing plugin"
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    assert!(doc["kind"].is_mapping(), "kind must make Helm fail: {text}");
+    let file = doc["metadata"]["annotations"][deploy_jobs::FILENAME_ANNOTATION]
+        .as_str()
+        .unwrap();
+    assert!(file.contains("document 1: invalid YAML"), "{file}");
+}
+
+#[test]
+fn secret_values_never_appear_in_errors() {
+    let input = b"---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: MARKER-9f3c\n---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\ndeploy_jobs:\n- name: m\n  image: x\n  env:\n  - name: P\n    valueFrom: {secretKeyRef: {name: s, key: password}}\n  activeDeadlineSecond: 1\n";
+    let out = common::run(&["render"], input);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("MARKER-9f3c"));
+}

@@ -1,0 +1,246 @@
+//! Integration tests against the real helm 4.1.4 and 3.18.0 binaries (installed by
+//! scripts/install-helm.sh): Helm itself must list the injected hooks in the intended order,
+//! drop the DeployJobs document, leave the app manifests alone, show our errors, and Helm 3
+//! must be refused.
+
+mod common;
+
+use common::{Helm, documents, id};
+use serde_norway::Value;
+
+const CHART: &str = "charts/example";
+
+/// Splits `helm install --dry-run=client` output into its HOOKS and MANIFEST sections.
+fn sections(out: &str) -> (String, String) {
+    let hooks_start = out.find("\nHOOKS:\n").expect("helm prints a HOOKS section") + 8;
+    let manifest_at = hooks_start
+        + out[hooks_start..]
+            .find("MANIFEST:\n")
+            .expect("helm prints a MANIFEST section");
+    let hooks = out[hooks_start..manifest_at].to_string();
+    let rest = &out[manifest_at + 10..];
+    // NOTES (if any) follow the manifest.
+    let manifest = rest.split("\nNOTES:\n").next().unwrap_or(rest).to_string();
+    (hooks, manifest)
+}
+
+/// The hooks Helm runs for `event`, in Helm's own execution order (weight, then name).
+fn execution_order(hooks: &[Value], event: &str) -> Vec<String> {
+    let mut selected: Vec<(i64, String, String)> = hooks
+        .iter()
+        .filter(|h| {
+            h["metadata"]["annotations"]["helm.sh/hook"]
+                .as_str()
+                .is_some_and(|e| e.split(',').any(|x| x.trim() == event))
+        })
+        .map(|h| {
+            let weight = h["metadata"]["annotations"]["helm.sh/hook-weight"]
+                .as_str()
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(0);
+            (
+                weight,
+                h["metadata"]["name"].as_str().unwrap().to_string(),
+                id(h),
+            )
+        })
+        .collect();
+    selected.sort();
+    let weights: Vec<i64> = selected.iter().map(|s| s.0).collect();
+    let mut dedup = weights.clone();
+    dedup.dedup();
+    assert_eq!(
+        weights, dedup,
+        "hook weights for {event} must never tie: {selected:?}"
+    );
+    selected.into_iter().map(|s| s.2).collect()
+}
+
+#[test]
+fn helm4_install_runs_copies_then_the_migration_before_the_app() {
+    let helm = Helm::with_plugin();
+    let out = helm.ok(&[
+        "install",
+        "shop",
+        CHART,
+        "--dry-run=client",
+        "--post-renderer",
+        "deploy-jobs",
+        "--post-renderer-args=--env=production",
+    ]);
+    let (hooks, manifest) = sections(&out);
+    let hooks = documents(&hooks);
+    assert_eq!(
+        execution_order(&hooks, "pre-install"),
+        [
+            "Secret/shop-example-db-migrate-hook",
+            "ConfigMap/shop-example-config-migrate-hook",
+            "Job/shop-example-migrate",
+        ],
+        "pre-install hooks: the copies must exist before the Job that mounts them"
+    );
+    assert_eq!(
+        execution_order(&hooks, "post-upgrade"),
+        ["Job/shop-example-warm-cache"],
+        "the production post-upgrade job references the release's own Secret, no copy"
+    );
+
+    let job = hooks
+        .iter()
+        .find(|h| id(h) == "Job/shop-example-migrate")
+        .unwrap();
+    let spec = &job["spec"];
+    assert_eq!(
+        spec["backoffLimit"],
+        Value::from(0),
+        "a failed migration is never retried"
+    );
+    assert_eq!(
+        spec["template"]["spec"]["restartPolicy"],
+        Value::from("Never")
+    );
+    assert_eq!(
+        job["metadata"]["annotations"]["helm.sh/hook-output-log-policy"],
+        Value::from("hook-failed"),
+        "a failed migration's log must reach the CI output"
+    );
+    assert_eq!(
+        spec["template"]["spec"]["containers"][0]["image"],
+        Value::from("ghcr.io/example/shop:1.4.2"),
+        "the job reuses the app's image"
+    );
+    assert!(
+        spec["template"]["spec"]["containers"][0]
+            .get("readinessProbe")
+            .is_none(),
+        "probes must not come along: they would kill a long migration"
+    );
+
+    // The app manifests are what Helm renders without deploy-jobs, minus the DeployJobs document.
+    let plain = helm.ok(&[
+        "install",
+        "shop",
+        CHART,
+        "--dry-run=client",
+        "--set",
+        "environment=production",
+    ]);
+    let (_, plain_manifest) = sections(&plain);
+    let expected: Vec<Value> = documents(&plain_manifest)
+        .into_iter()
+        .filter(|d| d["kind"] != "DeployJobs")
+        .collect();
+    assert!(
+        documents(&plain_manifest).len() == expected.len() + 1,
+        "without the post-renderer the DeployJobs document reaches the manifest (and fails at apply)"
+    );
+    assert_eq!(
+        documents(&manifest),
+        expected,
+        "the app manifests must be unchanged and the DeployJobs document gone"
+    );
+}
+
+#[test]
+fn helm4_template_lists_hooks_without_the_config_document() {
+    let helm = Helm::with_plugin();
+    let out = helm.ok(&["template", "shop", CHART, "--post-renderer", "deploy-jobs"]);
+    let docs = documents(&out);
+    let ids: Vec<String> = docs.iter().map(id).collect();
+    assert!(!ids.iter().any(|i| i.starts_with("DeployJobs/")), "{ids:?}");
+    assert!(
+        ids.contains(&"Job/shop-example-migrate".to_string()),
+        "{ids:?}"
+    );
+    assert!(
+        !ids.contains(&"Job/shop-example-warm-cache".to_string()),
+        "warm-cache runs only in production: {ids:?}"
+    );
+}
+
+#[test]
+fn helm4_shows_our_error_although_it_discards_plugin_stderr() {
+    let helm = Helm::with_plugin();
+    let out = helm
+        .command()
+        .args([
+            "install",
+            "shop",
+            CHART,
+            "--dry-run=client",
+            "--post-renderer",
+            "deploy-jobs",
+            "--set",
+            "deploy_jobs[0].name=migrate",
+            "--set",
+            "deploy_jobs[0].image=x",
+            "--set",
+            "deploy_jobs[0].when=pre-instal",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a bad config must stop the install");
+    assert!(
+        stderr.contains("deploy_jobs[0].when: unknown hook event `pre-instal`"),
+        "helm's error must carry our message with the key path, got:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("example/templates/deploy-jobs.yaml"),
+        "and the template file:\n{stderr}"
+    );
+}
+
+#[test]
+fn helm3_post_renderer_is_refused_with_the_remedies() {
+    let helm = Helm::new("helm3");
+    let out = helm
+        .command()
+        .args(["template", "shop", CHART, "--post-renderer", common::BIN])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "Helm 3 must not get injected hooks as ordinary resources"
+    );
+    assert!(stderr.contains("Helm 3 post-renderer"), "{stderr}");
+    assert!(
+        stderr.contains("Helm 4") && stderr.contains("deploy-jobs render"),
+        "remedies: {stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing rendered");
+}
+
+#[test]
+fn helm3_template_piped_into_render_works() {
+    let helm = Helm::new("helm3");
+    let rendered = helm.ok(&[
+        "template",
+        "shop",
+        CHART,
+        "-f",
+        "charts/example/values-production.yaml",
+    ]);
+    let out = common::run(&["render"], rendered.as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<String> = documents(&text).iter().map(id).collect();
+    assert!(
+        ids.contains(&"Job/shop-example-migrate".to_string()),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&"Job/shop-example-warm-cache".to_string()),
+        "production enables warm-cache: {ids:?}"
+    );
+    assert!(!ids.iter().any(|i| i.starts_with("DeployJobs/")));
+    assert!(
+        text.contains("# Source: example/templates/deploy-jobs/migrate.yaml"),
+        "Helm 3 style sources"
+    );
+}
