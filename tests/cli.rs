@@ -124,15 +124,27 @@ fn header_sniffing_agrees_with_the_full_parser_on_every_golden_document() {
     let mut checked = 0;
     for entry in fs::read_dir(common::repo_root().join("testdata")).unwrap() {
         let path = entry.unwrap().path();
-        let Ok(input) = fs::read(path.join("input.yaml")) else { continue };
-        let Ok(docs) = deploy_jobs::stream::split(&input) else { continue };
+        let Ok(input) = fs::read(path.join("input.yaml")) else {
+            continue;
+        };
+        let Ok(docs) = deploy_jobs::stream::split(&input) else {
+            continue;
+        };
         for doc in docs.iter().filter(|d| d.has_content()) {
-            let Ok(sniffed) = sniff(doc.yaml()) else { continue };
+            let Ok(sniffed) = sniff(doc.yaml()) else {
+                continue;
+            };
             let Ok(value) = serde_norway::from_str::<serde_norway::Value>(doc.yaml()) else {
                 continue;
             };
             let parsed = Header::from_value(&value).expect("sniffed documents are mappings");
-            assert_eq!(sniffed, parsed, "{}: document {}", path.display(), doc.number);
+            assert_eq!(
+                sniffed,
+                parsed,
+                "{}: document {}",
+                path.display(),
+                doc.number
+            );
             checked += 1;
         }
     }
