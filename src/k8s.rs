@@ -116,78 +116,57 @@ impl PodSpec {
     /// Calls `visit` with every Secret and ConfigMap name the pod refers to (env, envFrom,
     /// volumes including projected sources, imagePullSecrets), letting it rewrite the name.
     pub fn for_each_reference(&mut self, visit: &mut dyn FnMut(RefKind, &mut String)) {
-        for c in self
-            .init_containers
-            .iter_mut()
-            .chain(self.containers.iter_mut())
-        {
+        use RefKind::{ConfigMap, Secret};
+        // (key of the referring object, key of the name inside it, kind referred to)
+        const ENV_VALUE: [(&str, &str, RefKind); 2] = [
+            ("secretKeyRef", "name", Secret),
+            ("configMapKeyRef", "name", ConfigMap),
+        ];
+        const ENV_FROM: [(&str, &str, RefKind); 2] = [
+            ("secretRef", "name", Secret),
+            ("configMapRef", "name", ConfigMap),
+        ];
+        const VOLUME: [(&str, &str, RefKind); 2] = [
+            ("secret", "secretName", Secret),
+            ("configMap", "name", ConfigMap),
+        ];
+        const PROJECTED: [(&str, &str, RefKind); 2] =
+            [("secret", "name", Secret), ("configMap", "name", ConfigMap)];
+
+        let mut each = |object: &mut Value, table: &[(&str, &str, RefKind)]| {
+            for &(key, name_key, kind) in table {
+                if let Some(Value::String(name)) =
+                    object.get_mut(key).and_then(|o| o.get_mut(name_key))
+                {
+                    visit(kind, name);
+                }
+            }
+        };
+        for c in self.init_containers.iter_mut().chain(&mut self.containers) {
             for var in &mut c.env {
-                let from = var.get_mut("valueFrom");
-                visit_name(
-                    from.and_then(|f| f.get_mut("secretKeyRef")),
-                    "name",
-                    RefKind::Secret,
-                    visit,
-                );
-                let from = var.get_mut("valueFrom");
-                visit_name(
-                    from.and_then(|f| f.get_mut("configMapKeyRef")),
-                    "name",
-                    RefKind::ConfigMap,
-                    visit,
-                );
+                if let Some(from) = var.get_mut("valueFrom") {
+                    each(from, &ENV_VALUE);
+                }
             }
             for source in &mut c.env_from {
-                visit_name(source.get_mut("secretRef"), "name", RefKind::Secret, visit);
-                visit_name(
-                    source.get_mut("configMapRef"),
-                    "name",
-                    RefKind::ConfigMap,
-                    visit,
-                );
+                each(source, &ENV_FROM);
             }
         }
         for volume in &mut self.volumes {
-            visit_name(
-                volume.get_mut("secret"),
-                "secretName",
-                RefKind::Secret,
-                visit,
-            );
-            visit_name(
-                volume.get_mut("configMap"),
-                "name",
-                RefKind::ConfigMap,
-                visit,
-            );
+            each(volume, &VOLUME);
             if let Some(Value::Sequence(sources)) = volume
                 .get_mut("projected")
                 .and_then(|p| p.get_mut("sources"))
             {
                 for source in sources {
-                    visit_name(source.get_mut("secret"), "name", RefKind::Secret, visit);
-                    visit_name(
-                        source.get_mut("configMap"),
-                        "name",
-                        RefKind::ConfigMap,
-                        visit,
-                    );
+                    each(source, &PROJECTED);
                 }
             }
         }
         for secret in &mut self.image_pull_secrets {
-            visit_name(Some(secret), "name", RefKind::Secret, visit);
+            if let Some(Value::String(name)) = secret.get_mut("name") {
+                visit(Secret, name);
+            }
         }
-    }
-}
-
-fn visit_name(
-    object: Option<&mut Value>,
-    key: &str,
-    kind: RefKind,
-    visit: &mut dyn FnMut(RefKind, &mut String),
-) {
-    if let Some(Value::String(name)) = object.and_then(|o| o.get_mut(key)) {
-        visit(kind, name);
     }
 }

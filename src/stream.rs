@@ -110,25 +110,25 @@ fn locate_bad_byte(input: &[u8], offset: usize) -> NotUtf8 {
     // The valid prefix is UTF-8, so it can be split like any stream to count documents.
     let prefix = std::str::from_utf8(&input[..offset]).unwrap_or_default();
     let mut document = 0;
-    let mut last_open = false;
+    let mut last: Option<(&str, bool)> = None;
     for raw in chunks(prefix) {
-        if has_content(raw) {
-            document += 1;
-            last_open = true;
-        } else {
-            last_open = false;
-        }
+        let content = has_content(raw);
+        document += usize::from(content);
+        last = Some((raw, content));
     }
-    // The bad byte itself is content: if the chunk it sits in had no content yet, it starts one.
-    let last = chunks(prefix).last().filter(|raw| !ends_document(raw));
-    if !(last_open && last.is_some()) {
+    // The bad byte itself is content: unless the chunk it sits in already had some, it
+    // starts a new document.
+    let open = last.filter(|(raw, _)| !ends_document(raw));
+    if !open.is_some_and(|(_, content)| content) {
         document += 1;
     }
     NotUtf8 {
         document,
         line: prefix.matches('\n').count() + 1,
         offset,
-        source: last.and_then(source_comment).map(str::to_string),
+        source: open
+            .and_then(|(raw, _)| source_comment(raw))
+            .map(str::to_string),
     }
 }
 

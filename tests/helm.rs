@@ -10,6 +10,20 @@ use serde_norway::Value;
 
 const CHART: &str = "charts/example";
 
+/// `helm install --dry-run=client` of the example chart through the deploy-jobs plugin.
+fn install_through_plugin<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "install",
+        "shop",
+        CHART,
+        "--dry-run=client",
+        "--post-renderer",
+        "deploy-jobs",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// Splits `helm install --dry-run=client` output into its HOOKS and MANIFEST sections.
 fn sections(out: &str) -> (String, String) {
     let hooks_start = out.find("\nHOOKS:\n").expect("helm prints a HOOKS section") + 8;
@@ -59,15 +73,9 @@ fn execution_order(hooks: &[Value], event: &str) -> Vec<String> {
 #[test]
 fn helm4_install_runs_copies_then_the_migration_before_the_app() {
     let helm = Helm::with_plugin();
-    let out = helm.ok(&[
-        "install",
-        "shop",
-        CHART,
-        "--dry-run=client",
-        "--post-renderer",
-        "deploy-jobs",
+    let out = helm.ok(&install_through_plugin(&[
         "--post-renderer-args=--env=production",
-    ]);
+    ]));
     let (hooks, manifest) = sections(&out);
     let hooks = documents(&hooks);
     assert_eq!(
@@ -163,20 +171,14 @@ fn helm4_shows_our_error_although_it_discards_plugin_stderr() {
     let helm = Helm::with_plugin();
     let out = helm
         .command()
-        .args([
-            "install",
-            "shop",
-            CHART,
-            "--dry-run=client",
-            "--post-renderer",
-            "deploy-jobs",
+        .args(install_through_plugin(&[
             "--set",
             "deploy_jobs[0].name=migrate",
             "--set",
             "deploy_jobs[0].image=x",
             "--set",
             "deploy_jobs[0].when=pre-instal",
-        ])
+        ]))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
