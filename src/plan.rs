@@ -171,12 +171,11 @@ fn plan_job(
     let namespace = workload_header.and_then(|h| h.namespace.clone());
 
     let mut pod = match &reused {
-        Some(r) => pod_from_workload(job, r).with_context(|| job.path())?,
+        Some(r) => pod_from_workload(job, r)?,
         None => PodSpec::default(),
     };
     pod.restart_policy = "Never";
-    pod.containers =
-        vec![main_container(job, reused.as_ref(), &pod.volumes).with_context(|| job.path())?];
+    pod.containers = vec![main_container(job, reused.as_ref(), &pod.volumes)?];
     if !job.wait_for.is_empty() {
         pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
     }
@@ -433,7 +432,8 @@ fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
         {
             let have: Vec<String> = volumes.iter().filter_map(volume_name).collect();
             bail!(
-                "volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
+                "{}.volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
+                job.path(),
                 reused.source,
                 if have.is_empty() {
                     "none".to_string()
@@ -475,11 +475,14 @@ fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> 
     let image = match (&job.spec.image, field("image")) {
         (Some(image), _) => image.clone(),
         (None, Some(image)) => image,
-        (None, None) => bail!("image: the reused container has no image; set `image`"),
+        (None, None) => bail!(
+            "{}.image: the reused container has no image; set `image`",
+            job.path()
+        ),
     };
     let mut env: Vec<Value> = from.map(|c| seq_field(c, "env")).unwrap_or_default();
     for var in &job.env {
-        let value = serde_norway::to_value(var).context("env")?;
+        let value = serde_norway::to_value(var).with_context(|| format!("{}.env", job.path()))?;
         match env
             .iter_mut()
             .find(|e| e.get("name").and_then(Value::as_str) == Some(var.name.as_str()))
@@ -493,7 +496,7 @@ fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> 
             .iter()
             .map(serde_norway::to_value)
             .collect::<Result<_, _>>()
-            .context("envFrom")?,
+            .with_context(|| format!("{}.envFrom", job.path()))?,
         None => from.map(|c| seq_field(c, "envFrom")).unwrap_or_default(),
     };
     let volume_mounts = match reused {
@@ -527,7 +530,9 @@ fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> 
         env,
         env_from,
         resources: match &job.spec.resources {
-            Some(r) => Some(serde_norway::to_value(r).context("resources")?),
+            Some(r) => Some(
+                serde_norway::to_value(r).with_context(|| format!("{}.resources", job.path()))?,
+            ),
             None => None,
         },
         volume_mounts,
