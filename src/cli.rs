@@ -41,6 +41,10 @@ struct RenderArgs {
     /// `environment`).
     #[arg(long, value_name = "NAME")]
     env: Option<String>,
+    /// Check that every document is valid YAML, not only those deploy-jobs reads. Helm and
+    /// kubectl parse every document anyway; this catches it earlier, at several times the cost.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// Whether Helm 4 started us as a plugin (it sets these for every plugin process).
@@ -84,6 +88,7 @@ fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
     let mut options = Options {
         environment: args.env.clone(),
         values: Vec::new(),
+        strict: args.strict,
     };
     for path in &args.values {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
@@ -93,18 +98,23 @@ fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
         });
     }
     let rendered = render(&input, &options)?;
-    write_stdout(rendered.stream.as_bytes())
+    write_stdout(rendered.stream.pieces().map(str::as_bytes))
 }
 
 /// Helm 4 discards a plugin's stderr; report through a document it will refuse (see `helm`).
 fn report_to_helm4(message: &str) -> Result<ExitCode> {
     eprintln!("error: {message}");
-    write_stdout(helm::error_document(message).as_bytes())
+    write_stdout(std::iter::once(helm::error_document(message).as_bytes()))
 }
 
-fn write_stdout(bytes: &[u8]) -> Result<ExitCode> {
-    let mut out = io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
+/// Writes the whole output; it was built completely before this is called.
+fn write_stdout<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Result<ExitCode> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let written = pieces
+        .into_iter()
+        .try_for_each(|p| out.write_all(p))
+        .and_then(|()| out.flush());
+    match written {
         Ok(()) => Ok(ExitCode::SUCCESS),
         // The reader went away (`| head`): not our error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),

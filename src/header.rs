@@ -9,6 +9,7 @@
 //! [`Header::from_value`]. Both paths must agree wherever `sniff` answers; a property test
 //! holds them to that.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_norway::Value;
@@ -20,7 +21,9 @@ pub struct Header {
     pub kind: Option<String>,
     pub name: Option<String>,
     pub namespace: Option<String>,
+    /// Only the labels the planner reads ([`wanted_label`]).
     pub labels: BTreeMap<String, String>,
+    /// Only the annotations the planner reads ([`wanted_annotation`]).
     pub annotations: BTreeMap<String, String>,
     /// `spec.selector` of a Service, or `spec.selector.matchLabels` of a workload.
     pub selector: BTreeMap<String, String>,
@@ -40,17 +43,6 @@ pub struct SelectorRequirement {
 /// `sniff` could not read the document with certainty; parse it in full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Unsure;
-
-/// The mappings whose scalar entries are read.
-const TRACKED: &[&[&str]] = &[
-    &[],
-    &["metadata"],
-    &["metadata", "labels"],
-    &["metadata", "annotations"],
-    &["spec"],
-    &["spec", "selector"],
-    &["spec", "selector", "matchLabels"],
-];
 
 impl Header {
     /// Whether the document is a Helm hook.
@@ -105,8 +97,14 @@ impl Header {
             kind: string(get(map, "kind")),
             name: string(get(&metadata, "name")),
             namespace: string(get(&metadata, "namespace")),
-            labels: strings(get(&metadata, "labels")),
-            annotations: strings(get(&metadata, "annotations")),
+            labels: strings(get(&metadata, "labels"))
+                .into_iter()
+                .filter(|(k, _)| wanted_label(k))
+                .collect(),
+            annotations: strings(get(&metadata, "annotations"))
+                .into_iter()
+                .filter(|(k, _)| wanted_annotation(k))
+                .collect(),
             ..Header::default()
         };
         if let Some(Value::Mapping(selector)) = map.get("spec").and_then(|s| s.get("selector")) {
@@ -164,37 +162,98 @@ pub fn describe(value: &Value) -> &'static str {
     }
 }
 
+/// Labels the planner reads; others are not kept.
+pub fn wanted_label(key: &str) -> bool {
+    key == "app.kubernetes.io/instance"
+}
+
+/// Annotations the planner reads (Helm's, Helm 4's file name, deploy-jobs' own); others
+/// are not kept.
+pub fn wanted_annotation(key: &str) -> bool {
+    key.starts_with("helm.sh/")
+        || key.starts_with("postrenderer.helm.sh/")
+        || key.starts_with("deploy-jobs.io/")
+}
+
 /// Reads the header of a block-style document line by line; see the module docs.
 pub fn sniff(text: &str) -> Result<Header, Unsure> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let bytes = text.as_bytes();
     let mut header = Header::default();
     let mut scanner = Scanner::default();
-    for (i, line) in text.split('\n').enumerate() {
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let line = if i == 0 {
-            line.strip_prefix('\u{feff}').unwrap_or(line)
-        } else {
-            line
-        };
-        scanner.line(line, &mut header)?;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+        let line = &text[start..end];
+        scanner.line(line.strip_suffix('\r').unwrap_or(line), &mut header)?;
+        start = end + 1;
     }
     Ok(header)
 }
 
+/// The mappings whose entries are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Root,
+    Metadata,
+    Labels,
+    Annotations,
+    Spec,
+    Selector,
+    MatchLabels,
+}
+
+impl Ctx {
+    /// The tracked mapping under `key`, if it is one.
+    fn child(self, key: &str) -> Option<Ctx> {
+        Some(match (self, key) {
+            (Ctx::Root, "metadata") => Ctx::Metadata,
+            (Ctx::Root, "spec") => Ctx::Spec,
+            (Ctx::Metadata, "labels") => Ctx::Labels,
+            (Ctx::Metadata, "annotations") => Ctx::Annotations,
+            (Ctx::Spec, "selector") => Ctx::Selector,
+            (Ctx::Selector, "matchLabels") => Ctx::MatchLabels,
+            _ => return None,
+        })
+    }
+
+    /// Where a scalar under `key` goes in the header, if anywhere.
+    fn slot(self, key: &str) -> Option<Slot<'_>> {
+        Some(match (self, key) {
+            (Ctx::Root, "apiVersion") => Slot::ApiVersion,
+            (Ctx::Root, "kind") => Slot::Kind,
+            (Ctx::Metadata, "name") => Slot::Name,
+            (Ctx::Metadata, "namespace") => Slot::Namespace,
+            (Ctx::Labels, k) if wanted_label(k) => Slot::Label(k),
+            (Ctx::Annotations, k) if wanted_annotation(k) => Slot::Annotation(k),
+            (Ctx::Selector | Ctx::MatchLabels, k) => Slot::Selector(k),
+            _ => return None,
+        })
+    }
+}
+
 #[derive(Default)]
-struct Scanner {
-    /// Open tracked mappings: (indent of their entries, path). The root is pushed lazily.
-    contexts: Vec<(Option<usize>, Vec<String>)>,
+struct Scanner<'a> {
+    /// Open tracked mappings: (indent of their entries, once known; which mapping).
+    contexts: Vec<(Option<usize>, Ctx)>,
     /// Skip lines indented deeper than this (the value of a key nobody asked for).
     skip_deeper_than: Option<usize>,
     /// A recorded scalar at this indent must not continue on deeper lines.
     pending_scalar: Option<usize>,
-    /// Keys seen per open context, to refuse duplicates.
-    seen: Vec<Vec<String>>,
+    /// Keys read so far, to refuse duplicates (a parser would reject those).
+    seen: Vec<(Ctx, Cow<'a, str>)>,
     saw_content: bool,
 }
 
-impl Scanner {
-    fn line(&mut self, line: &str, header: &mut Header) -> Result<(), Unsure> {
+impl<'a> Scanner<'a> {
+    fn line(&mut self, line: &'a str, header: &mut Header) -> Result<(), Unsure> {
+        let indent = line.bytes().take_while(|&b| b == b' ').count();
+        // The hot path: most lines sit deep inside a value nobody asked for.
+        if self.pending_scalar.is_none()
+            && self.skip_deeper_than.is_some_and(|limit| indent > limit)
+        {
+            return Ok(());
+        }
         if crate::stream::is_separator(line) {
             let rest = line[3..].trim();
             if !(rest.is_empty() || rest.starts_with('#')) || self.saw_content {
@@ -202,14 +261,13 @@ impl Scanner {
             }
             return Ok(());
         }
-        let trimmed = line.trim_start_matches(' ');
+        let trimmed = &line[indent..];
         if trimmed.is_empty() || trimmed.starts_with('#') {
             return Ok(());
         }
         if line.starts_with("...") || line.starts_with('%') || trimmed.starts_with('\t') {
             return Err(Unsure);
         }
-        let indent = line.len() - trimmed.len();
         self.saw_content = true;
 
         if let Some(limit) = self.pending_scalar.take()
@@ -225,66 +283,63 @@ impl Scanner {
         }
 
         if self.contexts.is_empty() {
-            self.contexts.push((Some(indent), Vec::new()));
-            self.seen.push(Vec::new());
+            self.contexts.push((Some(indent), Ctx::Root));
         }
         // A freshly opened mapping learns its indentation from its first entry.
         if let Some((child @ None, _)) = self.contexts.last_mut() {
             *child = Some(indent);
         }
-        while let Some((Some(child), _)) = self.contexts.last() {
-            if indent >= *child || self.contexts.len() == 1 {
-                break;
-            }
+        while self.contexts.len() > 1
+            && self
+                .contexts
+                .last()
+                .is_some_and(|(child, _)| child.is_some_and(|c| indent < c))
+        {
             self.contexts.pop();
-            self.seen.pop();
         }
-        let (Some(child), path) = self.contexts.last().cloned().ok_or(Unsure)? else {
+        let &(Some(child), ctx) = self.contexts.last().ok_or(Unsure)? else {
             return Err(Unsure);
         };
         if indent != child {
             return Err(Unsure);
         }
         let (key, value) = split_entry(trimmed).ok_or(Unsure)?;
-        let seen = self.seen.last_mut().ok_or(Unsure)?;
-        if seen.contains(&key) {
-            return Err(Unsure);
+        let tracked = ctx.child(&key);
+        let slot = ctx.slot(&key);
+        if tracked.is_some() || slot.is_some() {
+            if self.seen.iter().any(|(c, k)| *c == ctx && *k == key) {
+                return Err(Unsure);
+            }
+            self.seen.push((ctx, key.clone()));
         }
-        seen.push(key.clone());
-
-        let mut full: Vec<&str> = path.iter().map(String::as_str).collect();
-        full.push(&key);
-        let tracked_mapping = TRACKED.contains(&full.as_slice());
-        let recorded = recorded_slot(&full);
+        let slot = ctx.slot(&key);
 
         match value {
             RawValue::Nested => {
-                if tracked_mapping {
-                    self.contexts
-                        .push((None, full.iter().map(|s| s.to_string()).collect()));
-                    self.seen.push(Vec::new());
-                } else if path == ["spec", "selector"] && key == "matchExpressions" {
+                if let Some(child) = tracked {
+                    self.contexts.push((None, child));
+                } else if ctx == Ctx::Selector && key == "matchExpressions" {
                     return Err(Unsure);
-                } else if recorded.is_some() {
+                } else if slot.is_some() {
                     // A recorded key whose value is on the next lines: a block collection or a
                     // multi-line scalar. Only a real parser knows.
                     self.pending_scalar = Some(indent);
                     self.skip_deeper_than = Some(indent);
-                    record(header, recorded, None);
+                    record(header, slot, None);
                 } else {
                     self.skip_deeper_than = Some(indent);
                 }
             }
-            RawValue::EmptyFlowMap if tracked_mapping => {}
-            RawValue::Scalar(s) if !tracked_mapping => {
-                if recorded.is_some() {
+            RawValue::EmptyFlowMap if tracked.is_some() => {}
+            RawValue::Scalar(s) if tracked.is_none() => {
+                if slot.is_some() {
                     self.pending_scalar = Some(indent);
-                    record(header, recorded, Some(s));
+                    record(header, slot, Some(s.into_owned()));
                 } else {
                     self.skip_deeper_than = Some(indent);
                 }
             }
-            RawValue::Complex if recorded.is_none() && !tracked_mapping => {
+            RawValue::Complex if slot.is_none() && tracked.is_none() => {
                 self.skip_deeper_than = Some(indent);
             }
             _ => return Err(Unsure),
@@ -293,7 +348,7 @@ impl Scanner {
     }
 }
 
-/// Where a scalar at this path goes in the header, if anywhere.
+/// Where a scalar goes in the header.
 #[derive(Clone, Copy)]
 enum Slot<'k> {
     ApiVersion,
@@ -303,20 +358,6 @@ enum Slot<'k> {
     Label(&'k str),
     Annotation(&'k str),
     Selector(&'k str),
-}
-
-fn recorded_slot<'k>(path: &[&'k str]) -> Option<Slot<'k>> {
-    Some(match path {
-        ["apiVersion"] => Slot::ApiVersion,
-        ["kind"] => Slot::Kind,
-        ["metadata", "name"] => Slot::Name,
-        ["metadata", "namespace"] => Slot::Namespace,
-        ["metadata", "labels", key] => Slot::Label(key),
-        ["metadata", "annotations", key] => Slot::Annotation(key),
-        ["spec", "selector", "matchLabels", key] => Slot::Selector(key),
-        ["spec", "selector", key] => Slot::Selector(key),
-        _ => return None,
-    })
 }
 
 fn record(header: &mut Header, slot: Option<Slot<'_>>, value: Option<String>) {
@@ -343,17 +384,17 @@ fn is_sequence_entry(trimmed: &str) -> bool {
     trimmed == "-" || trimmed.starts_with("- ")
 }
 
-enum RawValue {
+enum RawValue<'a> {
     /// Nothing after the colon: the value is on the following lines (or null).
     Nested,
     EmptyFlowMap,
-    Scalar(String),
+    Scalar(Cow<'a, str>),
     /// Something only a parser can read (block scalar, flow collection, anchor, alias, tag).
     Complex,
 }
 
 /// Splits `key: value` into the key and what follows; `None` when the line is no simple entry.
-fn split_entry(line: &str) -> Option<(String, RawValue)> {
+fn split_entry(line: &str) -> Option<(Cow<'_, str>, RawValue<'_>)> {
     let (key, rest) = match line.chars().next()? {
         '"' | '\'' => {
             let (key, len) = quoted(line)?;
@@ -365,10 +406,10 @@ fn split_entry(line: &str) -> Option<(String, RawValue)> {
         _ => {
             let colon = find_key_colon(line)?;
             let key = &line[..colon];
-            if key.contains(" #") || key.ends_with([' ', '\t']) {
+            if has_pair(key, b' ', b'#') || key.ends_with([' ', '\t']) {
                 return None;
             }
-            (key.to_string(), &line[colon + 1..])
+            (Cow::Borrowed(key), &line[colon + 1..])
         }
     };
     if key == "<<" {
@@ -403,9 +444,9 @@ fn split_entry(line: &str) -> Option<(String, RawValue)> {
     Some((key, value))
 }
 
-fn plain(rest: &str) -> Option<RawValue> {
+fn plain(rest: &str) -> Option<RawValue<'_>> {
     let value = strip_comment(rest);
-    if value.contains(": ") || value.ends_with(':') || value.contains('\t') {
+    if has_pair(value, b':', b' ') || value.ends_with(':') || value.as_bytes().contains(&b'\t') {
         return None;
     }
     // Plain scalars that YAML may read as something other than a string (null, booleans,
@@ -438,7 +479,13 @@ fn plain(rest: &str) -> Option<RawValue> {
     if maybe_not_string {
         return Some(RawValue::Complex);
     }
-    Some(RawValue::Scalar(value.to_string()))
+    Some(RawValue::Scalar(Cow::Borrowed(value)))
+}
+
+/// Whether `a` is directly followed by `b` somewhere in `s` (cheaper than a substring search
+/// on the short strings this module looks at).
+fn has_pair(s: &str, a: u8, b: u8) -> bool {
+    s.as_bytes().windows(2).any(|w| w[0] == a && w[1] == b)
 }
 
 fn strip_comment(rest: &str) -> &str {
@@ -458,8 +505,19 @@ fn find_key_colon(line: &str) -> Option<usize> {
 }
 
 /// Reads a quoted scalar that closes on this line: its value and its length in bytes.
-fn quoted(text: &str) -> Option<(String, usize)> {
+fn quoted(text: &str) -> Option<(Cow<'_, str>, usize)> {
     let quote = text.chars().next()?;
+    // Common case: no escapes, so the value borrows from the line.
+    if let Some(close) = text[1..].find(quote) {
+        let inner = &text[1..1 + close];
+        let escaped = match quote {
+            '\'' => text[2 + close..].starts_with('\''),
+            _ => inner.contains('\\'),
+        };
+        if !escaped {
+            return Some((Cow::Borrowed(inner), close + 2));
+        }
+    }
     let mut out = String::new();
     let mut chars = text.char_indices().skip(1);
     while let Some((i, c)) = chars.next() {
@@ -469,10 +527,10 @@ fn quoted(text: &str) -> Option<(String, usize)> {
                     out.push('\'');
                     chars.next();
                 } else {
-                    return Some((out, i + 1));
+                    return Some((Cow::Owned(out), i + 1));
                 }
             }
-            ('"', '"') => return Some((out, i + 1)),
+            ('"', '"') => return Some((Cow::Owned(out), i + 1)),
             ('"', '\\') => match chars.next()?.1 {
                 '"' => out.push('"'),
                 '\\' => out.push('\\'),

@@ -36,12 +36,15 @@ pub struct Options {
     pub environment: Option<String>,
     /// `--values`, in order; later files win.
     pub values: Vec<ValuesFile>,
+    /// `--strict`: check that every document is valid YAML, not only the ones read.
+    pub strict: bool,
 }
 
 /// The transformed stream and what was decided on the way.
 #[derive(Debug, Clone)]
-pub struct Rendered {
-    pub stream: String,
+pub struct Rendered<'a> {
+    /// The output: runs of the input as they came, and generated documents.
+    pub stream: stream::Output<'a>,
     /// `None` when there was no configuration: the stream passed through unchanged.
     pub plan: Option<Plan>,
 }
@@ -109,8 +112,10 @@ fn parse(doc: &Document<'_>) -> Result<Value> {
 }
 
 /// Reads a document's header: by sniffing when that is certain, else by a full parse (which
-/// is kept for the planner). A document that sniffs cleanly is still checked to be valid YAML.
-fn read(doc: Document<'_>) -> Result<Entry<'_>> {
+/// is kept for the planner). A document that sniffs cleanly is checked to be valid YAML only
+/// when `strict`: parsing every document costs far more than everything else together, and
+/// Helm (or kubectl) parses each one after us anyway.
+fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
     if !doc.has_content() {
         return Ok(Entry {
             doc,
@@ -122,8 +127,10 @@ fn read(doc: Document<'_>) -> Result<Entry<'_>> {
     let value = OnceCell::new();
     let header = match header::sniff(doc.yaml()) {
         Ok(header) => {
-            serde_norway::from_str::<serde::de::IgnoredAny>(doc.yaml())
-                .map_err(|e| anyhow!("invalid YAML: {e}"))?;
+            if strict {
+                serde_norway::from_str::<serde::de::IgnoredAny>(doc.yaml())
+                    .map_err(|e| anyhow!("invalid YAML: {e}"))?;
+            }
             header
         }
         Err(header::Unsure) => {
@@ -142,19 +149,24 @@ fn read(doc: Document<'_>) -> Result<Entry<'_>> {
 }
 
 /// Runs the whole transformation on a stream.
-pub fn render(input: &[u8], options: &Options) -> Result<Rendered> {
-    let documents = stream::split(input)?;
+pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
+    let text = stream::text(input)?;
+    let documents = stream::split_text(text);
     let mut entries = Vec::with_capacity(documents.len());
     for doc in documents {
         let context = label(&doc, None);
-        entries.push(read(doc).with_context(|| context)?);
+        entries.push(read(doc, options.strict).with_context(|| context)?);
     }
     let mut docs = Entries { entries };
 
     let config = configuration(&mut docs, &options.values)?;
     let Some(config) = config else {
+        let mut out = stream::Output::new(text);
+        for entry in &docs.entries {
+            out.keep(&entry.doc);
+        }
         return Ok(Rendered {
-            stream: stream::join(docs.entries.iter().map(|e| e.doc.raw)),
+            stream: out,
             plan: None,
         });
     };
@@ -175,12 +187,10 @@ pub fn render(input: &[u8], options: &Options) -> Result<Rendered> {
     };
     let plan = plan::plan(&docs, jobs, &ctx).with_context(|| origin.clone())?;
 
-    let mut out = stream::join(
-        docs.entries
-            .iter()
-            .filter(|e| !e.ignored)
-            .map(|e| e.doc.raw),
-    );
+    let mut out = stream::Output::new(text);
+    for entry in docs.entries.iter().filter(|e| !e.ignored) {
+        out.keep(&entry.doc);
+    }
     let style = Style::of(&docs);
     for planned in &plan.jobs {
         let Some(output) = &planned.output else {
@@ -188,9 +198,9 @@ pub fn render(input: &[u8], options: &Options) -> Result<Rendered> {
         };
         let file = style.file_for(planned.job.name());
         for copy in &output.copies {
-            stream::append(&mut out, &style.document(&copy.object, &file)?);
+            out.append(style.document(&copy.object, &file)?);
         }
-        stream::append(&mut out, &style.document(&output.object, &file)?);
+        out.append(style.document(&output.object, &file)?);
     }
     Ok(Rendered {
         stream: out,

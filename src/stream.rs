@@ -19,6 +19,8 @@ pub struct Document<'a> {
     /// 1-based position among the documents that have content; 0 for a chunk that holds
     /// only separators, blank lines and comments.
     pub number: usize,
+    /// Byte offset of `raw` in the stream.
+    pub offset: usize,
     /// The bytes as they came in, its `---` line and any trailing `...` included.
     pub raw: &'a str,
     /// The template file it came from, from a Helm 3 `# Source:` comment.
@@ -68,12 +70,19 @@ impl std::error::Error for NotUtf8 {}
 
 /// Splits `input` into documents. Fails only on bytes that are not UTF-8.
 pub fn split(input: &[u8]) -> Result<Vec<Document<'_>>, NotUtf8> {
-    let text = match std::str::from_utf8(input) {
-        Ok(text) => text,
-        Err(err) => return Err(locate_bad_byte(input, err.valid_up_to())),
-    };
+    text(input).map(split_text)
+}
+
+/// The stream as text, or where it stops being UTF-8.
+pub fn text(input: &[u8]) -> Result<&str, NotUtf8> {
+    std::str::from_utf8(input).map_err(|err| locate_bad_byte(input, err.valid_up_to()))
+}
+
+/// Splits text into documents.
+pub fn split_text(text: &str) -> Vec<Document<'_>> {
     let mut documents = Vec::new();
     let mut number = 0;
+    let mut offset = 0;
     for raw in chunks(text) {
         let content = has_content(raw);
         if content {
@@ -81,29 +90,83 @@ pub fn split(input: &[u8]) -> Result<Vec<Document<'_>>, NotUtf8> {
         }
         documents.push(Document {
             number: if content { number } else { 0 },
+            offset,
             raw,
             source_comment: source_comment(raw),
         });
+        offset += raw.len();
     }
-    Ok(documents)
+    documents
 }
 
 /// Joins documents back into one stream.
 pub fn join<'a>(documents: impl IntoIterator<Item = &'a str>) -> String {
-    let mut out = String::new();
-    for raw in documents {
-        out.push_str(raw);
-    }
-    out
+    documents.into_iter().collect()
 }
 
-/// Appends a document that starts with its own `---` line, making sure the previous one ends
-/// with a line break first.
-pub fn append(out: &mut String, document: &str) {
-    if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
+/// An output stream under construction: runs of the input, kept as borrowed ranges (so a
+/// large stream is never copied), and generated documents.
+#[derive(Debug, Clone)]
+pub struct Output<'a> {
+    input: &'a str,
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone)]
+enum Piece {
+    Input(std::ops::Range<usize>),
+    Generated(String),
+}
+
+impl<'a> Output<'a> {
+    /// An empty output over the stream `input`, which every kept document comes from.
+    pub fn new(input: &'a str) -> Output<'a> {
+        Output {
+            input,
+            pieces: Vec::new(),
+        }
     }
-    out.push_str(document);
+
+    /// Passes a document of the input through, byte for byte.
+    pub fn keep(&mut self, doc: &Document<'a>) {
+        let range = doc.offset..doc.offset + doc.raw.len();
+        debug_assert_eq!(
+            &self.input[range.clone()],
+            doc.raw,
+            "documents come from the input"
+        );
+        match self.pieces.last_mut() {
+            Some(Piece::Input(last)) if last.end == range.start => last.end = range.end,
+            _ => self.pieces.push(Piece::Input(range)),
+        }
+    }
+
+    /// Appends a generated document that starts with its own `---` line, making sure the
+    /// previous one ends with a line break first.
+    pub fn append(&mut self, document: String) {
+        if self
+            .pieces()
+            .next_back()
+            .is_some_and(|p| !p.is_empty() && !p.ends_with('\n'))
+        {
+            self.pieces.push(Piece::Generated("\n".to_string()));
+        }
+        self.pieces.push(Piece::Generated(document));
+    }
+
+    /// The output, in order, as slices to write one after the other.
+    pub fn pieces(&self) -> impl DoubleEndedIterator<Item = &str> {
+        self.pieces.iter().map(|p| match p {
+            Piece::Input(range) => &self.input[range.clone()],
+            Piece::Generated(text) => text.as_str(),
+        })
+    }
+}
+
+impl std::fmt::Display for Output<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.pieces().try_for_each(|p| f.write_str(p))
+    }
 }
 
 fn locate_bad_byte(input: &[u8], offset: usize) -> NotUtf8 {
@@ -147,7 +210,8 @@ fn chunks(text: &str) -> impl Iterator<Item = &str> {
             return None;
         }
         while pos < text.len() {
-            let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i + 1);
+            let line_end =
+                memchr::memchr(b'\n', &text.as_bytes()[pos..]).map_or(text.len(), |i| pos + i + 1);
             let line = line_without_bom(&text[pos..line_end], pos);
             if is_separator(line) && pos > start {
                 let chunk = &text[start..pos];
@@ -301,6 +365,33 @@ mod tests {
     #[test]
     fn empty_input_has_no_documents() {
         assert!(split(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn output_merges_adjacent_input_and_adds_missing_line_breaks() {
+        let input = "a: 1\n---\nb: 2\n---\nc: 3";
+        let docs = split_text(input);
+        let mut out = Output::new(input);
+        out.keep(&docs[0]);
+        out.keep(&docs[1]);
+        out.keep(&docs[2]);
+        out.append("---\nd: 4\n".to_string());
+        assert_eq!(
+            out.pieces().count(),
+            3,
+            "three kept documents are one slice, then a line break"
+        );
+        assert_eq!(out.to_string(), "a: 1\n---\nb: 2\n---\nc: 3\n---\nd: 4\n");
+    }
+
+    #[test]
+    fn output_skips_dropped_documents() {
+        let input = "a: 1\n---\nb: 2\n---\nc: 3\n";
+        let docs = split_text(input);
+        let mut out = Output::new(input);
+        out.keep(&docs[0]);
+        out.keep(&docs[2]);
+        assert_eq!(out.to_string(), "a: 1\n---\nc: 3\n");
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn no_subcommand_means_render_as_helm_calls_it() {
 
 #[test]
 fn errors_print_nothing_on_stdout_and_exit_non_zero() {
-    let out = common::run(&["render"], b"a: [\n");
+    let out = common::run(&["render"], b"kind: [\n");
     assert!(!out.status.success());
     assert!(
         out.stdout.is_empty(),
@@ -95,7 +95,7 @@ fn helm4_plugin_mode_reports_errors_as_a_document_helm_rejects() {
             .arg("render")
             .env("HELM_PLUGIN_NAME", "deploy-jobs")
             .env("HELM_PLUGIN_DIR", "/nonexistent"),
-        b"a: [\n",
+        b"kind: [\n",
     );
     assert!(
         out.status.success(),
