@@ -10,7 +10,6 @@
 //! holds them to that.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde_norway::Value;
 
@@ -22,14 +21,44 @@ pub struct Header {
     pub name: Option<String>,
     pub namespace: Option<String>,
     /// Only the labels the planner reads ([`wanted_label`]).
-    pub labels: BTreeMap<String, String>,
+    pub labels: Pairs,
     /// Only the annotations the planner reads ([`wanted_annotation`]).
-    pub annotations: BTreeMap<String, String>,
+    pub annotations: Pairs,
     /// `spec.selector` of a Service, or `spec.selector.matchLabels` of a workload.
-    pub selector: BTreeMap<String, String>,
+    pub selector: Pairs,
     /// Whether `spec.selector.matchExpressions` is present (only [`Header::from_value`] can
     /// evaluate those, so `sniff` is unsure about such documents).
     pub selector_expressions: Vec<SelectorRequirement>,
+}
+
+/// String pairs in document order: a header holds one or two, for which a map costs far
+/// more memory (a header is kept for every document of a stream).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pairs(pub Vec<(String, String)>);
+
+impl Pairs {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn insert(&mut self, key: String, value: String) {
+        self.0.push((key, value));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
 }
 
 /// One entry of a `matchExpressions` list.
@@ -47,19 +76,17 @@ pub struct Unsure;
 impl Header {
     /// Whether the document is a Helm hook.
     pub fn is_hook(&self) -> bool {
-        self.annotations.contains_key(crate::HOOK_ANNOTATION)
+        self.annotations.get(crate::HOOK_ANNOTATION).is_some()
     }
 
     /// The template file Helm 4 says the document came from.
     pub fn filename(&self) -> Option<&str> {
-        self.annotations
-            .get(crate::FILENAME_ANNOTATION)
-            .map(String::as_str)
+        self.annotations.get(crate::FILENAME_ANNOTATION)
     }
 
     /// Whether deploy-jobs generated this document on an earlier run.
     pub fn is_generated(&self) -> bool {
-        self.annotations.contains_key(crate::GENERATED_ANNOTATION)
+        self.annotations.get(crate::GENERATED_ANNOTATION).is_some()
     }
 
     /// Whether this is a `kind` in group-less or any API group, by kind alone.
@@ -79,15 +106,18 @@ impl Header {
             Some(Value::String(s)) => Some(s),
             _ => None,
         };
-        let strings = |v: Option<Value>| -> BTreeMap<String, String> {
+        let strings = |v: Option<Value>, wanted: fn(&str) -> bool| -> Pairs {
             match v {
-                Some(Value::Mapping(m)) => m
-                    .into_iter()
-                    .filter_map(|(k, v)| Some((scalar_string(&k)?, scalar_string(&v)?)))
-                    .collect(),
-                _ => BTreeMap::new(),
+                Some(Value::Mapping(m)) => Pairs(
+                    m.into_iter()
+                        .filter_map(|(k, v)| Some((scalar_string(&k)?, scalar_string(&v)?)))
+                        .filter(|(k, _)| wanted(k))
+                        .collect(),
+                ),
+                _ => Pairs::default(),
             }
         };
+        let all = |_: &str| true;
         let metadata = match map.get("metadata") {
             Some(Value::Mapping(m)) => m.clone(),
             _ => serde_norway::Mapping::new(),
@@ -97,22 +127,16 @@ impl Header {
             kind: string(get(map, "kind")),
             name: string(get(&metadata, "name")),
             namespace: string(get(&metadata, "namespace")),
-            labels: strings(get(&metadata, "labels"))
-                .into_iter()
-                .filter(|(k, _)| wanted_label(k))
-                .collect(),
-            annotations: strings(get(&metadata, "annotations"))
-                .into_iter()
-                .filter(|(k, _)| wanted_annotation(k))
-                .collect(),
+            labels: strings(get(&metadata, "labels"), wanted_label),
+            annotations: strings(get(&metadata, "annotations"), wanted_annotation),
             ..Header::default()
         };
         if let Some(Value::Mapping(selector)) = map.get("spec").and_then(|s| s.get("selector")) {
             if selector.contains_key("matchLabels") || selector.contains_key("matchExpressions") {
-                header.selector = strings(selector.get("matchLabels").cloned());
+                header.selector = strings(selector.get("matchLabels").cloned(), all);
                 header.selector_expressions = requirements(selector.get("matchExpressions"));
             } else {
-                header.selector = strings(Some(Value::Mapping(selector.clone())));
+                header.selector = strings(Some(Value::Mapping(selector.clone())), all);
             }
         }
         Ok(header)
@@ -182,11 +206,22 @@ pub fn sniff(text: &str) -> Result<Header, Unsure> {
     let mut header = Header::default();
     let mut scanner = Scanner::default();
     let mut start = 0;
-    while start < bytes.len() {
-        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+    for end in memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len())) {
+        if start > bytes.len() {
+            break;
+        }
         let line = &text[start..end];
-        scanner.line(line.strip_suffix('\r').unwrap_or(line), &mut header)?;
         start = end + 1;
+        // The hot path: most lines sit deep inside a value nobody asked for, which is all
+        // that needs checking about them.
+        if let Some(limit) = scanner.skip_deeper_than
+            && scanner.pending_scalar.is_none()
+            && line.len() > limit
+            && line.as_bytes()[..=limit].iter().all(|&b| b == b' ')
+        {
+            continue;
+        }
+        scanner.line(line.strip_suffix('\r').unwrap_or(line), &mut header)?;
     }
     Ok(header)
 }
@@ -248,12 +283,6 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     fn line(&mut self, line: &'a str, header: &mut Header) -> Result<(), Unsure> {
         let indent = line.bytes().take_while(|&b| b == b' ').count();
-        // The hot path: most lines sit deep inside a value nobody asked for.
-        if self.pending_scalar.is_none()
-            && self.skip_deeper_than.is_some_and(|limit| indent > limit)
-        {
-            return Ok(());
-        }
         if crate::stream::is_separator(line) {
             let rest = line[3..].trim();
             if !(rest.is_empty() || rest.starts_with('#')) || self.saw_content {
@@ -572,7 +601,7 @@ mod tests {
         assert_eq!(h.name.as_deref(), Some("web"));
         assert_eq!(h.namespace.as_deref(), Some("prod"));
         assert_eq!(h.filename(), Some("shop/templates/d.yaml"));
-        assert_eq!(h.selector.get("app").map(String::as_str), Some("web"));
+        assert_eq!(h.selector.get("app"), Some("web"));
     }
 
     #[test]

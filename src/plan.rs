@@ -114,7 +114,12 @@ pub struct Settings {
 pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
     let stream_instance = (0..docs.count())
         .filter(|&i| !docs.ignored(i))
-        .find_map(|i| docs.header(i)?.labels.get(INSTANCE_LABEL).cloned());
+        .find_map(|i| {
+            docs.header(i)?
+                .labels
+                .get(INSTANCE_LABEL)
+                .map(str::to_string)
+        });
     let mut planned = Vec::with_capacity(jobs.len());
     let mut last_weight: Option<(i64, usize)> = None;
     for job in jobs {
@@ -164,7 +169,7 @@ fn plan_job(
     };
     let workload_header = reused.as_ref().and_then(|r| docs.header(r.doc));
     let instance = workload_header
-        .and_then(|h| h.labels.get(INSTANCE_LABEL).map(String::as_str))
+        .and_then(|h| h.labels.get(INSTANCE_LABEL))
         .or(stream_instance);
     let prefix = ctx.name_prefix.as_deref().or(instance);
     let job_name = names::fit(&names::join(prefix, job.name()), names::MAX_JOB_NAME);
@@ -625,7 +630,7 @@ fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> bool 
     let labels_ok = header
         .selector
         .iter()
-        .all(|(k, v)| labels.get(k) == Some(v));
+        .all(|(k, v)| labels.get(k).map(String::as_str) == Some(v));
     let expressions_ok = header.selector_expressions.iter().all(|r| {
         let value = labels.get(&r.key);
         match r.operator.as_str() {

@@ -148,16 +148,57 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
     })
 }
 
+/// Reads every document's header, on every core for a large stream (documents are
+/// independent), keeping stream order; the first error in stream order wins.
+fn read_all(documents: Vec<Document<'_>>, strict: bool) -> Result<Vec<Entry<'_>>> {
+    fn read_one(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
+        let context = label(&doc, None);
+        read(doc, strict).with_context(|| context)
+    }
+    const MIN_PER_THREAD: usize = 256;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(documents.len() / MIN_PER_THREAD)
+        .min(8);
+    if threads < 2 {
+        return documents.into_iter().map(|d| read_one(d, strict)).collect();
+    }
+    let total = documents.len();
+    let per_thread = total.div_ceil(threads);
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = documents.into_iter();
+    for _ in 0..threads {
+        parts.push(rest.by_ref().take(per_thread).collect::<Vec<_>>());
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
+                scope.spawn(move || {
+                    part.into_iter()
+                        .map(|d| read_one(d, strict))
+                        .collect::<Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        let mut entries = Vec::with_capacity(total);
+        for handle in handles {
+            let part = handle
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            entries.extend(part?);
+        }
+        Ok(entries)
+    })
+}
+
 /// Runs the whole transformation on a stream.
 pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let text = stream::text(input)?;
     let documents = stream::split_text(text);
-    let mut entries = Vec::with_capacity(documents.len());
-    for doc in documents {
-        let context = label(&doc, None);
-        entries.push(read(doc, options.strict).with_context(|| context)?);
-    }
-    let mut docs = Entries { entries };
+    let mut docs = Entries {
+        entries: read_all(documents, options.strict)?,
+    };
 
     let config = configuration(&mut docs, &options.values)?;
     let Some(config) = config else {

@@ -201,34 +201,34 @@ fn ends_document(raw: &str) -> bool {
 }
 
 /// Splits text into chunks at document markers; every byte lands in exactly one chunk.
-fn chunks(text: &str) -> impl Iterator<Item = &str> {
+///
+/// Markers are found with a substring search for `\n---` and `\n...` rather than line by
+/// line: a stream has far fewer documents than lines.
+fn chunks(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut candidates: Vec<usize> = memchr::memmem::find_iter(bytes, b"\n---")
+        .chain(memchr::memmem::find_iter(bytes, b"\n..."))
+        .map(|i| i + 1)
+        .collect();
+    candidates.sort_unstable();
+    let mut chunks = Vec::with_capacity(candidates.len() + 1);
     let mut start = 0;
-    let mut pos = 0;
-    let mut done = text.is_empty();
-    std::iter::from_fn(move || {
-        if done {
-            return None;
+    // The first line has no `\n` before it.
+    for pos in std::iter::once(0).chain(candidates) {
+        let line_end = memchr::memchr(b'\n', &bytes[pos..]).map_or(text.len(), |i| pos + i + 1);
+        let line = line_without_bom(&text[pos..line_end], pos);
+        if is_separator(line) && pos > start {
+            chunks.push(&text[start..pos]);
+            start = pos;
+        } else if is_end_marker(line) {
+            chunks.push(&text[start..line_end]);
+            start = line_end;
         }
-        while pos < text.len() {
-            let line_end =
-                memchr::memchr(b'\n', &text.as_bytes()[pos..]).map_or(text.len(), |i| pos + i + 1);
-            let line = line_without_bom(&text[pos..line_end], pos);
-            if is_separator(line) && pos > start {
-                let chunk = &text[start..pos];
-                start = pos;
-                pos = line_end;
-                return Some(chunk);
-            }
-            pos = line_end;
-            if is_end_marker(line) {
-                let chunk = &text[start..pos];
-                start = pos;
-                return Some(chunk);
-            }
-        }
-        done = true;
-        (start < text.len()).then(|| &text[start..])
-    })
+    }
+    if start < text.len() {
+        chunks.push(&text[start..]);
+    }
+    chunks
 }
 
 fn line_without_bom(line: &str, offset: usize) -> &str {
