@@ -269,8 +269,9 @@ impl Ctx {
 
 #[derive(Default)]
 struct Scanner<'a> {
-    /// Open tracked mappings: (indent of their entries, once known; which mapping).
-    contexts: Vec<(Option<usize>, Ctx)>,
+    /// Open tracked mappings: (indent of their entries, once known; which mapping; indent
+    /// of the key that opened it).
+    contexts: Vec<(Option<usize>, Ctx, usize)>,
     /// Skip lines indented deeper than this (the value of a key nobody asked for).
     skip_deeper_than: Option<usize>,
     /// A recorded scalar at this indent must not continue on deeper lines.
@@ -312,21 +313,26 @@ impl<'a> Scanner<'a> {
         }
 
         if self.contexts.is_empty() {
-            self.contexts.push((Some(indent), Ctx::Root));
+            self.contexts.push((Some(indent), Ctx::Root, 0));
         }
-        // A freshly opened mapping learns its indentation from its first entry.
-        if let Some((child @ None, _)) = self.contexts.last_mut() {
-            *child = Some(indent);
+        // A freshly opened mapping learns its indentation from its first entry, which must be
+        // deeper than its key; otherwise the key had no value (null) and this line is not in it.
+        match self.contexts.last_mut() {
+            Some((child @ None, _, key_indent)) if indent > *key_indent => *child = Some(indent),
+            Some((None, _, _)) => {
+                self.contexts.pop();
+            }
+            _ => {}
         }
         while self.contexts.len() > 1
             && self
                 .contexts
                 .last()
-                .is_some_and(|(child, _)| child.is_some_and(|c| indent < c))
+                .is_some_and(|(child, _, _)| child.is_some_and(|c| indent < c))
         {
             self.contexts.pop();
         }
-        let &(Some(child), ctx) = self.contexts.last().ok_or(Unsure)? else {
+        let &(Some(child), ctx, _) = self.contexts.last().ok_or(Unsure)? else {
             return Err(Unsure);
         };
         if indent != child {
@@ -346,7 +352,7 @@ impl<'a> Scanner<'a> {
         match value {
             RawValue::Nested => {
                 if let Some(child) = tracked {
-                    self.contexts.push((None, child));
+                    self.contexts.push((None, child, indent));
                 } else if ctx == Ctx::Selector && key == "matchExpressions" {
                     return Err(Unsure);
                 } else if slot.is_some() {
@@ -641,6 +647,19 @@ mod tests {
         ] {
             assert_eq!(sniff(text), Err(Unsure), "should give up on:\n{text}");
         }
+    }
+
+    #[test]
+    fn an_empty_mapping_value_does_not_swallow_the_next_key() {
+        // Found by the yaml_shapes fuzz target.
+        agrees("  metadata:\n  \"kind\": x\n");
+        let h = agrees(
+            "kind: Secret\nmetadata:\n  name: db\n  labels:\n  annotations:\n    helm.sh/hook: pre-install\n",
+        );
+        assert!(
+            h.is_hook(),
+            "the hook annotation after an empty labels key is read"
+        );
     }
 
     #[test]
