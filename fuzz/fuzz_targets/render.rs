@@ -24,6 +24,10 @@ fuzz_target!(|data: &[u8]| {
     let again = deploy_jobs::render(&input, &options).expect("a second run succeeds too");
     assert_eq!(out, again.stream.to_string(), "render is deterministic");
     if first.plan.is_none() {
-        assert_eq!(out.as_bytes(), &input[..], "without a configuration the stream passes through");
+        assert_eq!(
+            out.as_bytes(),
+            &input[..],
+            "without a configuration the stream passes through"
+        );
     }
 });

@@ -18,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         offset += doc.raw.len();
         if doc.has_content() {
             number += 1;
-            assert_eq!(doc.number, number, "content documents are numbered 1, 2, ...");
+            assert_eq!(
+                doc.number, number,
+                "content documents are numbered 1, 2, ..."
+            );
         }
     }
 });

@@ -7,16 +7,65 @@
 use libfuzzer_sys::fuzz_target;
 
 const KEYS: &[&str] = &[
-    "apiVersion", "kind", "metadata", "name", "namespace", "labels", "annotations", "spec",
-    "selector", "matchLabels", "matchExpressions", "app.kubernetes.io/instance", "helm.sh/hook",
-    "deploy-jobs.io/job", "data", "<<", "\"kind\"", "'name'", "containers", "env",
+    "apiVersion",
+    "kind",
+    "metadata",
+    "name",
+    "namespace",
+    "labels",
+    "annotations",
+    "spec",
+    "selector",
+    "matchLabels",
+    "matchExpressions",
+    "app.kubernetes.io/instance",
+    "helm.sh/hook",
+    "deploy-jobs.io/job",
+    "data",
+    "<<",
+    "\"kind\"",
+    "'name'",
+    "containers",
+    "env",
 ];
 const VALUES: &[&str] = &[
-    "", " Deployment", " Secret", " v1", " web", " \"quoted\"", " 'single'", " &a x", " *a",
-    " !!str x", " |", " >-", " [a, b]", " {}", " {a: b}", " ~", " 3", " true", " x # c",
-    " \"esc\\\"aped\"", " 'it''s'", " a: b", " -", " - x", "\t", " \"open",
+    "",
+    " Deployment",
+    " Secret",
+    " v1",
+    " web",
+    " \"quoted\"",
+    " 'single'",
+    " &a x",
+    " *a",
+    " !!str x",
+    " |",
+    " >-",
+    " [a, b]",
+    " {}",
+    " {a: b}",
+    " ~",
+    " 3",
+    " true",
+    " x # c",
+    " \"esc\\\"aped\"",
+    " 'it''s'",
+    " a: b",
+    " -",
+    " - x",
+    "\t",
+    " \"open",
 ];
-const LINES: &[&str] = &["---", "...", "# c", "", "- item", "--- x", "\u{feff}", "%YAML 1.2"];
+const LINES: &[&str] = &[
+    "---",
+    "...",
+    "# c",
+    "",
+    "- item",
+    "--- x",
+    "\u{feff}",
+    "%YAML 1.2",
+];
 
 fuzz_target!(|data: &[u8]| {
     let mut text = String::new();
@@ -44,7 +93,11 @@ fuzz_target!(|data: &[u8]| {
             continue;
         }
         if let Ok(parsed) = deploy_jobs::header::Header::from_value(&value) {
-            assert_eq!(sniffed, parsed, "sniff and parser disagree on:\n{}", doc.raw);
+            assert_eq!(
+                sniffed, parsed,
+                "sniff and parser disagree on:\n{}",
+                doc.raw
+            );
         }
     }
     let _ = deploy_jobs::render(text.as_bytes(), &deploy_jobs::Options::default());
