@@ -1,0 +1,120 @@
+//! Properties of the transformation over generated streams: split/join is the identity,
+//! render is deterministic and idempotent, and every input document reaches the output byte
+//! for byte.
+
+use deploy_jobs::{Options, ValuesFile, render, stream};
+use proptest::prelude::*;
+
+/// Lines that exercise the splitter: markers, near-markers, comments, block scalars, CRLF.
+fn line() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("---".to_string()),
+        Just("--- ".to_string()),
+        Just("---x".to_string()),
+        Just("...".to_string()),
+        Just("  ---".to_string()),
+        Just("# Source: c/templates/a.yaml".to_string()),
+        Just("a: |".to_string()),
+        Just("\u{feff}---".to_string()),
+        "[a-z]{1,8}: [a-z0-9 \"'#-]{0,12}",
+        "  [a-z]{1,8}: [a-z0-9]{0,6}",
+        Just(String::new()),
+    ]
+}
+
+fn text() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(line(), 0..40),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(lines, crlf, trailing)| {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut s = lines.join(eol);
+            if trailing {
+                s.push_str(eol);
+            }
+            s
+        })
+}
+
+/// Documents of a realistic stream; the Deployment has the container the job reuses.
+fn document() -> impl Strategy<Value = String> {
+    let name = "[a-z]{1,6}";
+    prop_oneof![
+        name.prop_map(|n| format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {n}\nstringData:\n  k: v\n")),
+        name.prop_map(|n| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {n}\ndata:\n  f: |\n    ---\n    x: 1\n")),
+        name.prop_map(|n| format!("apiVersion: v1\nkind: Service\nmetadata:\n  name: {n}\nspec:\n  selector:\n    app: {n}\n")),
+        Just("# just a comment\n".to_string()),
+        Just("apiVersion: v1\nkind: List\nitems: []\n".to_string()),
+    ]
+}
+
+const APP: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app.kubernetes.io/instance: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    spec:\n      containers:\n      - name: app\n        image: web:1\n        env:\n        - name: P\n          valueFrom:\n            secretKeyRef: {name: db, key: p}\n";
+const DB: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  p: x\n";
+
+fn stream_with_app() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(document(), 0..12),
+        0usize..12,
+        any::<bool>(),
+    )
+        .prop_map(|(mut docs, at, helm3)| {
+            let at = at.min(docs.len());
+            docs.insert(at, APP.to_string());
+            docs.insert(at, DB.to_string());
+            docs.into_iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    if helm3 {
+                        format!("---\n# Source: shop/templates/t{i}.yaml\n{d}")
+                    } else {
+                        format!("---\n{d}")
+                    }
+                })
+                .collect()
+        })
+}
+
+fn options() -> Options {
+    Options {
+        values: vec![ValuesFile {
+            name: "values.yaml".into(),
+            text: "deploy_jobs:\n- name: migrate\n  container: app\n  command: [migrate]\n- name: after\n  image: x\n  when: post-upgrade\n".into(),
+        }],
+        ..Options::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn split_then_join_is_the_identity(s in text()) {
+        let docs = stream::split(s.as_bytes()).unwrap();
+        prop_assert_eq!(stream::join(docs.iter().map(|d| d.raw)), s);
+    }
+
+    #[test]
+    fn render_is_deterministic_and_idempotent(s in stream_with_app()) {
+        let first = render(s.as_bytes(), &options()).unwrap().stream.to_string();
+        let again = render(s.as_bytes(), &options()).unwrap().stream.to_string();
+        prop_assert_eq!(&first, &again, "deterministic");
+        let twice = render(first.as_bytes(), &options()).unwrap().stream.to_string();
+        prop_assert_eq!(&first, &twice, "rendering its own output changes nothing");
+    }
+
+    #[test]
+    fn every_input_document_is_in_the_output_unchanged(s in stream_with_app()) {
+        let out = render(s.as_bytes(), &options()).unwrap().stream.to_string();
+        for doc in stream::split(s.as_bytes()).unwrap() {
+            prop_assert!(out.contains(doc.raw), "document {} altered:\n{}", doc.number, doc.raw);
+        }
+    }
+
+    #[test]
+    fn render_never_panics_on_text(s in text()) {
+        let _ = render(s.as_bytes(), &Options::default());
+        let _ = render(s.as_bytes(), &options());
+    }
+}
