@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-helm.sh helm4 >/dev/null
 scripts/install-helm.sh helm3 >/dev/null
+scripts/install-validator.sh >/dev/null
 cargo fmt --all --check
 cargo clippy --all-targets --locked -- -D warnings
 log=$(mktemp)

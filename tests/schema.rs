@@ -1,0 +1,95 @@
+//! Every object deploy-jobs generates validates against the Kubernetes 1.35 JSON schema for
+//! its apiVersion with unknown fields rejected (kubernetes-validate --strict, installed from
+//! PyPI by scripts/install-validator.sh; it carries the schemas, so this runs offline).
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use serde_norway::Value;
+
+fn validator() -> String {
+    let out = Command::new(common::repo_root().join("scripts/install-validator.sh"))
+        .output()
+        .expect("install-validator.sh runs");
+    assert!(
+        out.status.success(),
+        "installing kubernetes-validate failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// The generated documents of an output stream (some golden inputs, passed through, are
+/// deliberately not valid YAML, so each document is parsed on its own).
+fn generated(stream: &str) -> Vec<Value> {
+    deploy_jobs::stream::split(stream.as_bytes())
+        .unwrap()
+        .iter()
+        .filter(|d| d.raw.contains(deploy_jobs::GENERATED_ANNOTATION))
+        .map(|d| serde_norway::from_str::<Value>(d.yaml()).expect("generated YAML is valid"))
+        .filter(|d| d["metadata"]["annotations"][deploy_jobs::GENERATED_ANNOTATION].is_string())
+        .collect()
+}
+
+#[test]
+fn generated_objects_validate_strictly_against_the_kubernetes_schema() {
+    let mut objects = Vec::new();
+    let mut cases = 0;
+    for entry in fs::read_dir(common::repo_root().join("testdata")).unwrap() {
+        let expected = entry.unwrap().path().join("expected.yaml");
+        if let Ok(text) = fs::read_to_string(&expected) {
+            let found = generated(&text);
+            cases += usize::from(!found.is_empty());
+            objects.extend(found);
+        }
+    }
+    assert!(
+        cases >= 20 && objects.len() >= 50,
+        "{cases} cases, {} objects",
+        objects.len()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("generated.yaml");
+    let mut text = String::new();
+    for object in &objects {
+        text.push_str("---\n");
+        text.push_str(&serde_norway::to_string(object).unwrap());
+    }
+    fs::write(&file, text).unwrap();
+    let out = Command::new(validator())
+        .args(["--strict", "--kubernetes-version", "1.35.0", "--quiet"])
+        .arg(&file)
+        .output()
+        .expect("kubernetes-validate runs");
+    let report =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "generated objects fail the schema:\n{report}"
+    );
+    assert!(!report.contains("ERROR"), "{report}");
+}
+
+#[test]
+fn the_validator_rejects_unknown_fields() {
+    // Guards the test above: a validator that accepts anything would prove nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    fs::write(
+        &file,
+        "apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\nspec:\n  backofLimit: 0\n  template: {spec: {restartPolicy: Never, containers: [{name: a, image: b}]}}\n",
+    )
+    .unwrap();
+    let out = Command::new(validator())
+        .args(["--strict", "--kubernetes-version", "1.35.0"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a misspelled backoffLimit must be rejected"
+    );
+}
