@@ -227,8 +227,9 @@ pub fn sniff(text: &str) -> Result<Header, Unsure> {
 }
 
 /// The mappings whose entries are read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Ctx {
+    #[default]
     Root,
     Metadata,
     Labels,
@@ -267,11 +268,53 @@ impl Ctx {
     }
 }
 
+/// The open tracked mappings, at most four deep (`spec.selector.matchLabels` under the
+/// root): a fixed array, so sniffing a small document allocates nothing.
+#[derive(Default)]
+struct Stack {
+    items: [(Option<usize>, Ctx, usize); 4],
+    len: usize,
+}
+
+impl Stack {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, item: (Option<usize>, Ctx, usize)) {
+        // Ctx::child only nests four levels; more would be a bug in it, not in the input.
+        debug_assert!(
+            self.len < self.items.len(),
+            "tracked mappings nest at most four deep"
+        );
+        if self.len < self.items.len() {
+            self.items[self.len] = item;
+            self.len += 1;
+        }
+    }
+
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
+    fn last(&self) -> Option<&(Option<usize>, Ctx, usize)> {
+        self.len.checked_sub(1).map(|i| &self.items[i])
+    }
+
+    fn last_mut(&mut self) -> Option<&mut (Option<usize>, Ctx, usize)> {
+        self.len.checked_sub(1).map(|i| &mut self.items[i])
+    }
+}
+
 #[derive(Default)]
 struct Scanner<'a> {
     /// Open tracked mappings: (indent of their entries, once known; which mapping; indent
     /// of the key that opened it).
-    contexts: Vec<(Option<usize>, Ctx, usize)>,
+    contexts: Stack,
     /// Skip lines indented deeper than this (the value of a key nobody asked for).
     skip_deeper_than: Option<usize>,
     /// A recorded scalar at this indent must not continue on deeper lines.

@@ -52,8 +52,10 @@ pub struct Rendered<'a> {
 /// One document with what is known about it so far.
 struct Entry<'a> {
     doc: Document<'a>,
-    header: Option<Header>,
-    value: OnceCell<Value>,
+    /// `None` for a document without content, or with nothing the planner reads (boxed:
+    /// a stream can hold a million documents, and most headers are small or empty).
+    header: Option<Box<Header>>,
+    value: OnceCell<Box<Value>>,
     ignored: bool,
 }
 
@@ -67,7 +69,7 @@ impl Documents for Entries<'_> {
     }
 
     fn header(&self, i: usize) -> Option<&Header> {
-        self.entries[i].header.as_ref()
+        self.entries[i].header.as_deref()
     }
 
     fn raw(&self, i: usize) -> &str {
@@ -80,12 +82,12 @@ impl Documents for Entries<'_> {
             return Ok(value);
         }
         let value = parse(&entry.doc).with_context(|| self.label(i))?;
-        Ok(entry.value.get_or_init(|| value))
+        Ok(entry.value.get_or_init(|| Box::new(value)))
     }
 
     fn label(&self, i: usize) -> String {
         let entry = &self.entries[i];
-        label(&entry.doc, entry.header.as_ref())
+        label(&entry.doc, entry.header.as_deref())
     }
 
     fn ignored(&self, i: usize) -> bool {
@@ -136,13 +138,13 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
         Err(header::Unsure) => {
             let parsed = parse(&doc)?;
             let header = Header::from_value(&parsed).map_err(|e| anyhow!(e))?;
-            let _ = value.set(parsed);
+            let _ = value.set(Box::new(parsed));
             header
         }
     };
     Ok(Entry {
         doc,
-        header: Some(header),
+        header: (header != Header::default()).then(|| Box::new(header)),
         value,
         ignored: false,
     })
@@ -218,7 +220,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
 
     // Earlier output of deploy-jobs is replaced, not duplicated.
     for entry in &mut docs.entries {
-        if entry.header.as_ref().is_some_and(Header::is_generated) {
+        if entry.header.as_deref().is_some_and(Header::is_generated) {
             entry.ignored = true;
         }
     }
@@ -329,14 +331,14 @@ impl Style {
         let helm4 = docs
             .entries
             .iter()
-            .any(|e| e.header.as_ref().and_then(Header::filename).is_some());
+            .any(|e| e.header.as_deref().and_then(Header::filename).is_some());
         let chart = docs
             .entries
             .iter()
             .find_map(|e| {
                 let source = e
                     .header
-                    .as_ref()
+                    .as_deref()
                     .and_then(Header::filename)
                     .or(e.doc.source_comment)?;
                 let first = source.split('/').next()?;

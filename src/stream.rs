@@ -84,7 +84,7 @@ pub fn split_text(text: &str) -> Vec<Document<'_>> {
     let mut number = 0;
     let mut offset = 0;
     for raw in chunks(text) {
-        let content = has_content(raw);
+        let (content, source_comment) = preamble(raw);
         if content {
             number += 1;
         }
@@ -92,7 +92,7 @@ pub fn split_text(text: &str) -> Vec<Document<'_>> {
             number: if content { number } else { 0 },
             offset,
             raw,
-            source_comment: source_comment(raw),
+            source_comment,
         });
         offset += raw.len();
     }
@@ -175,7 +175,7 @@ fn locate_bad_byte(input: &[u8], offset: usize) -> NotUtf8 {
     let mut document = 0;
     let mut last: Option<(&str, bool)> = None;
     for raw in chunks(prefix) {
-        let content = has_content(raw);
+        let (content, _) = preamble(raw);
         document += usize::from(content);
         last = Some((raw, content));
     }
@@ -190,7 +190,7 @@ fn locate_bad_byte(input: &[u8], offset: usize) -> NotUtf8 {
         line: prefix.matches('\n').count() + 1,
         offset,
         source: open
-            .and_then(|(raw, _)| source_comment(raw))
+            .and_then(|(raw, _)| preamble(raw).1)
             .map(str::to_string),
     }
 }
@@ -255,37 +255,38 @@ fn is_marker(line: &str, marker: &str) -> bool {
 }
 
 /// A chunk has content when some line is neither blank, a comment, nor a marker.
-fn has_content(raw: &str) -> bool {
-    raw.lines().enumerate().any(|(i, line)| {
-        let line = if i == 0 {
-            line.strip_prefix(BOM).unwrap_or(line)
-        } else {
-            line
-        };
+/// Reads a chunk's lines up to its first content: whether it has any (a line that is not
+/// blank, a comment or a marker), and the Helm 3 `# Source:` comment before it.
+fn preamble(raw: &str) -> (bool, Option<&str>) {
+    let bytes = raw.as_bytes();
+    let mut source = None;
+    let mut start = 0;
+    while start < raw.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(raw.len(), |i| start + i);
+        let line = line_without_bom(&raw[start..end], start);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        start = end + 1;
         if is_separator(line) {
             // `--- value` puts content on the separator line itself.
             let rest = line[3..].trim();
-            return !rest.is_empty() && !rest.starts_with('#');
+            if !rest.is_empty() && !rest.starts_with('#') {
+                return (true, source);
+            }
+            continue;
+        }
+        if let Some(path) = line.strip_prefix("# Source: ") {
+            let path = path.trim();
+            if source.is_none() && !path.is_empty() {
+                source = Some(path);
+            }
+            continue;
         }
         let trimmed = line.trim();
-        !(trimmed.is_empty() || trimmed.starts_with('#') || is_end_marker(line))
-    })
-}
-
-/// The path in a Helm `# Source: path` comment before the document's content.
-fn source_comment(raw: &str) -> Option<&str> {
-    for line in raw.lines() {
-        let trimmed = line.trim_end_matches('\r');
-        if let Some(path) = trimmed.strip_prefix("# Source: ") {
-            let path = path.trim();
-            return (!path.is_empty()).then_some(path);
-        }
-        let t = trimmed.trim();
-        if !(t.is_empty() || t.starts_with('#') || is_separator(trimmed)) {
-            return None;
+        if !(trimmed.is_empty() || trimmed.starts_with('#') || is_end_marker(line)) {
+            return (true, source);
         }
     }
-    None
+    (false, source)
 }
 
 #[cfg(test)]
