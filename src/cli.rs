@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use deploy_jobs::report::Report;
 use deploy_jobs::{Options, ValuesFile, helm, render};
 
 /// Inject safe, ordered Helm hook Jobs (database migrations and other one-off deploy
@@ -29,6 +30,27 @@ enum Command {
     ///
     ///   helm template shop ./chart | deploy-jobs render --env production > out.yaml
     Render(RenderArgs),
+    /// Show what a deploy will run, without rendering: the generated hooks grouped by event
+    /// in execution order, jobs disabled in this environment, and warnings.
+    ///
+    ///   helm template shop ./chart | deploy-jobs plan --env production
+    Plan(PlanArgs),
+}
+
+#[derive(Args, Debug)]
+struct PlanArgs {
+    #[command(flatten)]
+    render: RenderArgs,
+    /// `table` for people (bold headings on a terminal unless NO_COLOR is set), `json` for
+    /// machines.
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    output: Format,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Format {
+    Table,
+    Json,
 }
 
 #[derive(Args, Debug, Default)]
@@ -61,6 +83,7 @@ pub fn run() -> Result<ExitCode> {
     };
     let args = match cli.command {
         Some(Command::Render(args)) => args,
+        Some(Command::Plan(args)) => return plan_stdin(&args),
         None => cli.render,
     };
     match render_stdin(&args, plugin) {
@@ -70,11 +93,11 @@ pub fn run() -> Result<ExitCode> {
     }
 }
 
-fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
+fn read_stdin(command: &str) -> Result<Vec<u8>> {
     let stdin = io::stdin();
     if stdin.is_terminal() {
         bail!(
-            "expects a rendered manifest stream on stdin, e.g. `helm template shop ./chart | deploy-jobs render`"
+            "expects a rendered manifest stream on stdin, e.g. `helm template shop ./chart | deploy-jobs {command}`"
         );
     }
     let mut input = Vec::new();
@@ -82,9 +105,10 @@ fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
         .lock()
         .read_to_end(&mut input)
         .context("reading stdin")?;
-    if helm::is_helm3_post_renderer(&parent_command_line(), plugin) {
-        bail!(helm::HELM3_REFUSAL);
-    }
+    Ok(input)
+}
+
+fn options(args: &RenderArgs) -> Result<Options> {
     let mut options = Options {
         environment: args.env.clone(),
         values: Vec::new(),
@@ -97,8 +121,33 @@ fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
             text,
         });
     }
-    let rendered = render(&input, &options)?;
+    Ok(options)
+}
+
+fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
+    let input = read_stdin("render")?;
+    if helm::is_helm3_post_renderer(&parent_command_line(), plugin) {
+        bail!(helm::HELM3_REFUSAL);
+    }
+    let rendered = render(&input, &options(args)?)?;
     write_stdout(rendered.stream.pieces().map(str::as_bytes))
+}
+
+fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
+    let input = read_stdin("plan")?;
+    let rendered = render(&input, &options(&args.render)?)?;
+    let report = match &rendered.plan {
+        Some(plan) => Report::of(plan),
+        None => Report::empty(),
+    };
+    let text = match args.output {
+        Format::Json => serde_json::to_string_pretty(&report).context("writing JSON")? + "\n",
+        Format::Table => {
+            let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            report.table(color)
+        }
+    };
+    write_stdout(std::iter::once(text.as_bytes()))
 }
 
 /// Helm 4 discards a plugin's stderr; report through a document it will refuse (see `helm`).

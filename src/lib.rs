@@ -12,6 +12,7 @@ pub mod k8s;
 pub mod names;
 pub mod plan;
 pub mod render;
+pub mod report;
 pub mod script;
 pub mod spec;
 pub mod stream;

@@ -89,6 +89,9 @@ pub struct JobOutput {
     pub external: Vec<(RefKind, String)>,
     /// Where the reused container came from: `Deployment/web`.
     pub source: Option<String>,
+    /// Whether that workload's pods have a readiness probe (a post-install/upgrade job
+    /// the app waits for would deadlock `helm --wait`).
+    pub source_has_readiness_probe: bool,
 }
 
 /// A hook copy of a Secret or ConfigMap the stream renders as an ordinary resource.
@@ -315,6 +318,11 @@ fn plan_job(
         weight,
         external,
         source: reused.as_ref().map(|r| r.source.clone()),
+        source_has_readiness_probe: reused.as_ref().is_some_and(|r| {
+            containers(r.pod)
+                .iter()
+                .any(|c| c.contains_key("readinessProbe"))
+        }),
     })
 }
 

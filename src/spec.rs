@@ -332,7 +332,7 @@ fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
 }
 
 /// The expected key closest to a misspelled one, if any is close.
-fn closest(field: &str, expected: &[String]) -> Option<String> {
+pub(crate) fn closest(field: &str, expected: &[String]) -> Option<String> {
     let lower = field.to_ascii_lowercase().replace(['_', '-'], "");
     expected
         .iter()

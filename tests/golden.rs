@@ -1,7 +1,8 @@
 //! Golden cases: every folder under testdata/ holds `input.yaml`, optionally `values.yaml`
-//! (passed as `--values`) and `args` (extra arguments), and either `expected.yaml` (stdout of
-//! a successful run) or `expected.err` (stderr of a failing one, which must print nothing on
-//! stdout). `UPDATE_GOLDEN=1 cargo test --test golden` rewrites them; review with
+//! (passed as `--values`), `command` (the subcommand; `render` when absent) and `args`
+//! (extra arguments), and either the expected stdout of a successful run (`expected.yaml`
+//! for `render`, `expected.out` for other commands) or `expected.err` (stderr of a failing
+//! one, which must print nothing on stdout). `UPDATE_GOLDEN=1 cargo test --test golden` rewrites them; review with
 //! `git diff testdata/`.
 
 mod common;
@@ -46,7 +47,15 @@ fn golden_cases() {
 
 fn check(root: &Path, case: &Path, update: bool) -> Result<(), String> {
     let rel = case.strip_prefix(root).unwrap();
-    let mut args: Vec<String> = vec!["render".into()];
+    let command = fs::read_to_string(case.join("command"))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_else(|_| "render".to_string());
+    let success_file = if command == "render" {
+        "expected.yaml"
+    } else {
+        "expected.out"
+    };
+    let mut args: Vec<String> = vec![command];
     if case.join("values.yaml").exists() {
         args.push("--values".into());
         args.push(rel.join("values.yaml").to_string_lossy().into_owned());
@@ -65,12 +74,12 @@ fn check(root: &Path, case: &Path, update: bool) -> Result<(), String> {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let (expected_file, actual, other) = if out.status.success() {
-        ("expected.yaml", stdout, "expected.err")
+        (success_file, stdout, "expected.err")
     } else {
         if !out.stdout.is_empty() {
             return Err(format!("failed but wrote to stdout:\n{stdout}"));
         }
-        ("expected.err", stderr, "expected.yaml")
+        ("expected.err", stderr, success_file)
     };
     if update {
         fs::write(case.join(expected_file), &actual).unwrap();

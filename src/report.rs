@@ -1,0 +1,355 @@
+//! What a deploy will run, for people (`deploy-jobs plan`) and machines (`--output json`):
+//! the generated hooks grouped by event in the order Helm runs them, the jobs disabled in
+//! this environment, and warnings about the ways migrations go wrong in practice.
+//!
+//! Built from a [`Plan`]; deciding anything is the planner's job.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+use serde_norway::Value;
+
+use crate::plan::{Plan, PlannedJob};
+use crate::spec::{self, DEFAULT_ENV_KEY};
+
+/// Helm's default `--timeout`, in seconds: a hook Job that runs longer is abandoned.
+pub const HELM_DEFAULT_TIMEOUT: u64 = 300;
+
+/// Events in the order of a release's life.
+const EVENT_ORDER: &[&str] = &[
+    "pre-install",
+    "post-install",
+    "pre-upgrade",
+    "post-upgrade",
+    "pre-rollback",
+    "post-rollback",
+    "pre-delete",
+    "post-delete",
+    "test",
+];
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub environment: Option<String>,
+    pub events: Vec<EventHooks>,
+    pub disabled: Vec<Disabled>,
+    pub warnings: Vec<String>,
+}
+
+/// The hooks one event runs, in execution order (weight, then name, as Helm sorts).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct EventHooks {
+    pub event: String,
+    pub hooks: Vec<Hook>,
+}
+
+/// One generated hook resource.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Hook {
+    pub weight: i64,
+    pub kind: String,
+    pub name: String,
+    /// The `deploy_jobs` entry it belongs to.
+    pub job: String,
+    /// For a hook copy: the object it copies (`Secret/shop-db`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub wait_for: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<u64>,
+    pub delete_policy: String,
+}
+
+/// A job that does not run in this environment, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Disabled {
+    pub job: String,
+    pub reason: String,
+}
+
+impl Report {
+    /// The report when there is no configuration at all.
+    pub fn empty() -> Report {
+        Report {
+            environment: None,
+            events: Vec::new(),
+            disabled: Vec::new(),
+            warnings: vec![
+                "no deploy_jobs configuration: the stream has no DeployJobs document and no --values file was given".to_string(),
+            ],
+        }
+    }
+
+    /// Builds the report of a plan.
+    pub fn of(plan: &Plan) -> Report {
+        let mut events: Vec<EventHooks> = Vec::new();
+        let mut disabled = Vec::new();
+        for planned in &plan.jobs {
+            let Some(output) = &planned.output else {
+                disabled.push(Disabled {
+                    job: planned.job.name().to_string(),
+                    reason: disabled_reason(planned, plan.environment.as_deref()),
+                });
+                continue;
+            };
+            let mut hooks: Vec<Hook> = output
+                .copies
+                .iter()
+                .map(|c| Hook {
+                    weight: c.weight,
+                    kind: c.kind.kind().to_string(),
+                    name: c.name.clone(),
+                    job: planned.job.name().to_string(),
+                    copy_of: Some(format!("{}/{}", c.kind.kind(), c.original)),
+                    wait_for: Vec::new(),
+                    image: None,
+                    command: None,
+                    active_deadline_seconds: None,
+                    delete_policy: "before-hook-creation,hook-succeeded".to_string(),
+                })
+                .collect();
+            let pod = &output.object.spec.template.spec;
+            let main = pod.containers.first();
+            hooks.push(Hook {
+                weight: output.weight,
+                kind: "Job".to_string(),
+                name: output.object.metadata.name.clone().unwrap_or_default(),
+                job: planned.job.name().to_string(),
+                copy_of: None,
+                wait_for: planned
+                    .job
+                    .wait_for
+                    .iter()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .collect(),
+                image: main.map(|c| c.image.clone()),
+                command: main.and_then(|c| {
+                    let mut words = c.command.clone().unwrap_or_default();
+                    words.extend(c.args.clone().unwrap_or_default());
+                    (!words.is_empty()).then_some(words)
+                }),
+                active_deadline_seconds: Some(output.object.spec.active_deadline_seconds),
+                delete_policy: planned.job.delete_policy.join(","),
+            });
+            for event in &planned.job.events {
+                match events.iter_mut().find(|e| &e.event == event) {
+                    Some(e) => e.hooks.extend(hooks.iter().cloned()),
+                    None => events.push(EventHooks {
+                        event: event.clone(),
+                        hooks: hooks.clone(),
+                    }),
+                }
+            }
+        }
+        events.sort_by_key(|e| EVENT_ORDER.iter().position(|o| *o == e.event));
+        for e in &mut events {
+            e.hooks
+                .sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
+        }
+        Report {
+            environment: plan.environment.clone(),
+            events,
+            disabled,
+            warnings: warnings(plan),
+        }
+    }
+
+    /// The human table; `color` adds ANSI bold to headings.
+    pub fn table(&self, color: bool) -> String {
+        let bold = |s: &str| {
+            if color {
+                format!("\x1b[1m{s}\x1b[0m")
+            } else {
+                s.to_string()
+            }
+        };
+        let mut out = String::new();
+        let env = self
+            .environment
+            .as_deref()
+            .unwrap_or("(none: `_default` entries apply)");
+        let _ = writeln!(out, "{} {env}", bold("Environment:"));
+        if self.events.is_empty() {
+            let _ = writeln!(out, "\nNo hooks run in this environment.");
+        }
+        for event in &self.events {
+            let _ = writeln!(out, "\n{}", bold(&event.event));
+            let rows: Vec<[String; 8]> = event.hooks.iter().map(row).collect();
+            let header = [
+                "WEIGHT",
+                "KIND",
+                "NAME",
+                "WAITS FOR",
+                "IMAGE",
+                "COMMAND",
+                "DEADLINE",
+                "DELETE POLICY",
+            ]
+            .map(str::to_string);
+            let widths: Vec<usize> = (0..8)
+                .map(|i| {
+                    std::iter::once(&header)
+                        .chain(&rows)
+                        .map(|r| r[i].chars().count())
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for r in std::iter::once(&header).chain(&rows) {
+                let line: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(cell, w)| format!("{cell:<w$}"))
+                    .collect();
+                let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+            }
+        }
+        if !self.disabled.is_empty() {
+            let _ = writeln!(out, "\n{}", bold("Disabled in this environment:"));
+            for d in &self.disabled {
+                let _ = writeln!(out, "  {}: {}", d.job, d.reason);
+            }
+        }
+        if !self.warnings.is_empty() {
+            let _ = writeln!(out, "\n{}", bold("Warnings:"));
+            for w in &self.warnings {
+                let _ = writeln!(out, "  - {w}");
+            }
+        }
+        out
+    }
+}
+
+fn row(h: &Hook) -> [String; 8] {
+    [
+        h.weight.to_string(),
+        h.kind.clone(),
+        h.name.clone(),
+        h.wait_for.join(", "),
+        h.image.clone().unwrap_or_default(),
+        match (&h.command, &h.copy_of) {
+            (Some(words), _) => shorten(&words.join(" "), 40),
+            (None, Some(of)) => format!("(copy of {of})"),
+            (None, None) => String::new(),
+        },
+        h.active_deadline_seconds
+            .map(|s| format!("{s}s"))
+            .unwrap_or_default(),
+        h.delete_policy.clone(),
+    ]
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(max - 1).collect();
+        format!("{head}…")
+    }
+}
+
+fn disabled_reason(planned: &PlannedJob, environment: Option<&str>) -> String {
+    let Some(Value::Mapping(map)) = &planned.job.spec.when else {
+        return "`when` is empty".to_string();
+    };
+    match environment {
+        Some(env) if map.contains_key(env) => format!("`when.{env}` is empty"),
+        Some(env) if map.contains_key(DEFAULT_ENV_KEY) => {
+            format!("`when` has no `{env}` entry and `when.{DEFAULT_ENV_KEY}` is empty")
+        }
+        Some(env) => format!("`when` has no `{env}` entry and no `{DEFAULT_ENV_KEY}`"),
+        None if map.contains_key(DEFAULT_ENV_KEY) => {
+            format!("no environment chosen and `when.{DEFAULT_ENV_KEY}` is empty")
+        }
+        None => format!("no environment chosen (--env) and `when` has no `{DEFAULT_ENV_KEY}`"),
+    }
+}
+
+/// The ways a deploy with these jobs goes wrong in practice.
+fn warnings(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    for planned in &plan.jobs {
+        let Some(output) = &planned.output else {
+            continue;
+        };
+        let job = &planned.job;
+        let deadline = output.object.spec.active_deadline_seconds;
+        let waits = if job.wait_for.is_empty() {
+            ""
+        } else {
+            " (plus the wait for its targets)"
+        };
+        if deadline > HELM_DEFAULT_TIMEOUT {
+            out.push(format!(
+                "{}: activeDeadlineSeconds {deadline} is longer than Helm's default --timeout of 5m: Helm would stop waiting while the Job still runs{waits}; pass --timeout {}s or more",
+                job.name(),
+                deadline + 60
+            ));
+        }
+        let post = job
+            .events
+            .iter()
+            .any(|e| e == "post-install" || e == "post-upgrade");
+        if post && output.source_has_readiness_probe {
+            out.push(format!(
+                "{}: runs after install/upgrade and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, `helm --wait` deadlocks (Helm waits for the app before it runs post hooks); run it pre-install/pre-upgrade instead",
+                job.name(),
+                output.source.as_deref().unwrap_or("a workload")
+            ));
+        }
+        for (kind, name) in &output.external {
+            out.push(format!(
+                "{}: {} `{name}` is not rendered by the chart: it must already exist in the cluster when the job runs",
+                job.name(),
+                kind.kind()
+            ));
+        }
+        if job.delete_policy.iter().any(|p| p == "hook-failed") {
+            out.push(format!(
+                "{}: deletePolicy hook-failed deletes a failed Job, and its logs with it",
+                job.name()
+            ));
+        }
+        if job.spec.ttl_seconds_after_finished.is_some() {
+            out.push(format!(
+                "{}: ttlSecondsAfterFinished deletes the Job, and its logs, after it finishes",
+                job.name()
+            ));
+        }
+    }
+    let migrations = plan.jobs.iter().any(|p| {
+        p.output.is_some()
+            && p.job
+                .events
+                .iter()
+                .any(|e| e == "pre-install" || e == "pre-upgrade")
+    });
+    if migrations {
+        out.push("rollback: `helm rollback` does not undo migrations, and it runs the target release's pre-rollback hooks (with the old image), not these; make migrations backward compatible or write a down migration".to_string());
+    }
+    if let Some(env) = &plan.environment {
+        let keys: Vec<String> = plan
+            .jobs
+            .iter()
+            .filter_map(|p| p.job.spec.when.as_ref()?.as_mapping())
+            .flat_map(|m| m.keys())
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .filter(|k| k != DEFAULT_ENV_KEY)
+            .collect();
+        if !keys.contains(env)
+            && let Some(close) = spec::closest(env, &keys)
+        {
+            out.push(format!(
+                "environment `{env}` is not a key of any job's `when`, but `{close}` is: a typo? Only `{DEFAULT_ENV_KEY}` entries apply"
+            ));
+        }
+    }
+    out
+}
