@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use deploy_jobs::report::Report;
-use deploy_jobs::{Options, ValuesFile, helm, render};
+use deploy_jobs::{Options, ValuesFile, helm, render, schema};
 
 /// Inject safe, ordered Helm hook Jobs (database migrations and other one-off deploy
 /// commands) into rendered Kubernetes manifests.
@@ -35,6 +35,17 @@ enum Command {
     ///
     ///   helm template shop ./chart | deploy-jobs plan --env production
     Plan(PlanArgs),
+    /// Print the JSON Schema (draft-07) of the `deploy_jobs` list, for editors and
+    /// `values.schema.json`.
+    Schema(SchemaArgs),
+}
+
+#[derive(Args, Debug)]
+struct SchemaArgs {
+    /// Print a whole `values.schema.json` (an object with `deploy_jobs` and `environment`)
+    /// instead of the schema of the list.
+    #[arg(long)]
+    values: bool,
 }
 
 #[derive(Args, Debug)]
@@ -84,6 +95,14 @@ pub fn run() -> Result<ExitCode> {
     let args = match cli.command {
         Some(Command::Render(args)) => args,
         Some(Command::Plan(args)) => return plan_stdin(&args),
+        Some(Command::Schema(args)) => {
+            let schema = if args.values {
+                schema::values()
+            } else {
+                schema::deploy_jobs()
+            };
+            return write_stdout(std::iter::once(schema::to_file_text(&schema).as_bytes()));
+        }
         None => cli.render,
     };
     match render_stdin(&args, plugin) {

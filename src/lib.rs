@@ -13,6 +13,7 @@ pub mod names;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod schema;
 pub mod script;
 pub mod spec;
 pub mod stream;

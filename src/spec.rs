@@ -66,7 +66,7 @@ fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, Spec
 }
 
 /// One `deploy_jobs` entry as written by the user.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct JobSpec {
     /// DNS-1123 label, unique in the list.
@@ -83,11 +83,14 @@ pub struct JobSpec {
     pub image_pull_policy: Option<String>,
     /// A list (exec form) or a string split into words like a shell would, without a shell.
     #[serde(default)]
+    #[schemars(schema_with = "words_schema")]
     pub command: Option<Value>,
     #[serde(default)]
+    #[schemars(schema_with = "words_schema")]
     pub args: Option<Value>,
     /// A list of Kubernetes EnvVars, or a mapping of names to values.
     #[serde(default)]
+    #[schemars(schema_with = "env_schema")]
     pub env: Option<Value>,
     #[serde(default)]
     pub env_from: Option<Vec<EnvFromSource>>,
@@ -101,6 +104,7 @@ pub struct JobSpec {
     pub annotations: IndexMap<String, StringLike>,
     /// Hook events: a string, or a mapping from environment to string with `_default`.
     #[serde(default)]
+    #[schemars(schema_with = "when_schema")]
     pub when: Option<Value>,
     /// `host:port` targets that must accept TCP connections before the job starts.
     #[serde(default)]
@@ -124,7 +128,7 @@ pub struct JobSpec {
 }
 
 /// A Kubernetes `EnvFromSource`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvFromSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,7 +140,7 @@ pub struct EnvFromSource {
 }
 
 /// A reference by name to a ConfigMap or Secret in the same namespace.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct LocalRef {
     pub name: String,
@@ -145,7 +149,7 @@ pub struct LocalRef {
 }
 
 /// A Kubernetes `ResourceRequirements`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct Resources {
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
@@ -155,7 +159,7 @@ pub struct Resources {
 }
 
 /// A Kubernetes `EnvVar`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvVar {
     pub name: String,
@@ -166,7 +170,7 @@ pub struct EnvVar {
 }
 
 /// A Kubernetes `EnvVarSource`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvVarSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,13 +178,15 @@ pub struct EnvVarSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_map_key_ref: Option<KeyRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "object_schema")]
     pub field_ref: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "object_schema")]
     pub resource_field_ref: Option<Value>,
 }
 
 /// A key of a ConfigMap or Secret.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct KeyRef {
     pub name: String,
@@ -207,6 +213,62 @@ impl<'de> Deserialize<'de> for StringLike {
             ))),
         }
     }
+}
+
+impl schemars::JsonSchema for StringLike {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "StringLike".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A string; numbers and booleans are taken as the text they are written as.",
+            "type": ["string", "number", "boolean"]
+        })
+    }
+}
+
+// Schemas of the fields kept as YAML values because they take more than one shape; the
+// checks in `validate` accept exactly these shapes.
+
+fn words_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A list (exec form), or a string split into words like a shell would, without running a shell.",
+        "oneOf": [
+            {"type": "array", "items": {"type": ["string", "number", "boolean"]}, "minItems": 1},
+            {"type": "string", "minLength": 1},
+            {"type": "null"}
+        ]
+    })
+}
+
+fn env_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let var = generator.subschema_for::<EnvVar>();
+    schemars::json_schema!({
+        "description": "A list of Kubernetes EnvVars, or a mapping of names to values; merged by name over the reused container's env.",
+        "oneOf": [
+            {"type": "array", "items": var},
+            {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+            {"type": "null"}
+        ]
+    })
+}
+
+fn when_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let events = HOOK_EVENTS.join("|");
+    let pattern = format!("^\\s*(({events})\\s*(,\\s*({events})\\s*)*)?$");
+    schemars::json_schema!({
+        "description": "Helm hook events (\"pre-install,pre-upgrade\"), or a mapping from environment to events with _default as fallback; empty disables the job.",
+        "oneOf": [
+            {"type": "string", "pattern": pattern},
+            {"type": "object", "additionalProperties": {"type": ["string", "null"], "pattern": pattern}},
+            {"type": "null"}
+        ]
+    })
+}
+
+fn object_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({"type": "object"})
 }
 
 /// The in-stream configuration document a chart renders.

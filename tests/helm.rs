@@ -166,6 +166,7 @@ fn helm4_template_lists_hooks_without_the_config_document() {
     );
 }
 
+/// A mistake only deploy-jobs can see (values.schema.json catches the misspellings first).
 #[test]
 fn helm4_shows_our_error_although_it_discards_plugin_stderr() {
     let helm = Helm::with_plugin();
@@ -175,16 +176,16 @@ fn helm4_shows_our_error_although_it_discards_plugin_stderr() {
             "--set",
             "deploy_jobs[0].name=migrate",
             "--set",
-            "deploy_jobs[0].image=x",
+            "deploy_jobs[0].container=api",
             "--set",
-            "deploy_jobs[0].when=pre-instal",
+            "deploy_jobs[0].command=migrate",
         ]))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a bad config must stop the install");
     assert!(
-        stderr.contains("deploy_jobs[0].when: unknown hook event `pre-instal`"),
+        stderr.contains("deploy_jobs[0].container: no container named `api`"),
         "helm's error must carry our message with the key path, got:\n{stderr}"
     );
     assert!(
@@ -244,5 +245,34 @@ fn helm3_template_piped_into_render_works() {
     assert!(
         text.contains("# Source: example/templates/deploy-jobs/migrate.yaml"),
         "Helm 3 style sources"
+    );
+}
+
+#[test]
+fn helm_lint_checks_deploy_jobs_against_the_schema() {
+    let helm = Helm::new("helm4");
+    helm.ok(&["lint", CHART]);
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("typo.yaml");
+    std::fs::write(
+        &values,
+        "deploy_jobs:\n- name: migrate\n  container: app\n  command: [migrate]\n  activeDeadlineSecond: 60\n",
+    )
+    .unwrap();
+    let out = helm
+        .command()
+        .args(["lint", CHART, "-f"])
+        .arg(&values)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a misspelled key must fail helm lint:\n{text}"
+    );
+    assert!(
+        text.contains("activeDeadlineSecond") && text.contains("/deploy_jobs/0"),
+        "helm lint names the key and where it is:\n{text}"
     );
 }
