@@ -21,8 +21,8 @@ pub fn deploy_jobs() -> Value {
     value
 }
 
-/// A `values.schema.json` for a chart: its `deploy_jobs` key (and `environment`, which the
-/// DeployJobs template reads) checked, every other value left to the chart.
+/// A `values.schema.json` for a chart: its `deploy_jobs` key (and `deploy_jobs_environment`,
+/// which the DeployJobs template reads) checked, every other value left to the chart.
 pub fn values() -> Value {
     let mut list = deploy_jobs();
     let definitions = list
@@ -38,7 +38,7 @@ pub fn values() -> Value {
         "type": "object",
         "properties": {
             "deploy_jobs": list,
-            "environment": {
+            "deploy_jobs_environment": {
                 "description": "Picks each job's `when` entry (deploy-jobs).",
                 "type": ["string", "null"]
             }

@@ -131,7 +131,7 @@ fn helm4_install_runs_copies_then_the_migration_before_the_app() {
         CHART,
         "--dry-run=client",
         "--set",
-        "environment=production",
+        "deploy_jobs_environment=production",
     ]);
     let (_, plain_manifest) = sections(&plain);
     let expected: Vec<Value> = documents(&plain_manifest)
