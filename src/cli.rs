@@ -38,6 +38,20 @@ enum Command {
     /// Print the JSON Schema (draft-07) of the `deploy_jobs` list, for editors and
     /// `values.schema.json`.
     Schema(SchemaArgs),
+    /// Make a chart deploy-jobs-ready: add the DeployJobs template, a commented example in
+    /// values.yaml and the schema in values.schema.json, and list the containers jobs can
+    /// reuse. Never rewrites what you wrote; running it again changes nothing.
+    Init(InitArgs),
+}
+
+#[derive(Args, Debug)]
+struct InitArgs {
+    /// The chart directory (the one with Chart.yaml).
+    chart: std::path::PathBuf,
+    /// The helm binary used to render the chart and list its containers (default: $HELM_BIN,
+    /// then `helm` on PATH).
+    #[arg(long, value_name = "PATH")]
+    helm: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -95,6 +109,7 @@ pub fn run() -> Result<ExitCode> {
     let args = match cli.command {
         Some(Command::Render(args)) => args,
         Some(Command::Plan(args)) => return plan_stdin(&args),
+        Some(Command::Init(args)) => return init(&args),
         Some(Command::Schema(args)) => {
             let schema = if args.values {
                 schema::values()
@@ -167,6 +182,79 @@ fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
         }
     };
     write_stdout(std::iter::once(text.as_bytes()))
+}
+
+fn init(args: &InitArgs) -> Result<ExitCode> {
+    use deploy_jobs::generate;
+    let dir = &args.chart;
+    if !dir.join("Chart.yaml").is_file() {
+        bail!(
+            "{} is not a Helm chart: it has no Chart.yaml (give the chart's directory)",
+            dir.display()
+        );
+    }
+    let read = |path: &str| std::fs::read_to_string(dir.join(path)).ok();
+    let chart = generate::Chart {
+        template: read(generate::TEMPLATE_PATH),
+        values: read(generate::VALUES_PATH),
+        schema: read(generate::SCHEMA_PATH),
+    };
+    let workloads = rendered_workloads(args);
+    let first_container = workloads
+        .as_ref()
+        .ok()
+        .and_then(|w| w.iter().find_map(|(_, c)| c.first().cloned()));
+    let changes = generate::init(&chart, first_container.as_deref())
+        .with_context(|| format!("{}", dir.display()))?;
+    let mut report = format!("deploy-jobs init {}\n", dir.display());
+    for change in &changes {
+        if let Some(content) = &change.content {
+            let path = dir.join(change.path);
+            let tmp = path.with_extension("deploy-jobs-tmp");
+            std::fs::write(&tmp, content)
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        report.push_str(&format!("  {}: {}\n", change.path, change.note));
+    }
+    match &workloads {
+        Ok(list) if list.is_empty() => {
+            report.push_str("The chart renders no workload: jobs need `image`.\n")
+        }
+        Ok(list) => {
+            report.push_str("Containers jobs can reuse (`container:`, with `workload:` if a name repeats):\n");
+            for (workload, containers) in list {
+                report.push_str(&format!("  {workload}: {}\n", containers.join(", ")));
+            }
+        }
+        Err(err) => report.push_str(&format!(
+            "Could not list the chart's containers ({err:#}); render it and run `deploy-jobs plan` instead.\n"
+        )),
+    }
+    report.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan`.\n");
+    write_stdout(std::iter::once(report.as_bytes()))
+}
+
+/// Renders the chart with helm and lists its workloads' containers.
+fn rendered_workloads(args: &InitArgs) -> Result<Vec<(String, Vec<String>)>> {
+    let helm = args
+        .helm
+        .clone()
+        .or_else(|| std::env::var_os("HELM_BIN").map(Into::into))
+        .unwrap_or_else(|| "helm".into());
+    let out = std::process::Command::new(&helm)
+        .arg("template")
+        .arg("deploy-jobs-init")
+        .arg(&args.chart)
+        .output()
+        .with_context(|| format!("running {}", helm.display()))?;
+    if !out.status.success() {
+        bail!(
+            "helm template failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    deploy_jobs::render::workloads(&out.stdout)
 }
 
 /// Helm 4 discards a plugin's stderr; report through a document it will refuse (see `helm`).

@@ -6,6 +6,7 @@
 //! library does no I/O and never prints; the binary's `cli` module does that.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod generate;
 pub mod header;
 pub mod helm;
 pub mod k8s;

@@ -399,6 +399,36 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
     }
 }
 
+/// Every workload the stream renders (hooks excluded) with the names of its containers:
+/// what `container:` can reuse.
+pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<String>)>> {
+    let mut out = Vec::new();
+    for i in 0..docs.count() {
+        let Some(header) = docs.header(i) else {
+            continue;
+        };
+        let Some(kind) = header.kind.as_deref() else {
+            continue;
+        };
+        if docs.ignored(i) || header.is_hook() || !WORKLOAD_KINDS.contains(&kind) {
+            continue;
+        }
+        let names = pod_spec(kind, docs.value(i)?)
+            .map(|pod| {
+                containers(pod)
+                    .iter()
+                    .filter_map(|c| str_field(c, "name").map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push((
+            format!("{kind}/{}", header.name.as_deref().unwrap_or("?")),
+            names,
+        ));
+    }
+    Ok(out)
+}
+
 /// The pod spec inside a workload.
 fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
     let spec = value.get("spec")?;

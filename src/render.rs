@@ -194,6 +194,15 @@ fn read_all(documents: Vec<Document<'_>>, strict: bool) -> Result<Vec<Entry<'_>>
     })
 }
 
+/// The workloads a rendered stream holds and their containers (for `init`).
+pub fn workloads(input: &[u8]) -> Result<Vec<(String, Vec<String>)>> {
+    let text = stream::text(input)?;
+    let docs = Entries {
+        entries: read_all(stream::split_text(text), false)?,
+    };
+    plan::reusable_containers(&docs)
+}
+
 /// Runs the whole transformation on a stream.
 pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let text = stream::text(input)?;

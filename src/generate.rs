@@ -1,0 +1,187 @@
+//! `deploy-jobs init`: what to write into a chart to make it deploy-jobs-ready. Pure: it
+//! takes the files as they are and returns the new contents; the CLI reads and writes.
+//!
+//! It never rewrites what the user wrote: the DeployJobs template is added only when
+//! missing, the example block is appended to `values.yaml` only when it has no
+//! `deploy_jobs` key, and `values.schema.json` gets only its deploy-jobs entries. Running it
+//! again changes nothing.
+
+use anyhow::{Context, Result, bail};
+use minijinja::{Environment, context};
+
+use crate::schema;
+
+/// The DeployJobs template written into `templates/`.
+pub const TEMPLATE: &str = include_str!("templates/deploy-jobs.yaml");
+const VALUES_BLOCK: &str = include_str!("templates/values-block.yaml.j2");
+
+/// Paths `init` manages, relative to the chart directory.
+pub const TEMPLATE_PATH: &str = "templates/deploy-jobs.yaml";
+pub const VALUES_PATH: &str = "values.yaml";
+pub const SCHEMA_PATH: &str = "values.schema.json";
+
+/// The chart files `init` looks at, as they are (`None`: missing).
+#[derive(Debug, Clone, Default)]
+pub struct Chart {
+    pub template: Option<String>,
+    pub values: Option<String>,
+    pub schema: Option<String>,
+}
+
+/// One file `init` would write, or leave alone and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: &'static str,
+    /// The new content; `None` when the file stays as it is.
+    pub content: Option<String>,
+    /// What happened, for the user.
+    pub note: String,
+}
+
+/// Decides the changes; `container` is a reusable container to name in the example.
+pub fn init(chart: &Chart, container: Option<&str>) -> Result<Vec<Change>> {
+    let mut changes = Vec::new();
+
+    changes.push(match &chart.template {
+        None => Change {
+            path: TEMPLATE_PATH,
+            content: Some(TEMPLATE.to_string()),
+            note: "created: renders the DeployJobs document from .Values.deploy_jobs".into(),
+        },
+        Some(existing) if existing == TEMPLATE => unchanged(TEMPLATE_PATH, "already present"),
+        Some(_) => unchanged(TEMPLATE_PATH, "exists with your changes; left as it is"),
+    });
+
+    let values = chart.values.clone().unwrap_or_default();
+    changes.push(if has_top_level_key(&values, "deploy_jobs") {
+        unchanged(
+            VALUES_PATH,
+            "already has deploy_jobs (or the commented example)",
+        )
+    } else {
+        let mut env = Environment::new();
+        env.add_template("block", VALUES_BLOCK)
+            .context("values block template")?;
+        let block = env
+            .get_template("block")
+            .and_then(|t| t.render(context! { container => container.unwrap_or("app") }))
+            .context("rendering the values block")?;
+        let mut content = values;
+        if !content.is_empty() && !content.ends_with('\n') {
+            content.push('\n');
+        }
+        content.push_str(&block);
+        content.push('\n');
+        Change {
+            path: VALUES_PATH,
+            content: Some(content),
+            note: "appended a commented deploy_jobs example".into(),
+        }
+    });
+
+    let mut schema_value = match &chart.schema {
+        None => serde_json::json!({}),
+        Some(text) => serde_json::from_str(text).context("values.schema.json is not valid JSON")?,
+    };
+    if let Err(problem) = schema::merge_into(&mut schema_value) {
+        bail!("values.schema.json {problem}");
+    }
+    let text = schema::to_file_text(&schema_value);
+    changes.push(if chart.schema.as_deref() == Some(text.as_str()) {
+        unchanged(SCHEMA_PATH, "already checks deploy_jobs")
+    } else {
+        Change {
+            path: SCHEMA_PATH,
+            content: Some(text),
+            note: if chart.schema.is_some() {
+                "extended: deploy_jobs is checked by helm lint".into()
+            } else {
+                "created: deploy_jobs is checked by helm lint".into()
+            },
+        }
+    });
+    Ok(changes)
+}
+
+fn unchanged(path: &'static str, note: &str) -> Change {
+    Change {
+        path,
+        content: None,
+        note: format!("unchanged: {note}"),
+    }
+}
+
+/// Whether the YAML text has `key:` at the top level, or the commented example of it.
+fn has_top_level_key(text: &str, key: &str) -> bool {
+    text.lines().any(|line| {
+        let line = line.strip_prefix("# ").unwrap_or(line);
+        line.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with(':'))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(chart: &mut Chart, changes: &[Change]) {
+        for c in changes {
+            if let Some(content) = &c.content {
+                let slot = match c.path {
+                    TEMPLATE_PATH => &mut chart.template,
+                    VALUES_PATH => &mut chart.values,
+                    _ => &mut chart.schema,
+                };
+                *slot = Some(content.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn second_run_changes_nothing() {
+        let mut chart = Chart {
+            values: Some("replicaCount: 1".into()),
+            ..Chart::default()
+        };
+        let first = init(&chart, Some("web")).unwrap();
+        assert!(first.iter().all(|c| c.content.is_some()), "{first:?}");
+        apply(&mut chart, &first);
+        let second = init(&chart, Some("web")).unwrap();
+        assert!(second.iter().all(|c| c.content.is_none()), "{second:?}");
+    }
+
+    #[test]
+    fn values_are_appended_never_rewritten() {
+        let chart = Chart {
+            values: Some("a: 1 # keep my comment".into()),
+            ..Chart::default()
+        };
+        let changes = init(&chart, Some("web")).unwrap();
+        let values = changes[1].content.as_deref().unwrap();
+        assert!(values.starts_with("a: 1 # keep my comment\n"));
+        assert!(values.contains("#     container: web"));
+    }
+
+    #[test]
+    fn an_edited_template_is_left_alone() {
+        let chart = Chart {
+            template: Some("my own".into()),
+            ..Chart::default()
+        };
+        assert_eq!(init(&chart, None).unwrap()[0].content, None);
+    }
+
+    #[test]
+    fn existing_schema_keeps_its_properties() {
+        let chart = Chart {
+            schema: Some(
+                r#"{"type": "object", "properties": {"replicaCount": {"type": "integer"}}}"#.into(),
+            ),
+            ..Chart::default()
+        };
+        let text = init(&chart, None).unwrap()[2].content.clone().unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["properties"]["replicaCount"]["type"], "integer");
+        assert!(v["properties"]["deploy_jobs"].is_object());
+    }
+}

@@ -1,0 +1,132 @@
+//! `deploy-jobs init` on a chart made by real `helm create`, then real `helm lint` and
+//! `helm template --post-renderer deploy-jobs` on the result.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use common::{Helm, documents, id};
+
+fn init(chart: &std::path::Path, helm: &Helm) -> std::process::Output {
+    Command::new(common::BIN)
+        .arg("init")
+        .arg(chart)
+        .arg("--helm")
+        .arg(&helm.exe)
+        .env("HELM_CONFIG_HOME", helm.home.path().join("config"))
+        .env("HELM_DATA_HOME", helm.home.path().join("data"))
+        .env("HELM_CACHE_HOME", helm.home.path().join("cache"))
+        .output()
+        .unwrap()
+}
+
+fn snapshot(chart: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = Vec::new();
+    for dir in [chart.to_path_buf(), chart.join("templates")] {
+        for entry in fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                files.push((path.display().to_string(), fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn init_makes_a_helm_create_chart_ready_and_is_idempotent() {
+    let helm = Helm::with_plugin();
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("web");
+    helm.ok(&["create", chart.to_str().unwrap()]);
+    let original_values = fs::read_to_string(chart.join("values.yaml")).unwrap();
+
+    let out = init(&chart, &helm);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        report.contains("Deployment/deploy-jobs-init-web: web"),
+        "lists reusable containers:\n{report}"
+    );
+    let values = fs::read_to_string(chart.join("values.yaml")).unwrap();
+    assert!(
+        values.starts_with(&original_values),
+        "values.yaml is appended to, never rewritten"
+    );
+    assert!(chart.join("templates/deploy-jobs.yaml").is_file());
+    assert!(chart.join("values.schema.json").is_file());
+
+    let before = snapshot(&chart);
+    let again = init(&chart, &helm);
+    assert!(again.status.success());
+    assert_eq!(snapshot(&chart), before, "a second init changes nothing");
+
+    helm.ok(&["lint", chart.to_str().unwrap()]);
+    // The chart with a job configured: lint checks it, and the post-renderer turns it into a hook.
+    let jobs = work.path().join("jobs.yaml");
+    fs::write(
+        &jobs,
+        "deploy_jobs:\n- name: migrate\n  container: web\n  command: [migrate]\n",
+    )
+    .unwrap();
+    helm.ok(&[
+        "lint",
+        chart.to_str().unwrap(),
+        "-f",
+        jobs.to_str().unwrap(),
+    ]);
+    let rendered = helm.ok(&[
+        "template",
+        "shop",
+        chart.to_str().unwrap(),
+        "-f",
+        jobs.to_str().unwrap(),
+        "--post-renderer",
+        "deploy-jobs",
+    ]);
+    let ids: Vec<String> = documents(&rendered).iter().map(id).collect();
+    assert!(ids.contains(&"Job/shop-migrate".to_string()), "{ids:?}");
+    assert!(!ids.iter().any(|i| i.starts_with("DeployJobs/")), "{ids:?}");
+
+    fs::write(
+        &jobs,
+        "deploy_jobs:\n- name: migrate\n  container: web\n  comand: [migrate]\n",
+    )
+    .unwrap();
+    let lint = helm
+        .command()
+        .args([
+            "lint",
+            chart.to_str().unwrap(),
+            "-f",
+            jobs.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !lint.status.success(),
+        "the schema init added rejects a misspelled key"
+    );
+}
+
+#[test]
+fn init_refuses_a_directory_that_is_not_a_chart() {
+    let helm = Helm::new("helm4");
+    let dir = tempfile::tempdir().unwrap();
+    let out = init(dir.path(), &helm);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a Helm chart: it has no Chart.yaml")
+    );
+    assert_eq!(
+        fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
