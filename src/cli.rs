@@ -92,6 +92,17 @@ struct RenderArgs {
     /// kubectl parse every document anyway; this catches it earlier, at several times the cost.
     #[arg(long)]
     strict: bool,
+    /// Who applies the output: `helm` (hook annotations), or `argocd` (adds Argo CD's hook,
+    /// sync-wave and delete-policy annotations; refuses events Argo CD does not run).
+    #[arg(long, value_enum, default_value = "helm")]
+    target: TargetArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+enum TargetArg {
+    #[default]
+    Helm,
+    Argocd,
 }
 
 /// Whether Helm 4 started us as a plugin (it sets these for every plugin process).
@@ -147,6 +158,10 @@ fn options(args: &RenderArgs) -> Result<Options> {
         environment: args.env.clone(),
         values: Vec::new(),
         strict: args.strict,
+        target: match args.target {
+            TargetArg::Helm => deploy_jobs::Target::Helm,
+            TargetArg::Argocd => deploy_jobs::Target::ArgoCd,
+        },
     };
     for path in &args.values {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;

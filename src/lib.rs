@@ -6,6 +6,7 @@
 //! library does no I/O and never prints; the binary's `cli` module does that.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod argocd;
 pub mod generate;
 pub mod header;
 pub mod helm;
@@ -19,7 +20,7 @@ pub mod script;
 pub mod spec;
 pub mod stream;
 
-pub use render::{Options, Rendered, ValuesFile, render};
+pub use render::{Options, Rendered, Target, ValuesFile, render};
 
 /// Marks a document as a Helm hook and lists its events.
 pub const HOOK_ANNOTATION: &str = "helm.sh/hook";

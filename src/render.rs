@@ -11,6 +11,7 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde::Serialize;
 use serde_norway::Value;
 
+use crate::argocd;
 use crate::header::{self, Header};
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
@@ -38,6 +39,18 @@ pub struct Options {
     pub values: Vec<ValuesFile>,
     /// `--strict`: check that every document is valid YAML, not only the ones read.
     pub strict: bool,
+    /// Who applies the output.
+    pub target: Target,
+}
+
+/// Who applies the rendered output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Target {
+    /// Helm (as a post-renderer), or anything that honours Helm hook annotations.
+    #[default]
+    Helm,
+    /// Argo CD: its own hook annotations are added, and events it ignores are refused.
+    ArgoCd,
 }
 
 /// The transformed stream and what was decided on the way.
@@ -226,6 +239,11 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let environment = options.environment.clone().or(config.environment.clone());
     let jobs = spec::validate(&config.jobs, environment.as_deref())
         .map_err(|e| anyhow!("{origin}: {e}"))?;
+    if options.target == Target::ArgoCd {
+        for job in jobs.iter().filter(|j| j.enabled()) {
+            argocd::check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
+        }
+    }
 
     // Earlier output of deploy-jobs is replaced, not duplicated.
     for entry in &mut docs.entries {
@@ -243,7 +261,10 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     for entry in docs.entries.iter().filter(|e| !e.ignored) {
         out.keep(&entry.doc);
     }
-    let style = Style::of(&docs);
+    let style = Style {
+        target: options.target,
+        ..Style::of(&docs)
+    };
     for planned in &plan.jobs {
         let Some(output) = &planned.output else {
             continue;
@@ -333,6 +354,7 @@ fn configuration(
 struct Style {
     helm4: bool,
     chart: String,
+    target: Target,
 }
 
 impl Style {
@@ -354,7 +376,11 @@ impl Style {
                 (!first.is_empty() && !first.starts_with('_')).then(|| first.to_string())
             })
             .unwrap_or_else(|| "deploy-jobs".to_string());
-        Style { helm4, chart }
+        Style {
+            helm4,
+            chart,
+            target: Target::Helm,
+        }
     }
 
     fn file_for(&self, job: &str) -> String {
@@ -363,12 +389,16 @@ impl Style {
 
     fn document(&self, object: &impl Serialize, file: &str) -> Result<String> {
         let mut value = serde_norway::to_value(object).context("serializing a generated object")?;
-        if self.helm4
-            && let Some(Value::Mapping(annotations)) = value
-                .get_mut("metadata")
-                .and_then(|m| m.get_mut("annotations"))
+        if let Some(Value::Mapping(annotations)) = value
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut("annotations"))
         {
-            annotations.insert(FILENAME_ANNOTATION.into(), file.into());
+            if self.target == Target::ArgoCd {
+                argocd::annotate(annotations);
+            }
+            if self.helm4 {
+                annotations.insert(FILENAME_ANNOTATION.into(), file.into());
+            }
         }
         debug_assert!(
             value

@@ -1,0 +1,114 @@
+//! `render --target argocd`: output that behaves under Argo CD as it does under Helm.
+//!
+//! Argo CD renders charts with `helm template` and maps Helm hook annotations itself, but
+//! it ignores `pre-rollback`, `post-rollback` and `test`, and has no delete-time hooks in
+//! that mapping (a `post-delete` job would run as PostSync, on every sync). So those events
+//! are refused, and every generated document gets Argo CD's own annotations (which take
+//! precedence over Helm's once present): the hook phase, a sync wave equal to the Helm
+//! weight, and a delete policy that always includes BeforeHookCreation, so that the Job of
+//! an earlier sync is deleted and the hook runs again instead of being skipped.
+
+use serde_norway::{Mapping, Value};
+
+use crate::spec::{Job, SpecError};
+use crate::{DELETE_ANNOTATION, HOOK_ANNOTATION, WEIGHT_ANNOTATION};
+
+pub const HOOK: &str = "argocd.argoproj.io/hook";
+pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+pub const DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
+
+/// Helm events and the Argo CD phase each becomes.
+const PHASES: &[(&str, &str)] = &[
+    ("pre-install", "PreSync"),
+    ("pre-upgrade", "PreSync"),
+    ("post-install", "PostSync"),
+    ("post-upgrade", "PostSync"),
+];
+
+/// Refuses a job whose events Argo CD would not run the way Helm does.
+pub fn check(job: &Job) -> Result<(), SpecError> {
+    for event in &job.events {
+        if !PHASES.iter().any(|(e, _)| e == event) {
+            return Err(SpecError {
+                path: format!("{}.when", job.path()),
+                message: format!(
+                    "`{event}` does not work under Argo CD (it ignores rollback and test hooks, and maps post-* hooks to PostSync, which runs on every sync); with --target argocd use pre-install, pre-upgrade, post-install or post-upgrade"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Adds Argo CD's annotations, derived from the Helm ones already set.
+pub fn annotate(annotations: &mut Mapping) {
+    let get = |key: &str| {
+        annotations
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut phases: Vec<&str> = Vec::new();
+    for event in get(HOOK_ANNOTATION).split(',') {
+        if let Some((_, phase)) = PHASES.iter().find(|(e, _)| *e == event.trim())
+            && !phases.contains(phase)
+        {
+            phases.push(phase);
+        }
+    }
+    let mut policies = vec!["BeforeHookCreation"];
+    for policy in get(DELETE_ANNOTATION).split(',') {
+        let mapped = match policy.trim() {
+            "hook-succeeded" => "HookSucceeded",
+            "hook-failed" => "HookFailed",
+            _ => continue,
+        };
+        policies.push(mapped);
+    }
+    let wave = get(WEIGHT_ANNOTATION);
+    annotations.insert(HOOK.into(), phases.join(",").into());
+    annotations.insert(DELETE_POLICY.into(), policies.join(",").into());
+    annotations.insert(
+        SYNC_WAVE.into(),
+        (if wave.is_empty() {
+            "0".to_string()
+        } else {
+            wave
+        })
+        .into(),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_events_waves_and_policies() {
+        let mut a = Mapping::new();
+        a.insert(HOOK_ANNOTATION.into(), "pre-install,pre-upgrade".into());
+        a.insert(WEIGHT_ANNOTATION.into(), "-3".into());
+        a.insert(
+            DELETE_ANNOTATION.into(),
+            "before-hook-creation,hook-succeeded".into(),
+        );
+        annotate(&mut a);
+        assert_eq!(a[HOOK], "PreSync");
+        assert_eq!(a[SYNC_WAVE], "-3");
+        assert_eq!(a[DELETE_POLICY], "BeforeHookCreation,HookSucceeded");
+    }
+
+    #[test]
+    fn before_hook_creation_is_always_there() {
+        let mut a = Mapping::new();
+        a.insert(HOOK_ANNOTATION.into(), "post-upgrade".into());
+        a.insert(DELETE_ANNOTATION.into(), "hook-failed".into());
+        annotate(&mut a);
+        assert_eq!(a[HOOK], "PostSync");
+        assert_eq!(
+            a[DELETE_POLICY], "BeforeHookCreation,HookFailed",
+            "an old Job must never make Argo CD skip the hook"
+        );
+    }
+}
