@@ -96,6 +96,29 @@ pub struct Container {
     pub security_context: Option<Value>,
 }
 
+impl Container {
+    /// A container of deploy-jobs' own (wait, stop, start): non-root, read-only root
+    /// filesystem, no capabilities, no privilege escalation, the runtime's seccomp profile,
+    /// small resource requests and limits.
+    pub fn hardened(name: &str, image: String, command: Vec<String>) -> Container {
+        let value =
+            |yaml: &str| -> Value { serde_norway::from_str(yaml).expect("static YAML is valid") };
+        Container {
+            name: name.to_string(),
+            image,
+            image_pull_policy: Some("IfNotPresent".to_string()),
+            command: Some(command),
+            resources: Some(value(
+                "requests: {cpu: 10m, memory: 16Mi}\nlimits: {cpu: 100m, memory: 32Mi}",
+            )),
+            security_context: Some(value(
+                "runAsNonRoot: true\nrunAsUser: 65534\nrunAsGroup: 65534\nreadOnlyRootFilesystem: true\nallowPrivilegeEscalation: false\ncapabilities: {drop: [ALL]}\nseccompProfile: {type: RuntimeDefault}",
+            )),
+            ..Container::default()
+        }
+    }
+}
+
 /// Kinds of objects a pod can reference by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum RefKind {

@@ -591,25 +591,16 @@ fn wait_container(job: &Job) -> Result<Container> {
         .map(|(h, p)| format!("{h}:{p}"))
         .collect();
     let script = script::wait_for(&targets)?;
-    let value =
-        |yaml: &str| -> Value { serde_norway::from_str(yaml).expect("static YAML is valid") };
-    Ok(Container {
-        name: "wait-for".to_string(),
-        image: job
-            .spec
-            .wait_image
-            .clone()
-            .unwrap_or_else(|| spec::DEFAULT_WAIT_IMAGE.to_string()),
-        image_pull_policy: Some("IfNotPresent".to_string()),
-        command: Some(vec!["sh".into(), "-c".into(), script]),
-        resources: Some(value(
-            "requests: {cpu: 10m, memory: 16Mi}\nlimits: {cpu: 100m, memory: 32Mi}",
-        )),
-        security_context: Some(value(
-            "runAsNonRoot: true\nrunAsUser: 65534\nrunAsGroup: 65534\nreadOnlyRootFilesystem: true\nallowPrivilegeEscalation: false\ncapabilities: {drop: [ALL]}\nseccompProfile: {type: RuntimeDefault}",
-        )),
-        ..Container::default()
-    })
+    let image = job
+        .spec
+        .wait_image
+        .clone()
+        .unwrap_or_else(|| spec::DEFAULT_WAIT_IMAGE.to_string());
+    Ok(Container::hardened(
+        "wait-for",
+        image,
+        vec!["sh".into(), "-c".into(), script],
+    ))
 }
 
 /// Labels for the Job and its pods: deploy-jobs' own, never ones a Service or workload in the

@@ -33,6 +33,9 @@ pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded",
 pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
 /// `activeDeadlineSeconds` when not given: ten minutes.
 pub const DEFAULT_DEADLINE: u64 = 600;
+/// The image of the stop and start steps: the Kubernetes project's kubectl image (it has
+/// a shell since 1.28).
+pub const DEFAULT_STOP_IMAGE: &str = "registry.k8s.io/kubectl:v1.35.0";
 /// The image of the wait-for initContainer: a small, pinned busybox with `nc`.
 pub const DEFAULT_WAIT_IMAGE: &str = "busybox:1.37.0";
 /// The `environment` key that applies when the chosen environment has no entry.
@@ -125,6 +128,15 @@ pub struct JobSpec {
     /// (a PersistentVolumeClaim, a hostPath).
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// Workloads to stop before this job runs, for migrations that need the database to
+    /// themselves: `all` (every Deployment and StatefulSet the chart renders) or a list of
+    /// `Deployment/name` and `StatefulSet/name`.
+    #[serde(default)]
+    #[schemars(schema_with = "exclusive_schema")]
+    pub exclusive: Option<Value>,
+    /// Image of the stop and start steps (needs `sh` and `kubectl`).
+    #[serde(default)]
+    pub stop_image: Option<String>,
 }
 
 /// A Kubernetes `EnvFromSource`.
@@ -262,6 +274,17 @@ fn when_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "oneOf": [
             {"type": "string", "pattern": pattern},
             {"type": "object", "additionalProperties": {"type": ["string", "null"], "pattern": pattern}},
+            {"type": "null"}
+        ]
+    })
+}
+
+fn exclusive_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "Stop these workloads before the job runs: `all`, or a list of Deployment/name and StatefulSet/name.",
+        "oneOf": [
+            {"type": "string", "enum": ["all"]},
+            {"type": "array", "items": {"type": "string", "pattern": "^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}, "minItems": 1},
             {"type": "null"}
         ]
     })
@@ -437,6 +460,7 @@ pub struct Job {
     pub wait_for: Vec<(String, u16)>,
     pub delete_policy: Vec<String>,
     pub workload: Option<(String, String)>,
+    pub exclusive: Exclusive,
 }
 
 impl Job {
@@ -547,6 +571,13 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             check_label(name, &format!("{path}.volumes[{i}]"))?;
         }
         let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
+        let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
+        if spec.stop_image.is_some() && exclusive == Exclusive::None {
+            return err(
+                format!("{path}.stopImage"),
+                "only means something together with `exclusive`",
+            );
+        }
         out.push(Job {
             index,
             spec: spec.clone(),
@@ -557,9 +588,54 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             wait_for,
             delete_policy,
             workload,
+            exclusive,
         });
     }
     Ok(out)
+}
+
+/// Which workloads a job stops before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exclusive {
+    None,
+    /// Every Deployment and StatefulSet the stream renders.
+    All,
+    /// These, as (kind, name).
+    Listed(Vec<(String, String)>),
+}
+
+fn exclusive(value: Option<&Value>, path: &str) -> Result<Exclusive, SpecError> {
+    match value {
+        None | Some(Value::Null) => Ok(Exclusive::None),
+        Some(Value::String(s)) if s == "all" => Ok(Exclusive::All),
+        Some(Value::Sequence(items)) if !items.is_empty() => {
+            let mut out: Vec<(String, String)> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let item_path = format!("{path}[{i}]");
+                let Some(text) = item.as_str() else {
+                    return err(item_path, format!("expected Kind/name, found {}", describe(item)));
+                };
+                let (kind, name) = parse_workload(text, &item_path)?;
+                if kind != "Deployment" && kind != "StatefulSet" {
+                    return err(item_path, "only Deployments and StatefulSets can be stopped");
+                }
+                if !out.contains(&(kind.clone(), name.clone())) {
+                    out.push((kind, name));
+                }
+            }
+            Ok(Exclusive::Listed(out))
+        }
+        Some(other) => err(
+            path,
+            format!(
+                "expected `all` or a list of Deployment/name and StatefulSet/name, found {}",
+                match other {
+                    Value::String(s) => format!("`{s}`"),
+                    other => describe(other).to_string(),
+                }
+            ),
+        ),
+    }
 }
 
 fn split_list(s: &str) -> Vec<String> {
