@@ -7,6 +7,7 @@
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod argocd;
+pub mod exclusive;
 pub mod generate;
 pub mod header;
 pub mod helm;

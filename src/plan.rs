@@ -10,11 +10,12 @@ use anyhow::{Context, Result, anyhow, bail};
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
+use crate::exclusive;
 use crate::header::{Header, describe};
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate, RefKind};
 use crate::names;
 use crate::script;
-use crate::spec::{self, Job};
+use crate::spec::{self, Exclusive, Job};
 use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION, SPEC_HASH_ANNOTATION};
 
 /// Kinds whose pod template a job may reuse a container from.
@@ -85,6 +86,8 @@ pub struct JobOutput {
     pub copies: Vec<HookCopy>,
     pub object: k8s::Job,
     pub weight: i64,
+    /// For an `exclusive` job: the stop step before it and the start step after.
+    pub stop: Option<exclusive::Stop>,
     /// References to objects the stream does not render: they must already exist.
     pub external: Vec<(RefKind, String)>,
     /// Where the reused container came from: `Deployment/web`.
@@ -229,20 +232,51 @@ fn plan_job(
         }
     });
 
-    // Weights: strictly increasing through the list, never tied.
+    let stop_targets = match &job.exclusive {
+        Exclusive::None => None,
+        e => {
+            Some(exclusive::targets(docs, e).with_context(|| format!("{}.exclusive", job.path()))?)
+        }
+    };
+
+    // Weights: strictly increasing through the list, never tied. Before the Job: the stop
+    // step's four objects (if exclusive), then the copies.
     let n = copies.len() as i64;
+    let before = n + if stop_targets.is_some() { 4 } else { 0 };
     let weight = match (job.spec.weight, *last_weight) {
-        (Some(w), Some((last, index))) if w - n <= last => bail!(
-            "{}.weight: {w} does not come after deploy_jobs[{index}], whose Job has weight {last}; weights must increase down the list, and this job needs {} of them (its hook copies, then its Job), so use at least {}",
+        (Some(w), Some((last, index))) if w - before <= last => bail!(
+            "{}.weight: {w} does not come after deploy_jobs[{index}], whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
             job.path(),
-            n + 1,
-            last + n + 1
+            before + 1,
+            last + before + 1
         ),
         (Some(w), _) => w,
-        (None, Some((last, _))) => last + 1 + n,
-        (None, None) => n,
+        (None, Some((last, _))) => last + 1 + before,
+        (None, None) => before,
     };
-    *last_weight = Some((weight, job.index));
+    let stop = match stop_targets {
+        None => None,
+        Some(targets) => Some(exclusive::build(
+            targets,
+            &exclusive::Context {
+                job,
+                job_name: &job_name,
+                namespace: namespace.clone(),
+                labels: labels.clone(),
+                first_weight: weight - before,
+                start_weight: weight + 1,
+            },
+        )?),
+    };
+    let last = match &stop {
+        Some(s) if s.start_job.is_some() => weight + 1,
+        _ => weight,
+    };
+    *last_weight = Some((last, job.index));
+    if let Some(stop) = &stop {
+        pod.containers
+            .push(exclusive::restore_hint(job, &stop.targets));
+    }
 
     let mut annotations = IndexMap::new();
     annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
@@ -316,6 +350,7 @@ fn plan_job(
         copies,
         object,
         weight,
+        stop,
         external,
         source: reused.as_ref().map(|r| r.source.clone()),
         source_has_readiness_probe: reused.as_ref().is_some_and(|r| {
@@ -756,6 +791,19 @@ fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()
                 .iter()
                 .map(|c| (c.kind.kind().to_string(), c.name.clone())),
         );
+        if let Some(stop) = &out.stop {
+            for object in &stop.rbac {
+                let kind = object["kind"].as_str().unwrap_or_default().to_string();
+                let name = object["metadata"]["name"].as_str().unwrap_or_default();
+                generated.push((kind, name.to_string()));
+            }
+            for job in std::iter::once(&stop.stop_job).chain(&stop.start_job) {
+                generated.push((
+                    "Job".to_string(),
+                    job.metadata.name.clone().unwrap_or_default(),
+                ));
+            }
+        }
         for (kind, name) in generated {
             if let Some(other) = seen.insert((kind.clone(), name.clone()), p.job.path()) {
                 bail!(

@@ -99,52 +99,82 @@ impl Report {
                 });
                 continue;
             };
-            let mut hooks: Vec<Hook> = output
-                .copies
+            let job = &planned.job;
+            // Each generated hook with the events it runs at.
+            let mut placed: Vec<(Vec<String>, Hook)> = Vec::new();
+            if let Some(stop) = &output.stop {
+                for object in &stop.rbac {
+                    let annotations = &object["metadata"]["annotations"];
+                    let text =
+                        |key: &str| annotations[key].as_str().unwrap_or_default().to_string();
+                    placed.push((
+                        text(crate::HOOK_ANNOTATION)
+                            .split(',')
+                            .map(str::to_string)
+                            .collect(),
+                        Hook {
+                            weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
+                            kind: object["kind"].as_str().unwrap_or_default().to_string(),
+                            name: object["metadata"]["name"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                            job: job.name().to_string(),
+                            copy_of: None,
+                            wait_for: Vec::new(),
+                            image: None,
+                            command: None,
+                            active_deadline_seconds: None,
+                            delete_policy: text(crate::DELETE_ANNOTATION),
+                        },
+                    ));
+                }
+                placed.push((
+                    job.events.clone(),
+                    job_hook(&stop.stop_job, job.name(), Vec::new()),
+                ));
+            }
+            for c in &output.copies {
+                placed.push((
+                    job.events.clone(),
+                    Hook {
+                        weight: c.weight,
+                        kind: c.kind.kind().to_string(),
+                        name: c.name.clone(),
+                        job: job.name().to_string(),
+                        copy_of: Some(format!("{}/{}", c.kind.kind(), c.original)),
+                        wait_for: Vec::new(),
+                        image: None,
+                        command: None,
+                        active_deadline_seconds: None,
+                        delete_policy: "before-hook-creation,hook-succeeded".to_string(),
+                    },
+                ));
+            }
+            let waits = job
+                .wait_for
                 .iter()
-                .map(|c| Hook {
-                    weight: c.weight,
-                    kind: c.kind.kind().to_string(),
-                    name: c.name.clone(),
-                    job: planned.job.name().to_string(),
-                    copy_of: Some(format!("{}/{}", c.kind.kind(), c.original)),
-                    wait_for: Vec::new(),
-                    image: None,
-                    command: None,
-                    active_deadline_seconds: None,
-                    delete_policy: "before-hook-creation,hook-succeeded".to_string(),
-                })
+                .map(|(h, p)| format!("{h}:{p}"))
                 .collect();
-            let pod = &output.object.spec.template.spec;
-            let main = pod.containers.first();
-            hooks.push(Hook {
-                weight: output.weight,
-                kind: "Job".to_string(),
-                name: output.object.metadata.name.clone().unwrap_or_default(),
-                job: planned.job.name().to_string(),
-                copy_of: None,
-                wait_for: planned
-                    .job
-                    .wait_for
-                    .iter()
-                    .map(|(h, p)| format!("{h}:{p}"))
-                    .collect(),
-                image: main.map(|c| c.image.clone()),
-                command: main.and_then(|c| {
-                    let mut words = c.command.clone().unwrap_or_default();
-                    words.extend(c.args.clone().unwrap_or_default());
-                    (!words.is_empty()).then_some(words)
-                }),
-                active_deadline_seconds: Some(output.object.spec.active_deadline_seconds),
-                delete_policy: planned.job.delete_policy.join(","),
-            });
-            for event in &planned.job.events {
-                match events.iter_mut().find(|e| &e.event == event) {
-                    Some(e) => e.hooks.extend(hooks.iter().cloned()),
-                    None => events.push(EventHooks {
-                        event: event.clone(),
-                        hooks: hooks.clone(),
-                    }),
+            placed.push((
+                job.events.clone(),
+                job_hook(&output.object, job.name(), waits),
+            ));
+            if let Some(start) = output.stop.as_ref().and_then(|s| s.start_job.as_ref()) {
+                placed.push((
+                    vec!["post-upgrade".to_string()],
+                    job_hook(start, job.name(), Vec::new()),
+                ));
+            }
+            for (hook_events, hook) in placed {
+                for event in hook_events {
+                    match events.iter_mut().find(|e| e.event == event) {
+                        Some(e) => e.hooks.push(hook.clone()),
+                        None => events.push(EventHooks {
+                            event,
+                            hooks: vec![hook.clone()],
+                        }),
+                    }
                 }
             }
         }
@@ -224,6 +254,55 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// A generated Job as a row: its first container's image and command words.
+fn job_hook(object: &crate::k8s::Job, job: &str, wait_for: Vec<String>) -> Hook {
+    let main = object.spec.template.spec.containers.first();
+    Hook {
+        weight: object
+            .metadata
+            .annotations
+            .get(crate::WEIGHT_ANNOTATION)
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_default(),
+        kind: "Job".to_string(),
+        name: object.metadata.name.clone().unwrap_or_default(),
+        job: job.to_string(),
+        copy_of: None,
+        wait_for,
+        image: main.map(|c| c.image.clone()),
+        command: main.and_then(|c| {
+            // The stop and start steps run a script: show what they do, not the script.
+            let words: Vec<String> = match c.command.as_deref() {
+                Some([sh, dash_c, _script, step, rest @ ..]) if sh == "sh" && dash_c == "-c" => {
+                    // stop: a timeout, then Kind/name and selector pairs; start: Kind/names.
+                    let targets: Vec<String> = match step.as_str() {
+                        "stop" => rest.iter().skip(1).step_by(2).cloned().collect(),
+                        _ => rest.to_vec(),
+                    };
+                    std::iter::once(format!("({step})"))
+                        .chain(targets)
+                        .collect()
+                }
+                _ => c
+                    .command
+                    .clone()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(c.args.clone().unwrap_or_default())
+                    .collect(),
+            };
+            (!words.is_empty()).then_some(words)
+        }),
+        active_deadline_seconds: Some(object.spec.active_deadline_seconds),
+        delete_policy: object
+            .metadata
+            .annotations
+            .get(crate::DELETE_ANNOTATION)
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -315,6 +394,16 @@ fn warnings(plan: &Plan) -> Vec<String> {
             out.push(format!(
                 "{}: deletePolicy hook-failed deletes a failed Job, and its logs with it",
                 job.name()
+            ));
+        }
+        if let Some(stop) = &output.stop {
+            let ids: Vec<String> = stop.targets.iter().map(|t| t.id()).collect();
+            out.push(format!(
+                "{}: causes downtime: stops {} before it runs, and the upgrade brings {} back{}; if the job fails, the app stays down and the job's log says how to restore it",
+                job.name(),
+                ids.join(", "),
+                if ids.len() == 1 { "it" } else { "them" },
+                if stop.start_job.is_some() { " (a post-upgrade step restores the ones without `replicas` in their manifest)" } else { "" }
             ));
         }
         if job.spec.ttl_seconds_after_finished.is_some() {

@@ -613,11 +613,17 @@ fn exclusive(value: Option<&Value>, path: &str) -> Result<Exclusive, SpecError> 
             for (i, item) in items.iter().enumerate() {
                 let item_path = format!("{path}[{i}]");
                 let Some(text) = item.as_str() else {
-                    return err(item_path, format!("expected Kind/name, found {}", describe(item)));
+                    return err(
+                        item_path,
+                        format!("expected Kind/name, found {}", describe(item)),
+                    );
                 };
                 let (kind, name) = parse_workload(text, &item_path)?;
                 if kind != "Deployment" && kind != "StatefulSet" {
-                    return err(item_path, "only Deployments and StatefulSets can be stopped");
+                    return err(
+                        item_path,
+                        "only Deployments and StatefulSets can be stopped",
+                    );
                 }
                 if !out.contains(&(kind.clone(), name.clone())) {
                     out.push((kind, name));
