@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, runnable on a fresh machine: installs the pinned helm binaries the
-# integration tests drive, then checks formatting and lints and runs every test.
+# The whole test suite, runnable on a fresh machine: installs the pinned helm and kubectl
+# binaries the integration tests drive, then checks formatting and lints and runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-helm.sh helm4 >/dev/null
 scripts/install-helm.sh helm3 >/dev/null
+scripts/install-helm.sh kubectl >/dev/null
 scripts/install-validator.sh >/dev/null
 cargo fmt --all --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -21,31 +21,40 @@ while [ $# -ge 2 ]; do
   shift 2
   kind=${target%%/*}
   name=${target#*/}
-  if ! replicas=$(kubectl get "$kind" "$name" -o 'jsonpath={.spec.replicas}' 2>&1); then
-    case $replicas in
+  if ! state=$(kubectl get "$kind" "$name" -o 'jsonpath={.spec.replicas} {.metadata.annotations.deploy-jobs\.io/replicas-before-stop}' 2>&1); then
+    case $state in
       *NotFound* | *"not found"*)
         echo "deploy-jobs stop: $target does not exist yet (first install): nothing to stop"
         continue
         ;;
       *Forbidden* | *forbidden*)
-        fail "not allowed to read $target ($replicas). The job's ServiceAccount lacks RBAC for it: check that the Role deploy-jobs generated was not changed or blocked by an admission policy."
+        fail "not allowed to read $target ($state). The job's ServiceAccount lacks RBAC for it: check that the Role deploy-jobs generated was not changed or blocked by an admission policy."
         ;;
       *)
-        fail "cannot read $target: $replicas"
+        fail "cannot read $target: $state"
         ;;
     esac
   fi
+  replicas=${state%% *}
+  recorded=${state#"$replicas"}
+  recorded=${recorded# }
   [ -n "$replicas" ] || replicas=1
-  if ! out=$(kubectl annotate --overwrite "$kind" "$name" "deploy-jobs.io/replicas-before-stop=$replicas" 2>&1); then
-    fail "cannot record the replica count of $target: $out"
-  fi
-  if ! out=$(kubectl scale "$kind" "$name" --replicas=0 2>&1); then
-    fail "cannot scale $target to 0 replicas: $out"
+  if [ "$replicas" = 0 ] && [ -n "$recorded" ]; then
+    # An earlier run stopped it and its migration failed: keep the count recorded then.
+    replicas=$recorded
+    echo "deploy-jobs stop: $target is still stopped by an earlier run; it had $replicas replicas"
+  else
+    if ! out=$(kubectl annotate --overwrite "$kind" "$name" "deploy-jobs.io/replicas-before-stop=$replicas" 2>&1); then
+      fail "cannot record the replica count of $target: $out"
+    fi
+    if ! out=$(kubectl scale "$kind" "$name" --replicas=0 2>&1); then
+      fail "cannot scale $target to 0 replicas: $out"
+    fi
+    echo "deploy-jobs stop: scaled $target from $replicas to 0 replicas"
   fi
   restore="$restore && kubectl -n ${POD_NAMESPACE:-default} scale $kind/$name --replicas=$replicas"
   stopped="$stopped
 $target $selector"
-  echo "deploy-jobs stop: scaled $target from $replicas to 0 replicas"
 done
 
 start=$(date +%s)
