@@ -276,3 +276,84 @@ fn helm_lint_checks_deploy_jobs_against_the_schema() {
         "helm lint names the key and where it is:\n{text}"
     );
 }
+
+/// `exclusive: all` with a Deployment whose replica count an autoscaler owns (the chart
+/// leaves `replicas` out): Helm 4 itself must order RBAC, the stop Job, the copies and the
+/// migration, and bring the RBAC back for the post-upgrade start Job.
+#[test]
+fn helm4_install_stops_the_app_before_an_exclusive_migration() {
+    let helm = Helm::with_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("exclusive.yaml");
+    std::fs::write(
+        &values,
+        "replicaCount: null\n\
+         deploy_jobs:\n\
+         - name: migrate\n  container: app\n  command: [/app/shop, migrate]\n  exclusive: all\n",
+    )
+    .unwrap();
+    let out = helm.ok(&install_through_plugin(&["-f", values.to_str().unwrap()]));
+    let (hooks, manifest) = sections(&out);
+    let hooks = documents(&hooks);
+    let before = [
+        "ServiceAccount/shop-example-migrate-stop",
+        "Role/shop-example-migrate-stop",
+        "RoleBinding/shop-example-migrate-stop",
+        "Job/shop-example-migrate-stop",
+        "Secret/shop-example-db-migrate-hook",
+        "ConfigMap/shop-example-config-migrate-hook",
+        "Job/shop-example-migrate",
+    ];
+    assert_eq!(execution_order(&hooks, "pre-install"), before);
+    assert_eq!(execution_order(&hooks, "pre-upgrade"), before);
+    assert_eq!(
+        execution_order(&hooks, "post-upgrade"),
+        [
+            "ServiceAccount/shop-example-migrate-stop",
+            "Role/shop-example-migrate-stop",
+            "RoleBinding/shop-example-migrate-stop",
+            "Job/shop-example-migrate-start",
+        ],
+        "the upgrade does not restore an autoscaled Deployment, so a start Job does, with RBAC"
+    );
+
+    let find = |wanted: &str| hooks.iter().find(|h| id(h) == wanted).unwrap();
+    let role = find("Role/shop-example-migrate-stop");
+    let rules = serde_norway::to_string(&role["rules"]).unwrap();
+    assert_eq!(
+        role["rules"][0]["resourceNames"],
+        Value::from(vec!["shop-example"]),
+        "only the rendered Deployment: {rules}"
+    );
+    assert!(!rules.contains('*'), "no wildcards: {rules}");
+
+    // The stop Job waits for the Deployment's pods; its own pods must not be among them.
+    let deployment = documents(&manifest)
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap();
+    assert!(
+        deployment["spec"].get("replicas").is_none(),
+        "the chart left replicas to an autoscaler"
+    );
+    let selector = deployment["spec"]["selector"]["matchLabels"]
+        .as_mapping()
+        .unwrap();
+    for job in ["Job/shop-example-migrate-stop", "Job/shop-example-migrate"] {
+        let labels = &find(job)["spec"]["template"]["metadata"]["labels"];
+        assert!(
+            !selector.iter().all(|(k, v)| labels.get(k) == Some(v)),
+            "{job}'s pods match the Deployment's selector {selector:?}"
+        );
+    }
+    let migrate = &find("Job/shop-example-migrate")["spec"]["template"]["spec"];
+    assert_eq!(
+        migrate["containers"][1]["name"],
+        Value::from("restore-hint"),
+        "a failed migration's log says how to bring the app back"
+    );
+    assert_eq!(
+        find("Job/shop-example-migrate-stop")["spec"]["template"]["spec"]["serviceAccountName"],
+        Value::from("shop-example-migrate-stop")
+    );
+}
