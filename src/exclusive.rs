@@ -183,11 +183,13 @@ pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
     let job = ctx.job;
     let name = names::fit(&format!("{}-stop", ctx.job_name), names::MAX_JOB_NAME);
     let restarting: Vec<&Target> = targets.iter().filter(|t| !t.sets_replicas).collect();
-    let start_needed = !restarting.is_empty() && job.events.iter().any(|e| e == "pre-upgrade");
+    let start_events = if restarting.is_empty() {
+        Vec::new()
+    } else {
+        start_events(&job.events)
+    };
     let mut rbac_events = job.events.clone();
-    if start_needed && !rbac_events.iter().any(|e| e == "post-upgrade") {
-        rbac_events.push("post-upgrade".to_string());
-    }
+    rbac_events.extend(start_events.iter().cloned());
     let meta = |kind_weight: i64, events: &[String], delete: &str| -> ObjectMeta {
         let mut annotations = IndexMap::new();
         annotations.insert(crate::HOOK_ANNOTATION.to_string(), events.join(","));
@@ -256,7 +258,7 @@ pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
         &name,
         ctx,
     );
-    let start_job = start_needed.then(|| {
+    let start_job = (!start_events.is_empty()).then(|| {
         let mut args = vec![
             "sh".into(),
             "-c".into(),
@@ -264,11 +266,7 @@ pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
             "start".into(),
         ];
         args.extend(restarting.iter().map(|t| t.id()));
-        let mut m = meta(
-            ctx.start_weight,
-            &["post-upgrade".to_string()],
-            "before-hook-creation",
-        );
+        let mut m = meta(ctx.start_weight, &start_events, "before-hook-creation");
         m.name = Some(names::fit(
             &format!("{}-start", ctx.job_name),
             names::MAX_JOB_NAME,
@@ -281,6 +279,16 @@ pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
         stop_job,
         start_job,
     })
+}
+
+/// Where the start step runs: after the release's own apply that follows each event the stop
+/// step runs at (`pre-upgrade` -> `post-upgrade`).
+pub fn start_events(events: &[String]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| e.strip_prefix("pre-"))
+        .map(|e| format!("post-{e}"))
+        .collect()
 }
 
 /// Role rules: exactly the verbs of [`KUBECTL_CALLS`], on the named workloads only.

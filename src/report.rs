@@ -162,7 +162,7 @@ impl Report {
             ));
             if let Some(start) = output.stop.as_ref().and_then(|s| s.start_job.as_ref()) {
                 placed.push((
-                    vec!["post-upgrade".to_string()],
+                    crate::exclusive::start_events(&job.events),
                     job_hook(start, job.name(), Vec::new()),
                 ));
             }
@@ -399,11 +399,18 @@ fn warnings(plan: &Plan) -> Vec<String> {
         if let Some(stop) = &output.stop {
             let ids: Vec<String> = stop.targets.iter().map(|t| t.id()).collect();
             out.push(format!(
-                "{}: causes downtime: stops {} before it runs, and the upgrade brings {} back{}; if the job fails, the app stays down and the job's log says how to restore it",
+                "{}: causes downtime: stops {} before it runs, and the release's own apply brings {} back{}; if the job fails, the app stays down and the job's log says how to restore it",
                 job.name(),
                 ids.join(", "),
                 if ids.len() == 1 { "it" } else { "them" },
-                if stop.start_job.is_some() { " (a post-upgrade step restores the ones without `replicas` in their manifest)" } else { "" }
+                if stop.start_job.is_some() {
+                    format!(
+                        " (a start step at {} restores those without `replicas` in their manifest)",
+                        crate::exclusive::start_events(&job.events).join(", ")
+                    )
+                } else {
+                    String::new()
+                }
             ));
         }
         if job.spec.ttl_seconds_after_finished.is_some() {

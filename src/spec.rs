@@ -572,6 +572,9 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         }
         let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
         let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
+        if exclusive != Exclusive::None {
+            exclusive_events(spec.when.as_ref(), &format!("{path}.when"))?;
+        }
         if spec.stop_image.is_some() && exclusive == Exclusive::None {
             return err(
                 format!("{path}.stopImage"),
@@ -642,6 +645,37 @@ fn exclusive(value: Option<&Value>, path: &str) -> Result<Exclusive, SpecError> 
             ),
         ),
     }
+}
+
+/// Events an `exclusive` job may run at: the release's own apply follows them and brings the
+/// stopped workloads back. Checked in every environment of `when`, like the spelling.
+pub const EXCLUSIVE_EVENTS: &[&str] = &["pre-install", "pre-upgrade", "pre-rollback"];
+
+fn exclusive_events(when: Option<&Value>, path: &str) -> Result<(), SpecError> {
+    let entries: Vec<(String, &str)> = match when {
+        None => vec![(path.to_string(), DEFAULT_WHEN)],
+        Some(Value::String(s)) => vec![(path.to_string(), s.as_str())],
+        Some(Value::Mapping(map)) => map
+            .iter()
+            .filter_map(|(k, v)| Some((format!("{path}.{}", k.as_str()?), v.as_str()?)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (path, text) in entries {
+        for event in split_list(text) {
+            if !EXCLUSIVE_EVENTS.contains(&event.to_ascii_lowercase().as_str()) {
+                return err(
+                    path,
+                    format!(
+                        "`{event}` does not go with `exclusive`: the app would be stopped after the release's workloads were applied, and stay stopped. Exclusive jobs run at {} or {}",
+                        EXCLUSIVE_EVENTS[..EXCLUSIVE_EVENTS.len() - 1].join(", "),
+                        EXCLUSIVE_EVENTS[EXCLUSIVE_EVENTS.len() - 1]
+                    ),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn split_list(s: &str) -> Vec<String> {

@@ -306,16 +306,18 @@ fn helm4_install_stops_the_app_before_an_exclusive_migration() {
     ];
     assert_eq!(execution_order(&hooks, "pre-install"), before);
     assert_eq!(execution_order(&hooks, "pre-upgrade"), before);
+    let after = [
+        "ServiceAccount/shop-example-migrate-stop",
+        "Role/shop-example-migrate-stop",
+        "RoleBinding/shop-example-migrate-stop",
+        "Job/shop-example-migrate-start",
+    ];
     assert_eq!(
         execution_order(&hooks, "post-upgrade"),
-        [
-            "ServiceAccount/shop-example-migrate-stop",
-            "Role/shop-example-migrate-stop",
-            "RoleBinding/shop-example-migrate-stop",
-            "Job/shop-example-migrate-start",
-        ],
+        after,
         "the upgrade does not restore an autoscaled Deployment, so a start Job does, with RBAC"
     );
+    assert_eq!(execution_order(&hooks, "post-install"), after);
 
     let find = |wanted: &str| hooks.iter().find(|h| id(h) == wanted).unwrap();
     let role = find("Role/shop-example-migrate-stop");
