@@ -296,6 +296,13 @@ fn plan_job(
     for (k, v) in &user_annotations {
         annotations.entry(k.clone()).or_insert_with(|| v.clone());
     }
+    let mut pod_annotations = user_annotations;
+    if stop.is_some() {
+        // `kubectl logs job/NAME` shows the migration, not the restore hint next to it.
+        pod_annotations
+            .entry("kubectl.kubernetes.io/default-container".to_string())
+            .or_insert_with(|| pod.containers[0].name.clone());
+    }
 
     let mut object = k8s::Job {
         api_version: "batch/v1",
@@ -316,7 +323,7 @@ fn plan_job(
             template: PodTemplate {
                 metadata: ObjectMeta {
                     labels,
-                    annotations: user_annotations,
+                    annotations: pod_annotations,
                     ..ObjectMeta::default()
                 },
                 spec: pod,
