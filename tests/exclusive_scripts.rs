@@ -443,7 +443,7 @@ fn stop_after_a_failed_run_keeps_the_count_recorded_by_that_run() {
     assert_log(
         &outcome,
         &[
-            "Deployment/shop is still stopped by an earlier run; it had 3 replicas",
+            "Deployment/shop is already stopped; it had 3 replicas before deploy-jobs stopped it",
             "kubectl -n shop-ns scale Deployment/shop --replicas=3",
         ],
     );

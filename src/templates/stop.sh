@@ -40,9 +40,10 @@ while [ $# -ge 2 ]; do
   recorded=${recorded# }
   [ -n "$replicas" ] || replicas=1
   if [ "$replicas" = 0 ] && [ -n "$recorded" ]; then
-    # An earlier run stopped it and its migration failed: keep the count recorded then.
+    # Stopped earlier (a run whose migration failed, or another exclusive job of this
+    # deploy): keep the count recorded then, not 0.
     replicas=$recorded
-    echo "deploy-jobs stop: $target is still stopped by an earlier run; it had $replicas replicas"
+    echo "deploy-jobs stop: $target is already stopped; it had $replicas replicas before deploy-jobs stopped it"
   else
     if ! out=$(kubectl annotate --overwrite "$kind" "$name" "deploy-jobs.io/replicas-before-stop=$replicas" 2>&1); then
       fail "cannot record the replica count of $target: $out"
