@@ -368,6 +368,11 @@ fn kubectl_job(
                 spec: PodSpec {
                     restart_policy: "Never",
                     service_account_name: Some(service_account.to_string()),
+                    // The whole pod is deploy-jobs' own, so it gets a pod-level context too.
+                    security_context: serde_norway::from_str(
+                        "{runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: {type: RuntimeDefault}}",
+                    )
+                    .ok(),
                     containers: vec![c],
                     volumes: vec![
                         serde_norway::from_str("{name: tmp, emptyDir: {}}").expect("static YAML"),
