@@ -101,6 +101,17 @@ pub struct Stop {
     pub start_job: Option<k8s::Job>,
 }
 
+impl Stop {
+    /// The targets the start step brings back: those whose manifest leaves `replicas` out.
+    pub fn restarted(&self) -> impl Iterator<Item = &Target> {
+        restarted(&self.targets)
+    }
+}
+
+fn restarted(targets: &[Target]) -> impl Iterator<Item = &Target> {
+    targets.iter().filter(|t| !t.sets_replicas)
+}
+
 /// Finds the workloads an `exclusive` setting names.
 pub fn targets(docs: &dyn Documents, exclusive: &Exclusive) -> Result<Vec<Target>> {
     let mut found = Vec::new();
@@ -182,7 +193,7 @@ pub struct Context<'a> {
 pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
     let job = ctx.job;
     let name = names::fit(&format!("{}-stop", ctx.job_name), names::MAX_JOB_NAME);
-    let restarting: Vec<&Target> = targets.iter().filter(|t| !t.sets_replicas).collect();
+    let restarting: Vec<&Target> = restarted(&targets).collect();
     let start_events = if restarting.is_empty() {
         Vec::new()
     } else {

@@ -97,6 +97,93 @@ pub struct JobOutput {
     pub source_has_readiness_probe: bool,
 }
 
+impl JobOutput {
+    /// Every object the job adds, in the order they are emitted (and weighted): the stop
+    /// step's RBAC and Job, the copies, the Job, the start step. Rendering, the name checks
+    /// and the plan report all walk this one list.
+    pub fn generated(&self) -> Vec<Generated<'_>> {
+        let mut out = Vec::new();
+        if let Some(stop) = &self.stop {
+            out.extend(stop.rbac.iter().map(Generated::Rbac));
+            out.push(Generated::Stop(stop));
+        }
+        out.extend(self.copies.iter().map(Generated::Copy));
+        out.push(Generated::Job(&self.object));
+        if let Some(stop) = &self.stop
+            && let Some(start) = &stop.start_job
+        {
+            out.push(Generated::Start(stop, start));
+        }
+        out
+    }
+}
+
+/// One object a job adds; see [`JobOutput::generated`].
+#[derive(Debug, Clone, Copy)]
+pub enum Generated<'a> {
+    /// The stop step's ServiceAccount, Role or RoleBinding.
+    Rbac(&'a Value),
+    /// The stop step's Job.
+    Stop(&'a exclusive::Stop),
+    Copy(&'a HookCopy),
+    /// The job itself.
+    Job(&'a k8s::Job),
+    /// The start step's Job.
+    Start(&'a exclusive::Stop, &'a k8s::Job),
+}
+
+impl<'a> Generated<'a> {
+    pub fn kind(&self) -> &'a str {
+        match *self {
+            Generated::Rbac(v) => v["kind"].as_str().unwrap_or_default(),
+            Generated::Copy(c) => c.kind.kind(),
+            Generated::Stop(_) | Generated::Job(_) | Generated::Start(..) => "Job",
+        }
+    }
+
+    pub fn name(&self) -> &'a str {
+        match *self {
+            Generated::Rbac(v) => v["metadata"]["name"].as_str().unwrap_or_default(),
+            Generated::Copy(c) => &c.name,
+            _ => self
+                .job()
+                .and_then(|j| j.metadata.name.as_deref())
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&'a str> {
+        match *self {
+            Generated::Rbac(v) => v["metadata"]["annotations"][key].as_str(),
+            Generated::Copy(c) => c.object["metadata"]["annotations"][key].as_str(),
+            _ => self
+                .job()
+                .and_then(|j| j.metadata.annotations.get(key))
+                .map(String::as_str),
+        }
+    }
+
+    /// The Job object of the stop step, the job and the start step.
+    pub fn job(&self) -> Option<&'a k8s::Job> {
+        match *self {
+            Generated::Stop(stop) => Some(&stop.stop_job),
+            Generated::Job(job) | Generated::Start(_, job) => Some(job),
+            Generated::Rbac(_) | Generated::Copy(_) => None,
+        }
+    }
+}
+
+impl serde::Serialize for Generated<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Generated::Rbac(v) => v.serialize(serializer),
+            Generated::Copy(c) => c.object.serialize(serializer),
+            Generated::Stop(stop) => stop.stop_job.serialize(serializer),
+            Generated::Job(job) | Generated::Start(_, job) => job.serialize(serializer),
+        }
+    }
+}
+
 /// A hook copy of a Secret or ConfigMap the stream renders as an ordinary resource.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HookCopy {
@@ -789,28 +876,10 @@ fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for p in planned {
         let Some(out) = &p.output else { continue };
-        let mut generated = vec![(
-            "Job".to_string(),
-            out.object.metadata.name.clone().unwrap_or_default(),
-        )];
-        generated.extend(
-            out.copies
-                .iter()
-                .map(|c| (c.kind.kind().to_string(), c.name.clone())),
-        );
-        if let Some(stop) = &out.stop {
-            for object in &stop.rbac {
-                let kind = object["kind"].as_str().unwrap_or_default().to_string();
-                let name = object["metadata"]["name"].as_str().unwrap_or_default();
-                generated.push((kind, name.to_string()));
-            }
-            for job in std::iter::once(&stop.stop_job).chain(&stop.start_job) {
-                generated.push((
-                    "Job".to_string(),
-                    job.metadata.name.clone().unwrap_or_default(),
-                ));
-            }
-        }
+        let generated = out
+            .generated()
+            .into_iter()
+            .map(|g| (g.kind().to_string(), g.name().to_string()));
         for (kind, name) in generated {
             if let Some(other) = seen.insert((kind.clone(), name.clone()), p.job.path()) {
                 bail!(

@@ -270,18 +270,8 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             continue;
         };
         let file = style.file_for(planned.job.name());
-        if let Some(stop) = &output.stop {
-            for object in &stop.rbac {
-                out.append(style.document(object, &file)?);
-            }
-            out.append(style.document(&stop.stop_job, &file)?);
-        }
-        for copy in &output.copies {
-            out.append(style.document(&copy.object, &file)?);
-        }
-        out.append(style.document(&output.object, &file)?);
-        if let Some(start) = output.stop.as_ref().and_then(|s| s.start_job.as_ref()) {
-            out.append(style.document(start, &file)?);
+        for object in output.generated() {
+            out.append(style.document(&object, &file)?);
         }
     }
     Ok(Rendered {

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_norway::Value;
 
-use crate::plan::{Plan, PlannedJob};
+use crate::exclusive::Target;
+use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
 
 /// Helm's default `--timeout`, in seconds: a hook Job that runs longer is abandoned.
@@ -102,68 +103,47 @@ impl Report {
             let job = &planned.job;
             // Each generated hook with the events it runs at.
             let mut placed: Vec<(Vec<String>, Hook)> = Vec::new();
-            if let Some(stop) = &output.stop {
-                for object in &stop.rbac {
-                    let annotations = &object["metadata"]["annotations"];
-                    let text =
-                        |key: &str| annotations[key].as_str().unwrap_or_default().to_string();
-                    placed.push((
-                        text(crate::HOOK_ANNOTATION)
-                            .split(',')
-                            .map(str::to_string)
-                            .collect(),
-                        Hook {
-                            weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
-                            kind: object["kind"].as_str().unwrap_or_default().to_string(),
-                            name: object["metadata"]["name"]
-                                .as_str()
-                                .unwrap_or_default()
-                                .to_string(),
-                            job: job.name().to_string(),
-                            copy_of: None,
-                            wait_for: Vec::new(),
-                            image: None,
-                            command: None,
-                            active_deadline_seconds: None,
-                            delete_policy: text(crate::DELETE_ANNOTATION),
-                        },
-                    ));
+            for object in output.generated() {
+                let text = |key: &str| object.annotation(key).unwrap_or_default().to_string();
+                let mut hook = Hook {
+                    weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
+                    kind: object.kind().to_string(),
+                    name: object.name().to_string(),
+                    job: job.name().to_string(),
+                    copy_of: None,
+                    wait_for: Vec::new(),
+                    image: None,
+                    command: None,
+                    active_deadline_seconds: None,
+                    delete_policy: text(crate::DELETE_ANNOTATION),
+                };
+                match object {
+                    Generated::Rbac(_) => {}
+                    Generated::Copy(c) => {
+                        hook.copy_of = Some(format!("{}/{}", c.kind.kind(), c.original));
+                    }
+                    // The stop and start steps run a script: show what they act on instead.
+                    Generated::Stop(stop) => {
+                        describe_job(&mut hook, &stop.stop_job, Some(step("stop", &stop.targets)))
+                    }
+                    Generated::Start(stop, start) => {
+                        describe_job(&mut hook, start, Some(step("start", stop.restarted())))
+                    }
+                    Generated::Job(object) => {
+                        describe_job(&mut hook, object, None);
+                        hook.wait_for = job
+                            .wait_for
+                            .iter()
+                            .map(|(h, p)| format!("{h}:{p}"))
+                            .collect();
+                    }
                 }
                 placed.push((
-                    job.events.clone(),
-                    job_hook(&stop.stop_job, job.name(), Vec::new()),
-                ));
-            }
-            for c in &output.copies {
-                placed.push((
-                    job.events.clone(),
-                    Hook {
-                        weight: c.weight,
-                        kind: c.kind.kind().to_string(),
-                        name: c.name.clone(),
-                        job: job.name().to_string(),
-                        copy_of: Some(format!("{}/{}", c.kind.kind(), c.original)),
-                        wait_for: Vec::new(),
-                        image: None,
-                        command: None,
-                        active_deadline_seconds: None,
-                        delete_policy: "before-hook-creation,hook-succeeded".to_string(),
-                    },
-                ));
-            }
-            let waits = job
-                .wait_for
-                .iter()
-                .map(|(h, p)| format!("{h}:{p}"))
-                .collect();
-            placed.push((
-                job.events.clone(),
-                job_hook(&output.object, job.name(), waits),
-            ));
-            if let Some(start) = output.stop.as_ref().and_then(|s| s.start_job.as_ref()) {
-                placed.push((
-                    crate::exclusive::start_events(&job.events),
-                    job_hook(start, job.name(), Vec::new()),
+                    text(crate::HOOK_ANNOTATION)
+                        .split(',')
+                        .map(str::to_string)
+                        .collect(),
+                    hook,
                 ));
             }
             for (hook_events, hook) in placed {
@@ -257,53 +237,30 @@ impl Report {
     }
 }
 
-/// A generated Job as a row: its first container's image and command words.
-fn job_hook(object: &crate::k8s::Job, job: &str, wait_for: Vec<String>) -> Hook {
+/// Fills in a generated Job's image, command and deadline: its first container's, with
+/// `command` replacing the container's command words when given.
+fn describe_job(hook: &mut Hook, object: &crate::k8s::Job, command: Option<Vec<String>>) {
     let main = object.spec.template.spec.containers.first();
-    Hook {
-        weight: object
-            .metadata
-            .annotations
-            .get(crate::WEIGHT_ANNOTATION)
-            .and_then(|w| w.parse().ok())
-            .unwrap_or_default(),
-        kind: "Job".to_string(),
-        name: object.metadata.name.clone().unwrap_or_default(),
-        job: job.to_string(),
-        copy_of: None,
-        wait_for,
-        image: main.map(|c| c.image.clone()),
-        command: main.and_then(|c| {
-            // The stop and start steps run a script: show what they do, not the script.
-            let words: Vec<String> = match c.command.as_deref() {
-                Some([sh, dash_c, _script, step, rest @ ..]) if sh == "sh" && dash_c == "-c" => {
-                    // stop: a timeout, then Kind/name and selector pairs; start: Kind/names.
-                    let targets: Vec<String> = match step.as_str() {
-                        "stop" => rest.iter().skip(1).step_by(2).cloned().collect(),
-                        _ => rest.to_vec(),
-                    };
-                    std::iter::once(format!("({step})"))
-                        .chain(targets)
-                        .collect()
-                }
-                _ => c
-                    .command
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .chain(c.args.clone().unwrap_or_default())
-                    .collect(),
-            };
-            (!words.is_empty()).then_some(words)
-        }),
-        active_deadline_seconds: Some(object.spec.active_deadline_seconds),
-        delete_policy: object
-            .metadata
-            .annotations
-            .get(crate::DELETE_ANNOTATION)
-            .cloned()
-            .unwrap_or_default(),
-    }
+    hook.image = main.map(|c| c.image.clone());
+    hook.command = command.or_else(|| {
+        let c = main?;
+        let words: Vec<String> = c
+            .command
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .chain(c.args.clone().unwrap_or_default())
+            .collect();
+        (!words.is_empty()).then_some(words)
+    });
+    hook.active_deadline_seconds = Some(object.spec.active_deadline_seconds);
+}
+
+/// `(stop) Deployment/web StatefulSet/db`.
+fn step<'a>(name: &str, targets: impl IntoIterator<Item = &'a Target>) -> Vec<String> {
+    std::iter::once(format!("({name})"))
+        .chain(targets.into_iter().map(Target::id))
+        .collect()
 }
 
 fn row(h: &Hook) -> [String; 8] {
