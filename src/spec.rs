@@ -516,7 +516,8 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             None => None,
             Some(w) => Some(parse_workload(w, &format!("{path}.workload"))?),
         };
-        let events = events(spec.when.as_ref(), environment, &format!("{path}.when"))?;
+        let when = when_entries(spec.when.as_ref(), &format!("{path}.when"))?;
+        let events = chosen_events(&when, environment);
         let wait_for = spec
             .wait_for
             .iter()
@@ -573,7 +574,7 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
         let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
         if exclusive != Exclusive::None {
-            exclusive_events(spec.when.as_ref(), &format!("{path}.when"))?;
+            exclusive_events(&when)?;
         }
         if spec.stop_image.is_some() && exclusive == Exclusive::None {
             return err(
@@ -651,21 +652,12 @@ fn exclusive(value: Option<&Value>, path: &str) -> Result<Exclusive, SpecError> 
 /// stopped workloads back. Checked in every environment of `when`, like the spelling.
 pub const EXCLUSIVE_EVENTS: &[&str] = &["pre-install", "pre-upgrade", "pre-rollback"];
 
-fn exclusive_events(when: Option<&Value>, path: &str) -> Result<(), SpecError> {
-    let entries: Vec<(String, &str)> = match when {
-        None => vec![(path.to_string(), DEFAULT_WHEN)],
-        Some(Value::String(s)) => vec![(path.to_string(), s.as_str())],
-        Some(Value::Mapping(map)) => map
-            .iter()
-            .filter_map(|(k, v)| Some((format!("{path}.{}", k.as_str()?), v.as_str()?)))
-            .collect(),
-        _ => Vec::new(),
-    };
-    for (path, text) in entries {
-        for event in split_list(text) {
+fn exclusive_events(entries: &[WhenEntry]) -> Result<(), SpecError> {
+    for entry in entries {
+        for event in split_list(&entry.text) {
             if !EXCLUSIVE_EVENTS.contains(&event.to_ascii_lowercase().as_str()) {
                 return err(
-                    path,
+                    entry.path.clone(),
                     format!(
                         "`{event}` does not go with `exclusive`: the app would be stopped after the release's workloads were applied, and stay stopped. Exclusive jobs run at {} or {}",
                         EXCLUSIVE_EVENTS[..EXCLUSIVE_EVENTS.len() - 1].join(", "),
@@ -686,55 +678,80 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-fn events(
-    when: Option<&Value>,
-    environment: Option<&str>,
-    path: &str,
-) -> Result<Vec<String>, SpecError> {
-    let (text, path) = match when {
-        None => (DEFAULT_WHEN.to_string(), path.to_string()),
-        Some(Value::String(s)) => (s.clone(), path.to_string()),
-        Some(Value::Null) => (String::new(), path.to_string()),
-        Some(Value::Mapping(map)) => {
-            let mut chosen = None;
-            for (key, value) in map {
+/// One entry of `when`: the whole string, or one environment of a mapping.
+struct WhenEntry {
+    /// The environment, for an entry of a mapping.
+    environment: Option<String>,
+    path: String,
+    /// As written.
+    text: String,
+    /// Checked and lowercased.
+    events: Vec<String>,
+}
+
+/// Every entry of `when`, each with its events checked: every environment's, not only the
+/// chosen one, so that a typo in the production entry does not wait for a production deploy
+/// to surface.
+fn when_entries(when: Option<&Value>, path: &str) -> Result<Vec<WhenEntry>, SpecError> {
+    let entry = |environment: Option<&str>, text: &str| -> Result<WhenEntry, SpecError> {
+        let path = match environment {
+            Some(key) => format!("{path}.{key}"),
+            None => path.to_string(),
+        };
+        Ok(WhenEntry {
+            environment: environment.map(str::to_string),
+            events: check_events(text, &path)?,
+            path,
+            text: text.to_string(),
+        })
+    };
+    match when {
+        None => Ok(vec![entry(None, DEFAULT_WHEN)?]),
+        Some(Value::String(s)) => Ok(vec![entry(None, s)?]),
+        Some(Value::Null) => Ok(vec![entry(None, "")?]),
+        Some(Value::Mapping(map)) => map
+            .iter()
+            .map(|(key, value)| {
                 let Value::String(key) = key else {
                     return err(path, "environment names must be strings");
                 };
-                let text = match value {
-                    Value::String(s) => s.clone(),
-                    Value::Null => String::new(),
-                    other => {
-                        return err(
-                            format!("{path}.{key}"),
-                            format!(
-                                "expected a string of hook events, found {}",
-                                describe(other)
-                            ),
-                        );
-                    }
-                };
-                // Check every environment's events, not only the chosen one: a typo in the
-                // production entry must not wait for a production deploy to surface.
-                check_events(&text, &format!("{path}.{key}"))?;
-                let exact = Some(key.as_str()) == environment;
-                if exact || (key == DEFAULT_ENV_KEY && chosen.is_none()) {
-                    chosen = Some((text, format!("{path}.{key}")));
+                match value {
+                    Value::String(s) => entry(Some(key), s),
+                    Value::Null => entry(Some(key), ""),
+                    other => err(
+                        format!("{path}.{key}"),
+                        format!(
+                            "expected a string of hook events, found {}",
+                            describe(other)
+                        ),
+                    ),
                 }
-            }
-            chosen.unwrap_or_default()
-        }
-        Some(other) => {
-            return err(
-                path,
-                format!(
-                    "expected hook events as a string, or a mapping from environment to events; found {}",
-                    describe(other)
-                ),
-            );
-        }
+            })
+            .collect(),
+        Some(other) => err(
+            path,
+            format!(
+                "expected hook events as a string, or a mapping from environment to events; found {}",
+                describe(other)
+            ),
+        ),
+    }
+}
+
+/// The events `environment` selects: a string's, else the environment's own entry, else
+/// `_default`'s, else none (the job is disabled).
+fn chosen_events(entries: &[WhenEntry], environment: Option<&str>) -> Vec<String> {
+    let find = |key: &str| {
+        entries
+            .iter()
+            .find(|e| e.environment.as_deref() == Some(key))
     };
-    check_events(&text, &path)
+    match entries {
+        [single] if single.environment.is_none() => Some(single),
+        _ => environment.and_then(find).or_else(|| find(DEFAULT_ENV_KEY)),
+    }
+    .map(|e| e.events.clone())
+    .unwrap_or_default()
 }
 
 fn check_events(text: &str, path: &str) -> Result<Vec<String>, SpecError> {
