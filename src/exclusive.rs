@@ -16,7 +16,7 @@ use serde_norway::Value;
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate};
 use crate::names;
 use crate::plan::Documents;
-use crate::spec::{self, Exclusive, Job};
+use crate::spec::{Exclusive, Job};
 
 /// How long the stop step waits for pods to terminate; with its Job deadline 50 s later, the
 /// step stays inside Helm's default 5m hook timeout.
@@ -245,44 +245,24 @@ pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
         .map(serde_norway::to_value)
         .collect::<Result<Vec<_>, _>>()?;
 
-    let image = job
-        .spec
-        .stop_image
-        .clone()
-        .unwrap_or_else(|| spec::DEFAULT_STOP_IMAGE.to_string());
-    let mut stop_args = vec![
-        "sh".into(),
-        "-c".into(),
-        STOP_SCRIPT.to_string(),
-        "stop".into(),
-    ];
-    stop_args.push(STOP_WAIT_SECONDS.to_string());
-    for t in &targets {
-        stop_args.push(t.id());
-        stop_args.push(t.selector.clone());
-    }
+    let stop_args = std::iter::once(STOP_WAIT_SECONDS.to_string())
+        .chain(targets.iter().flat_map(|t| [t.id(), t.selector.clone()]));
     let stop_job = kubectl_job(
         "stop",
-        image.clone(),
-        stop_args,
+        job.stop_image(),
+        script(STOP_SCRIPT, "stop", stop_args),
         meta(w + 3, &job.events, "before-hook-creation"),
         &name,
         ctx,
     );
     let start_job = (!start_events.is_empty()).then(|| {
-        let mut args = vec![
-            "sh".into(),
-            "-c".into(),
-            START_SCRIPT.to_string(),
-            "start".into(),
-        ];
-        args.extend(restarting.iter().map(|t| t.id()));
         let mut m = meta(ctx.start_weight, &start_events, "before-hook-creation");
         m.name = Some(names::fit(
             &format!("{}-start", ctx.job_name),
             names::MAX_JOB_NAME,
         ));
-        kubectl_job("start", image, args, m, &name, ctx)
+        let args = script(START_SCRIPT, "start", restarting.iter().map(|t| t.id()));
+        kubectl_job("start", job.stop_image(), args, m, &name, ctx)
     });
     Ok(Stop {
         targets,
@@ -352,17 +332,12 @@ fn kubectl_job(
         .annotations
         .insert(crate::LOG_ANNOTATION.to_string(), "hook-failed".to_string());
     let mut c = Container::hardened(container, image, command);
-    c.resources = serde_norway::from_str(
+    c.resources = Some(k8s::yaml(
         "requests: {cpu: 10m, memory: 32Mi}\nlimits: {cpu: 200m, memory: 128Mi}",
-    )
-    .ok();
+    ));
     // kubectl keeps a discovery cache under $HOME; the root filesystem is read-only.
-    c.env = vec![
-        pod_namespace_env(),
-        serde_norway::from_str("{name: HOME, value: /tmp}").expect("static YAML"),
-    ];
-    c.volume_mounts =
-        vec![serde_norway::from_str("{name: tmp, mountPath: /tmp}").expect("static YAML")];
+    c.env = vec![pod_namespace_env(), k8s::yaml("{name: HOME, value: /tmp}")];
+    c.volume_mounts = vec![k8s::yaml("{name: tmp, mountPath: /tmp}")];
     k8s::Job {
         api_version: "batch/v1",
         kind: "Job",
@@ -380,14 +355,11 @@ fn kubectl_job(
                     restart_policy: "Never",
                     service_account_name: Some(service_account.to_string()),
                     // The whole pod is deploy-jobs' own, so it gets a pod-level context too.
-                    security_context: serde_norway::from_str(
+                    security_context: Some(k8s::yaml(
                         "{runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, fsGroup: 65534, seccompProfile: {type: RuntimeDefault}}",
-                    )
-                    .ok(),
+                    )),
                     containers: vec![c],
-                    volumes: vec![
-                        serde_norway::from_str("{name: tmp, emptyDir: {}}").expect("static YAML"),
-                    ],
+                    volumes: vec![k8s::yaml("{name: tmp, emptyDir: {}}")],
                     ..PodSpec::default()
                 },
             },
@@ -396,28 +368,23 @@ fn kubectl_job(
 }
 
 fn pod_namespace_env() -> Value {
-    serde_norway::from_str(
-        "{name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}",
-    )
-    .expect("static YAML")
+    k8s::yaml("{name: POD_NAMESPACE, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}")
+}
+
+/// `sh -c SCRIPT NAME ARGS...`: the script sees NAME as `$0` and ARGS as `$1...`.
+fn script(text: &str, name: &str, args: impl IntoIterator<Item = String>) -> Vec<String> {
+    ["sh", "-c", text, name]
+        .map(str::to_string)
+        .into_iter()
+        .chain(args)
+        .collect()
 }
 
 /// The container added to an exclusive migration Job: Helm prints the logs of a failed
 /// hook's containers, so the way back to a running app is right next to the failure.
 pub fn restore_hint(job: &Job, targets: &[Target]) -> Container {
-    let image = job
-        .spec
-        .wait_image
-        .clone()
-        .unwrap_or_else(|| spec::DEFAULT_WAIT_IMAGE.to_string());
-    let mut command = vec![
-        "sh".into(),
-        "-c".into(),
-        HINT_SCRIPT.to_string(),
-        "hint".into(),
-    ];
-    command.extend(targets.iter().map(Target::id));
-    let mut c = Container::hardened("restore-hint", image, command);
+    let command = script(HINT_SCRIPT, "hint", targets.iter().map(Target::id));
+    let mut c = Container::hardened("restore-hint", job.wait_image(), command);
     c.env = vec![pod_namespace_env()];
     c
 }

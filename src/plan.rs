@@ -720,14 +720,9 @@ fn wait_container(job: &Job) -> Result<Container> {
         .map(|(h, p)| format!("{h}:{p}"))
         .collect();
     let script = script::wait_for(&targets)?;
-    let image = job
-        .spec
-        .wait_image
-        .clone()
-        .unwrap_or_else(|| spec::DEFAULT_WAIT_IMAGE.to_string());
     Ok(Container::hardened(
         "wait-for",
-        image,
+        job.wait_image(),
         vec!["sh".into(), "-c".into(), script],
     ))
 }

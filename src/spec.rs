@@ -468,6 +468,22 @@ impl Job {
         &self.spec.name
     }
 
+    /// The image of the wait-for initContainer and the restore hint.
+    pub fn wait_image(&self) -> String {
+        self.spec
+            .wait_image
+            .clone()
+            .unwrap_or_else(|| DEFAULT_WAIT_IMAGE.to_string())
+    }
+
+    /// The image of an `exclusive` job's stop and start steps.
+    pub fn stop_image(&self) -> String {
+        self.spec
+            .stop_image
+            .clone()
+            .unwrap_or_else(|| DEFAULT_STOP_IMAGE.to_string())
+    }
+
     pub fn path(&self) -> String {
         format!("deploy_jobs[{}]", self.index)
     }
