@@ -49,12 +49,7 @@ fn the_plugin_generates_presync_and_postsync_hooks_for_the_example_chart() {
         .env("ARGOCD_ENV_HELM_ARGS", "-f values-production.yaml")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs = documents(&String::from_utf8(out.stdout).unwrap());
+    let docs = documents(&common::succeeded(out, "the plugin's generate command"));
     let ids: Vec<String> = docs.iter().map(id).collect();
     assert!(!ids.iter().any(|i| i.starts_with("DeployJobs/")), "{ids:?}");
     let annotation = |name: &str, key: &str| {

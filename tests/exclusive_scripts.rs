@@ -8,6 +8,7 @@ mod common;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::{documents, repo_root, run};
 
@@ -96,6 +97,16 @@ fn pods(selector: &str, out: &str) -> Reply {
     ok(&format!("get pods -l {selector} -o name"), out)
 }
 
+/// Plays `replies`, then checks the exit status, that exactly the recorded calls were made
+/// in order, and that the log has every phrase.
+fn check(command: &[String], replies: &[Reply], succeeds: bool, phrases: &[&str]) -> Outcome {
+    let outcome = play(command, replies);
+    assert_eq!(outcome.success, succeeds, "{}", outcome.log);
+    assert_eq!(outcome.calls, args(replies));
+    assert_log(&outcome, phrases);
+    outcome
+}
+
 struct Outcome {
     success: bool,
     log: String,
@@ -150,19 +161,21 @@ fn make_executable(path: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// The rendered exclusive case, rendered once for all the tests.
+fn rendered() -> &'static [serde_norway::Value] {
+    static DOCS: OnceLock<Vec<serde_norway::Value>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let dir = repo_root().join(CASE);
+        let values = dir.join("values.yaml");
+        let input = fs::read(dir.join("input.yaml")).unwrap();
+        let out = run(&["render", "--values", values.to_str().unwrap()], &input);
+        documents(&common::succeeded(out, "deploy-jobs render"))
+    })
+}
+
 /// The container commands of the rendered exclusive case, by Job and container name.
 fn rendered_command(job: &str, container: &str) -> Vec<String> {
-    let dir = repo_root().join(CASE);
-    let values = dir.join("values.yaml");
-    let input = fs::read(dir.join("input.yaml")).unwrap();
-    let out = run(&["render", "--values", values.to_str().unwrap()], &input);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let docs = documents(&String::from_utf8(out.stdout).unwrap());
-    let job = docs
+    let job = rendered()
         .iter()
         .find(|d| d["kind"] == "Job" && d["metadata"]["name"] == job)
         .unwrap_or_else(|| panic!("the render has a Job {job}"));
@@ -237,11 +250,10 @@ fn stop_scales_both_to_zero_records_the_counts_and_waits_for_the_pods() {
         pods(DEPLOYMENT_SELECTOR, ""),
         pods(STATEFULSET_SELECTOR, ""),
     ];
-    let outcome = play(&stop_command(), &replies);
-    assert!(outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(
-        &outcome,
+    let outcome = check(
+        &stop_command(),
+        &replies,
+        true,
         &[
             "scaled Deployment/shop from 3 to 0 replicas",
             "scaled StatefulSet/shop-worker from 2 to 0 replicas",
@@ -263,11 +275,11 @@ fn stop_succeeds_on_first_install_when_nothing_exists_yet() {
             r#"Error from server (NotFound): statefulsets.apps "shop-worker" not found"#,
         ),
     ];
-    let outcome = play(&stop_command(), &replies);
-    assert!(outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies), "no scaling, no pod listing");
-    assert_log(
-        &outcome,
+    // The calls end there: no scaling, no pod listing.
+    check(
+        &stop_command(),
+        &replies,
+        true,
         &[
             "Deployment/shop does not exist yet (first install): nothing to stop",
             "StatefulSet/shop-worker does not exist yet (first install): nothing to stop",
@@ -278,11 +290,11 @@ fn stop_succeeds_on_first_install_when_nothing_exists_yet() {
 #[test]
 fn stop_fails_and_says_so_when_rbac_denies_it() {
     let replies = [err(&get_state(DEPLOYMENT, "").args, FORBIDDEN)];
-    let outcome = play(&stop_command(), &replies);
-    assert!(!outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies), "nothing after the denial");
-    assert_log(
-        &outcome,
+    // The calls end at the denial.
+    let outcome = check(
+        &stop_command(),
+        &replies,
+        false,
         &[
             "FAILED: not allowed to read Deployment/shop",
             "cannot get resource \"deployments\"",
@@ -304,11 +316,10 @@ fn stop_fails_when_a_workload_exists_but_cannot_be_scaled() {
         annotate(DEPLOYMENT, 3),
         err(&scale_args(DEPLOYMENT, 0), denied),
     ];
-    let outcome = play(&stop_command(), &replies);
-    assert!(!outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(
-        &outcome,
+    check(
+        &stop_command(),
+        &replies,
+        false,
         &[
             "FAILED: cannot scale Deployment/shop to 0 replicas",
             "scaling to zero is not allowed",
@@ -329,11 +340,10 @@ fn stop_prints_the_restore_command_when_it_fails_after_stopping_something() {
             "error: timed out waiting for the condition",
         ),
     ];
-    let outcome = play(&stop_command(), &replies);
-    assert!(!outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(
-        &outcome,
+    let outcome = check(
+        &stop_command(),
+        &replies,
+        false,
         &[
             "FAILED: cannot scale StatefulSet/shop-worker to 0 replicas",
             "To restore service run:",
@@ -361,15 +371,11 @@ fn stop_fails_when_pods_do_not_terminate_in_time() {
         scale(STATEFULSET, 0),
         pods(DEPLOYMENT_SELECTOR, stuck),
     ];
-    let outcome = play(&with_timeout(stop_command(), "0"), &replies);
-    assert!(!outcome.success, "{}", outcome.log);
-    assert_eq!(
-        outcome.calls,
-        args(&replies),
-        "stops asking once time is up"
-    );
-    assert_log(
-        &outcome,
+    // The calls stop once time is up.
+    let outcome = check(
+        &with_timeout(stop_command(), "0"),
+        &replies,
+        false,
         &[
             "FAILED: pods of Deployment/shop did not terminate within 0s: pod/shop-7d9f-abcde",
             "kubectl -n shop-ns scale Deployment/shop --replicas=3 && kubectl -n shop-ns scale StatefulSet/shop-worker --replicas=2",
@@ -398,11 +404,10 @@ fn stop_fails_when_it_cannot_list_pods() {
             r#"Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:shop-ns:shop-migrate-stop" cannot list resource "pods""#,
         ),
     ];
-    let outcome = play(&stop_command(), &replies);
-    assert!(!outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(
-        &outcome,
+    check(
+        &stop_command(),
+        &replies,
+        false,
         &[
             "FAILED: cannot list the pods of Deployment/shop",
             "To restore service run:",
@@ -416,11 +421,10 @@ fn stop_fails_on_an_unexpected_error() {
         &get_state(DEPLOYMENT, "").args,
         "The connection to the server 10.0.0.1:443 was refused - did you specify the right host or port?",
     )];
-    let outcome = play(&stop_command(), &replies);
-    assert!(!outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(
-        &outcome,
+    check(
+        &stop_command(),
+        &replies,
+        false,
         &["FAILED: cannot read Deployment/shop: The connection to the server"],
     );
 }
@@ -437,11 +441,11 @@ fn stop_after_a_failed_run_keeps_the_count_recorded_by_that_run() {
         scale(STATEFULSET, 0),
         pods(DEPLOYMENT_SELECTOR, stuck),
     ];
-    let outcome = play(&with_timeout(stop_command(), "0"), &replies);
-    assert!(!outcome.success, "the pod never went: {}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies), "no annotate or scale of it");
-    assert_log(
-        &outcome,
+    // No annotate or scale of it.
+    check(
+        &with_timeout(stop_command(), "0"),
+        &replies,
+        false,
         &[
             "Deployment/shop is already stopped; it had 3 replicas before deploy-jobs stopped it",
             "kubectl -n shop-ns scale Deployment/shop --replicas=3",
@@ -471,11 +475,10 @@ fn start_scales_back_to_the_recorded_count() {
         scale(STATEFULSET, 2),
         ok(CLEAR, "statefulset.apps/shop-worker annotated"),
     ];
-    let outcome = play(&start_command(), &replies);
-    assert!(outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(
-        &outcome,
+    check(
+        &start_command(),
+        &replies,
+        true,
         &["scaled StatefulSet/shop-worker back to 2 replicas"],
     );
 }
@@ -483,10 +486,12 @@ fn start_scales_back_to_the_recorded_count() {
 #[test]
 fn start_leaves_alone_what_deploy_jobs_did_not_stop() {
     let replies = [ok(READ_RECORDED, "")];
-    let outcome = play(&start_command(), &replies);
-    assert!(outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(&outcome, &["was not stopped by deploy-jobs: left as it is"]);
+    check(
+        &start_command(),
+        &replies,
+        true,
+        &["was not stopped by deploy-jobs: left as it is"],
+    );
 }
 
 #[test]
@@ -496,10 +501,13 @@ fn start_does_not_undo_an_autoscaler_that_already_scaled_up() {
         ok(READ_REPLICAS, "4"),
         ok(CLEAR, "statefulset.apps/shop-worker annotated"),
     ];
-    let outcome = play(&start_command(), &replies);
-    assert!(outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies), "no scale call");
-    assert_log(&outcome, &["already has 4 replicas"]);
+    // No scale call.
+    check(
+        &start_command(),
+        &replies,
+        true,
+        &["already has 4 replicas"],
+    );
 }
 
 #[test]
@@ -508,10 +516,12 @@ fn start_skips_a_workload_that_is_gone() {
         READ_RECORDED,
         r#"Error from server (NotFound): statefulsets.apps "shop-worker" not found"#,
     )];
-    let outcome = play(&start_command(), &replies);
-    assert!(outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(&outcome, &["does not exist: nothing to start"]);
+    check(
+        &start_command(),
+        &replies,
+        true,
+        &["does not exist: nothing to start"],
+    );
 }
 
 #[test]
@@ -521,11 +531,10 @@ fn start_fails_when_it_cannot_scale_back() {
         ok(READ_REPLICAS, "0"),
         err(&scale_args(STATEFULSET, 2), FORBIDDEN),
     ];
-    let outcome = play(&start_command(), &replies);
-    assert!(!outcome.success, "{}", outcome.log);
-    assert_eq!(outcome.calls, args(&replies));
-    assert_log(
-        &outcome,
+    check(
+        &start_command(),
+        &replies,
+        false,
         &["FAILED: cannot scale StatefulSet/shop-worker back to 2 replicas"],
     );
 }
@@ -599,12 +608,7 @@ fn recorded_replies_have_the_shape_real_kubectl_prints() {
             .args(["unrelated=x", "-o", &format!("jsonpath={template}")])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        common::succeeded(out, "kubectl annotate --local")
     };
     assert_eq!(print(3, None, template), "3 ");
     assert_eq!(print(0, Some("3"), template), "0 3");

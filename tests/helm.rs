@@ -225,13 +225,10 @@ fn helm3_template_piped_into_render_works() {
         "-f",
         "charts/example/values-production.yaml",
     ]);
-    let out = common::run(&["render"], rendered.as_bytes());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = common::succeeded(
+        common::run(&["render"], rendered.as_bytes()),
+        "deploy-jobs render",
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     let ids: Vec<String> = documents(&text).iter().map(id).collect();
     assert!(
         ids.contains(&"Job/shop-example-migrate".to_string()),

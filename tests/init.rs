@@ -43,13 +43,7 @@ fn init_makes_a_helm_create_chart_ready_and_is_idempotent() {
     helm.ok(&["create", chart.to_str().unwrap()]);
     let original_values = fs::read_to_string(chart.join("values.yaml")).unwrap();
 
-    let out = init(&chart, &helm);
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let report = common::succeeded(init(&chart, &helm), "deploy-jobs init");
     assert!(
         report.contains("Deployment/deploy-jobs-init-web: web"),
         "lists reusable containers:\n{report}"

@@ -13,12 +13,9 @@ fn validator() -> String {
     let out = Command::new(common::repo_root().join("scripts/install-validator.sh"))
         .output()
         .expect("install-validator.sh runs");
-    assert!(
-        out.status.success(),
-        "installing kubernetes-validate failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    common::succeeded(out, "installing kubernetes-validate")
+        .trim()
+        .to_string()
 }
 
 /// The generated documents of an output stream (some golden inputs, passed through, are

@@ -53,12 +53,7 @@ pub fn tool(name: &str) -> PathBuf {
         .arg(name)
         .output()
         .expect("install-helm.sh runs");
-    assert!(
-        out.status.success(),
-        "installing {name} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let path = PathBuf::from(String::from_utf8(out.stdout).unwrap().trim());
+    let path = PathBuf::from(succeeded(out, &format!("installing {name}")).trim());
     paths.insert(name.to_string(), path.clone());
     path
 }
@@ -86,11 +81,7 @@ impl Helm {
             .arg(repo_root())
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "helm plugin install failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeeded(out, "helm plugin install");
         helm
     }
 
@@ -109,13 +100,19 @@ impl Helm {
     /// Runs helm with `args`; returns stdout, failing the test with stderr if helm fails.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.command().args(args).output().expect("helm runs");
-        assert!(
-            out.status.success(),
-            "helm {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("helm prints UTF-8")
+        succeeded(out, &format!("helm {args:?}"))
     }
+}
+
+/// The stdout of a command that must have succeeded; otherwise the test fails, naming
+/// `what` and showing the command's stderr.
+pub fn succeeded(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
 }
 
 /// Parses a multi-document YAML stream into values, skipping empty documents.
