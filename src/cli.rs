@@ -221,7 +221,6 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         .and_then(|w| w.iter().find_map(|(_, c)| c.first().cloned()));
     let changes = generate::init(&chart, first_container.as_deref())
         .with_context(|| format!("{}", dir.display()))?;
-    let mut report = format!("deploy-jobs init {}\n", dir.display());
     for change in &changes {
         if let Some(content) = &change.content {
             let path = dir.join(change.path);
@@ -230,23 +229,8 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
                 .and_then(|()| std::fs::rename(&tmp, &path))
                 .with_context(|| format!("writing {}", path.display()))?;
         }
-        report.push_str(&format!("  {}: {}\n", change.path, change.note));
     }
-    match &workloads {
-        Ok(list) if list.is_empty() => {
-            report.push_str("The chart renders no workload: jobs need `image`.\n")
-        }
-        Ok(list) => {
-            report.push_str("Containers jobs can reuse (`container:`, with `workload:` if a name repeats):\n");
-            for (workload, containers) in list {
-                report.push_str(&format!("  {workload}: {}\n", containers.join(", ")));
-            }
-        }
-        Err(err) => report.push_str(&format!(
-            "Could not list the chart's containers ({err:#}); render it and run `deploy-jobs plan` instead.\n"
-        )),
-    }
-    report.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan`.\n");
+    let report = generate::summary(&dir.display().to_string(), &changes, &workloads);
     write_stdout(std::iter::once(report.as_bytes()))
 }
 

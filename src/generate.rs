@@ -120,6 +120,37 @@ fn has_top_level_key(text: &str, key: &str) -> bool {
     })
 }
 
+/// What `init` tells the user: each file's fate, the containers jobs can reuse (or why they
+/// could not be listed), and the next steps.
+pub fn summary(
+    chart: &str,
+    changes: &[Change],
+    workloads: &Result<Vec<(String, Vec<String>)>>,
+) -> String {
+    let mut out = format!("deploy-jobs init {chart}\n");
+    for change in changes {
+        out.push_str(&format!("  {}: {}\n", change.path, change.note));
+    }
+    match workloads {
+        Ok(list) if list.is_empty() => {
+            out.push_str("The chart renders no workload: jobs need `image`.\n")
+        }
+        Ok(list) => {
+            out.push_str(
+                "Containers jobs can reuse (`container:`, with `workload:` if a name repeats):\n",
+            );
+            for (workload, containers) in list {
+                out.push_str(&format!("  {workload}: {}\n", containers.join(", ")));
+            }
+        }
+        Err(err) => out.push_str(&format!(
+            "Could not list the chart's containers ({err:#}); render it and run `deploy-jobs plan` instead.\n"
+        )),
+    }
+    out.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan`.\n");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +214,19 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["properties"]["replicaCount"]["type"], "integer");
         assert!(v["properties"]["deploy_jobs"].is_object());
+    }
+
+    #[test]
+    fn the_summary_says_why_containers_are_missing() {
+        let text = summary("web", &[], &Err(anyhow::anyhow!("helm: not found")));
+        assert!(
+            text.contains("Could not list the chart's containers (helm: not found)"),
+            "{text}"
+        );
+        let none = summary("web", &[], &Ok(Vec::new()));
+        assert!(
+            none.contains("renders no workload: jobs need `image`"),
+            "{none}"
+        );
     }
 }
