@@ -15,7 +15,7 @@ use serde_norway::Value;
 
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate};
 use crate::names;
-use crate::plan::Documents;
+use crate::plan::{self, Documents};
 use crate::spec::{Exclusive, Job};
 
 /// How long the stop step waits for pods to terminate; with its Job deadline 50 s later, the
@@ -116,10 +116,8 @@ fn restarted(targets: &[Target]) -> impl Iterator<Item = &Target> {
 pub fn targets(docs: &dyn Documents, exclusive: &Exclusive) -> Result<Vec<Target>> {
     let mut found = Vec::new();
     let mut rendered = Vec::new();
-    for i in 0..docs.count() {
-        let Some(h) = docs.header(i) else { continue };
-        let kind = h.kind.as_deref().unwrap_or_default();
-        if docs.ignored(i) || h.is_hook() || !(kind == "Deployment" || kind == "StatefulSet") {
+    for (i, h, kind) in plan::workloads(docs) {
+        if !(kind == "Deployment" || kind == "StatefulSet") {
             continue;
         }
         let name = h.name.clone().unwrap_or_default();

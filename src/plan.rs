@@ -458,16 +458,7 @@ fn plan_job(
 fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<Reused<'a>> {
     let mut found = Vec::new();
     let mut candidates: Vec<String> = Vec::new();
-    for i in 0..docs.count() {
-        let Some(header) = docs.header(i) else {
-            continue;
-        };
-        let Some(kind) = header.kind.as_deref() else {
-            continue;
-        };
-        if docs.ignored(i) || header.is_hook() || !WORKLOAD_KINDS.contains(&kind) {
-            continue;
-        }
+    for (i, header, kind) in workloads(docs) {
         let workload = format!("{kind}/{}", header.name.as_deref().unwrap_or("?"));
         if let Some((want_kind, want_name)) = &job.workload
             && (want_kind != kind || header.name.as_deref() != Some(want_name.as_str()))
@@ -528,20 +519,24 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
     }
 }
 
+/// The workloads the stream renders as ordinary resources (hooks and ignored documents left
+/// out): document index, header and kind.
+pub fn workloads<'a>(
+    docs: &'a dyn Documents,
+) -> impl Iterator<Item = (usize, &'a Header, &'a str)> + 'a {
+    (0..docs.count()).filter_map(move |i| {
+        let header = docs.header(i)?;
+        let kind = header.kind.as_deref()?;
+        (!docs.ignored(i) && !header.is_hook() && WORKLOAD_KINDS.contains(&kind))
+            .then_some((i, header, kind))
+    })
+}
+
 /// Every workload the stream renders (hooks excluded) with the names of its containers:
 /// what `container:` can reuse.
 pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<String>)>> {
     let mut out = Vec::new();
-    for i in 0..docs.count() {
-        let Some(header) = docs.header(i) else {
-            continue;
-        };
-        let Some(kind) = header.kind.as_deref() else {
-            continue;
-        };
-        if docs.ignored(i) || header.is_hook() || !WORKLOAD_KINDS.contains(&kind) {
-            continue;
-        }
+    for (i, header, kind) in workloads(docs) {
         let names = pod_spec(kind, docs.value(i)?)
             .map(|pod| {
                 containers(pod)
