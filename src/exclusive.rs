@@ -1,9 +1,10 @@
 //! `exclusive:` jobs: migrations that need the database to themselves. Before such a job,
 //! in strictly increasing weights: a ServiceAccount, a Role and a RoleBinding (least
 //! privilege: only the verbs the stop script uses, only on the named workloads), then a
-//! "stop" Job that scales the workloads to zero and waits for their pods to go. After an
-//! upgrade, a "start" Job restores the workloads whose manifests do not set `replicas` (an
-//! autoscaler owns them, so the upgrade itself would leave them at zero).
+//! "stop" Job that scales the workloads to zero and waits for their pods to go. After the
+//! release's apply (post-install, -upgrade or -rollback), a "start" Job restores the
+//! workloads whose manifests do not set `replicas` (an autoscaler owns them, so the apply
+//! itself would leave them at zero).
 //!
 //! The Role is derived from [`KUBECTL_CALLS`], and a test holds the scripts to that table,
 //! so the permissions and what the scripts do cannot drift apart.
@@ -97,7 +98,7 @@ pub struct Stop {
     /// ServiceAccount, Role, RoleBinding.
     pub rbac: Vec<Value>,
     pub stop_job: k8s::Job,
-    /// Post-upgrade restore of the targets that do not set `replicas`.
+    /// After the release's apply: restores the targets that do not set `replicas`.
     pub start_job: Option<k8s::Job>,
 }
 
