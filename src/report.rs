@@ -101,8 +101,7 @@ impl Report {
                 continue;
             };
             let job = &planned.job;
-            // Each generated hook with the events it runs at.
-            let mut placed: Vec<(Vec<String>, Hook)> = Vec::new();
+            // Each generated hook goes under every event it runs at.
             for object in output.generated() {
                 let text = |key: &str| object.annotation(key).unwrap_or_default().to_string();
                 let mut hook = Hook {
@@ -138,20 +137,11 @@ impl Report {
                             .collect();
                     }
                 }
-                placed.push((
-                    text(crate::HOOK_ANNOTATION)
-                        .split(',')
-                        .map(str::to_string)
-                        .collect(),
-                    hook,
-                ));
-            }
-            for (hook_events, hook) in placed {
-                for event in hook_events {
+                for event in text(crate::HOOK_ANNOTATION).split(',') {
                     match events.iter_mut().find(|e| e.event == event) {
                         Some(e) => e.hooks.push(hook.clone()),
                         None => events.push(EventHooks {
-                            event,
+                            event: event.to_string(),
                             hooks: vec![hook.clone()],
                         }),
                     }
