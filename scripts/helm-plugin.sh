@@ -1,9 +1,10 @@
 #!/bin/sh
-# Entry point of the Helm 4 plugin (plugin.yaml). Runs the deploy-jobs binary built in this
-# checkout (or $DEPLOY_JOBS_BIN, or one on PATH). Helm 4 discards a plugin's stderr, so when
-# no binary is found the reason is reported as a document Helm refuses, naming the fix.
+# Entry point of the Helm 4 plugin (plugin.yaml). Runs $DEPLOY_JOBS_BIN if set, else the
+# binary inside a packaged plugin (bin/, see scripts/package-plugin.sh), else the one built in
+# this checkout, else one on PATH. Helm 4 discards a plugin's stderr, so when no binary is
+# found the reason is reported as a document Helm refuses, naming the fix.
 dir=$(cd "$(dirname "$0")/.." && pwd)
-for bin in "${DEPLOY_JOBS_BIN:-}" "$dir/target/release/deploy-jobs" "$dir/target/debug/deploy-jobs"; do
+for bin in "${DEPLOY_JOBS_BIN:-}" "$dir/bin/deploy-jobs" "$dir/target/release/deploy-jobs" "$dir/target/debug/deploy-jobs"; do
   if [ -n "$bin" ] && [ -x "$bin" ]; then
     exec "$bin" "$@"
   fi
