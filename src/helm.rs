@@ -56,13 +56,27 @@ struct ErrorMeta {
     annotations: std::collections::BTreeMap<&'static str, String>,
 }
 
+/// The last line of the file name: Helm appends its own parse error right after it, which
+/// says only that it refused this report, so the user is told to stop reading there.
+pub const HELM_TEXT_FOLLOWS: &str =
+    "[the rest of this line is Helm refusing deploy-jobs' error report; the error is above]";
+
 /// A one-document stream that makes Helm 4 stop with `YAML parse error on <message>`.
+///
+/// Helm prints the file name as it is, newlines included, and then its own unmarshal error,
+/// so the message stands on lines of its own between a heading and [`HELM_TEXT_FOLLOWS`].
 pub fn error_document(message: &str) -> String {
-    // One line, and a base name that does not start with `_` (Helm drops such files).
-    let mut line = format!("deploy-jobs failed: {}", message.replace(['\n', '\r'], " "));
-    line = line.replace("/_", "/ _");
+    let mut file = String::from("deploy-jobs failed, so Helm applied nothing:\n");
+    for line in message.lines().filter(|l| !l.trim().is_empty()) {
+        file.push_str("  ");
+        file.push_str(line.trim_end());
+        file.push('\n');
+    }
+    file.push_str(HELM_TEXT_FOLLOWS);
+    // A base name (after the last `/`) that starts with `_` would make Helm drop the file.
+    let file = file.replace("/_", "/ _");
     let mut annotations = std::collections::BTreeMap::new();
-    annotations.insert(FILENAME_ANNOTATION, line);
+    annotations.insert(FILENAME_ANNOTATION, file);
     let doc = ErrorDocument {
         api_version: "deploy-jobs/v1",
         kind: ErrorKind { error: message },
@@ -108,13 +122,24 @@ mod tests {
     }
 
     #[test]
-    fn error_document_is_one_line_and_never_a_partial() {
+    fn error_document_keeps_the_message_lines_and_is_never_a_partial() {
         let doc = error_document("values.yaml: deploy_jobs[0]\nbad\nshop/_helpers.tpl");
         let value: serde_norway::Value = serde_norway::from_str(&doc).unwrap();
         let file = value["metadata"]["annotations"][FILENAME_ANNOTATION]
             .as_str()
             .unwrap();
-        assert!(!file.contains('\n'));
+        let lines: Vec<&str> = file.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "deploy-jobs failed, so Helm applied nothing:",
+                "  values.yaml: deploy_jobs[0]",
+                "  bad",
+                "  shop/ _helpers.tpl",
+                HELM_TEXT_FOLLOWS,
+            ],
+            "the message on lines of its own, Helm's text announced last"
+        );
         assert!(!file.rsplit('/').next().unwrap().starts_with('_'));
         assert!(
             value["kind"].is_mapping(),

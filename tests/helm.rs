@@ -192,6 +192,25 @@ fn helm4_shows_our_error_although_it_discards_plugin_stderr() {
         stderr.contains("example/templates/deploy-jobs.yaml"),
         "and the template file:\n{stderr}"
     );
+    // Helm appends its own unmarshal error to the message: it must come after a line that
+    // tells the user the error is above, never run on from the message itself.
+    let ours = stderr
+        .lines()
+        .position(|l| l.contains("no container named `api`"))
+        .unwrap();
+    let helms = stderr
+        .lines()
+        .position(|l| l.contains("unmarshal"))
+        .unwrap_or_else(|| panic!("helm appends its parse error:\n{stderr}"));
+    assert!(
+        helms > ours
+            && stderr
+                .lines()
+                .nth(helms)
+                .unwrap()
+                .starts_with(deploy_jobs::helm::HELM_TEXT_FOLLOWS),
+        "helm's own text is announced as noise, after our message:\n{stderr}"
+    );
 }
 
 #[test]
