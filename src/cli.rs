@@ -52,6 +52,22 @@ struct InitArgs {
     /// then `helm` on PATH).
     #[arg(long, value_name = "PATH")]
     helm: Option<std::path::PathBuf>,
+    /// Render under this release name, to see the workload names your release will have.
+    /// Without it, names show `<release>` where the release name goes.
+    #[arg(long, value_name = "NAME")]
+    release: Option<String>,
+    /// Values files for rendering the chart, as with `helm template -f`. Repeatable.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    values: Vec<std::path::PathBuf>,
+    /// Set a value for rendering the chart, as with `helm template --set`. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Set a string value for rendering, as with `helm template --set-string`. Repeatable.
+    #[arg(long, value_name = "KEY=VALUE")]
+    set_string: Vec<String>,
+    /// Set a value from a file for rendering, as with `helm template --set-file`. Repeatable.
+    #[arg(long, value_name = "KEY=PATH")]
+    set_file: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -230,7 +246,11 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
                 .with_context(|| format!("writing {}", path.display()))?;
         }
     }
-    let report = generate::summary(&dir.display().to_string(), &changes, &workloads);
+    let release = match &args.release {
+        Some(name) => generate::Release::Named(name),
+        None => generate::Release::Placeholder,
+    };
+    let report = generate::summary(&dir.display().to_string(), &changes, &workloads, &release);
     write_stdout(std::iter::once(report.as_bytes()))
 }
 
@@ -241,10 +261,25 @@ fn rendered_workloads(args: &InitArgs) -> Result<Vec<(String, Vec<String>)>> {
         .clone()
         .or_else(|| std::env::var_os("HELM_BIN").map(Into::into))
         .unwrap_or_else(|| "helm".into());
-    let out = std::process::Command::new(&helm)
-        .arg("template")
-        .arg("deploy-jobs-init")
-        .arg(&args.chart)
+    let release = args
+        .release
+        .as_deref()
+        .unwrap_or(deploy_jobs::generate::PLACEHOLDER_RELEASE);
+    let mut command = std::process::Command::new(&helm);
+    command.arg("template").arg(release).arg(&args.chart);
+    for file in &args.values {
+        command.arg("--values").arg(file);
+    }
+    for (flag, values) in [
+        ("--set", &args.set),
+        ("--set-string", &args.set_string),
+        ("--set-file", &args.set_file),
+    ] {
+        for value in values {
+            command.arg(flag).arg(value);
+        }
+    }
+    let out = command
         .output()
         .with_context(|| format!("running {}", helm.display()))?;
     if !out.status.success() {

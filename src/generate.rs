@@ -120,12 +120,36 @@ fn has_top_level_key(text: &str, key: &str) -> bool {
     })
 }
 
+/// The release name `init` renders the chart under when the user names none: it stands for
+/// the user's release, and is shown as `<release>` in what `init` prints.
+pub const PLACEHOLDER_RELEASE: &str = "release-name";
+
+/// The release the chart was rendered under for `init`'s listing.
+#[derive(Debug, Clone, Copy)]
+pub enum Release<'a> {
+    /// `--release NAME`: workload names are shown as rendered.
+    Named(&'a str),
+    /// No release given: the chart was rendered as [`PLACEHOLDER_RELEASE`], which is shown as
+    /// `<release>` so no suggestion carries a release name the user never chose.
+    Placeholder,
+}
+
+impl Release<'_> {
+    fn show(self, name: &str) -> String {
+        match self {
+            Release::Named(_) => name.to_string(),
+            Release::Placeholder => name.replace(PLACEHOLDER_RELEASE, "<release>"),
+        }
+    }
+}
+
 /// What `init` tells the user: each file's fate, the containers jobs can reuse (or why they
 /// could not be listed), and the next steps.
 pub fn summary(
     chart: &str,
     changes: &[Change],
     workloads: &Result<Vec<(String, Vec<String>)>>,
+    release: &Release<'_>,
 ) -> String {
     let mut out = format!("deploy-jobs init {chart}\n");
     for change in changes {
@@ -136,15 +160,22 @@ pub fn summary(
             out.push_str("The chart renders no workload: jobs need `image`.\n")
         }
         Ok(list) => {
-            out.push_str(
-                "Containers jobs can reuse (`container:`, with `workload:` if a name repeats):\n",
-            );
+            out.push_str(&match release {
+                Release::Named(name) => format!(
+                    "Containers jobs can reuse (`container:`, with `workload:` if a name repeats), as named in release {name}:\n"
+                ),
+                Release::Placeholder => "Containers jobs can reuse (`container:`, with `workload:` if a name repeats; `<release>` is your release's name, `--release NAME` shows it):\n".to_string(),
+            });
             for (workload, containers) in list {
-                out.push_str(&format!("  {workload}: {}\n", containers.join(", ")));
+                out.push_str(&format!(
+                    "  {}: {}\n",
+                    release.show(workload),
+                    containers.join(", ")
+                ));
             }
         }
         Err(err) => out.push_str(&format!(
-            "Could not list the chart's containers ({err:#}); render it and run `deploy-jobs plan` instead.\n"
+            "Could not list the chart's containers ({err:#}); if the chart needs values, pass them with -f/--set as to helm template, or render it and run `deploy-jobs plan`.\n"
         )),
     }
     out.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan`.\n");
@@ -218,15 +249,36 @@ mod tests {
 
     #[test]
     fn the_summary_says_why_containers_are_missing() {
-        let text = summary("web", &[], &Err(anyhow::anyhow!("helm: not found")));
+        let text = summary(
+            "web",
+            &[],
+            &Err(anyhow::anyhow!("helm: not found")),
+            &Release::Placeholder,
+        );
         assert!(
             text.contains("Could not list the chart's containers (helm: not found)"),
             "{text}"
         );
-        let none = summary("web", &[], &Ok(Vec::new()));
+        let none = summary("web", &[], &Ok(Vec::new()), &Release::Placeholder);
         assert!(
             none.contains("renders no workload: jobs need `image`"),
             "{none}"
         );
+    }
+
+    #[test]
+    fn the_summary_never_shows_a_release_name_the_user_did_not_choose() {
+        let workloads = Ok(vec![(
+            format!("Deployment/{PLACEHOLDER_RELEASE}-web"),
+            vec!["web".to_string()],
+        )]);
+        let placeholder = summary("web", &[], &workloads, &Release::Placeholder);
+        assert!(
+            placeholder.contains("  Deployment/<release>-web: web"),
+            "{placeholder}"
+        );
+        assert!(!placeholder.contains(PLACEHOLDER_RELEASE), "{placeholder}");
+        let named = summary("web", &[], &workloads, &Release::Named("shop"));
+        assert!(named.contains("as named in release shop"), "{named}");
     }
 }

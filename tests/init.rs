@@ -9,9 +9,14 @@ use std::process::Command;
 use common::{Helm, documents, id};
 
 fn init(chart: &std::path::Path, helm: &Helm) -> std::process::Output {
+    init_with(chart, helm, &[])
+}
+
+fn init_with(chart: &std::path::Path, helm: &Helm, extra: &[&str]) -> std::process::Output {
     Command::new(common::BIN)
         .arg("init")
         .arg(chart)
+        .args(extra)
         .arg("--helm")
         .arg(&helm.exe)
         .env("HELM_CONFIG_HOME", helm.home.path().join("config"))
@@ -45,8 +50,8 @@ fn init_makes_a_helm_create_chart_ready_and_is_idempotent() {
 
     let report = common::succeeded(init(&chart, &helm), "deploy-jobs init");
     assert!(
-        report.contains("Deployment/deploy-jobs-init-web: web"),
-        "lists reusable containers:\n{report}"
+        report.contains("Deployment/<release>-web: web"),
+        "lists reusable containers, with no release name the user never chose:\n{report}"
     );
     let values = fs::read_to_string(chart.join("values.yaml")).unwrap();
     assert!(
@@ -123,4 +128,44 @@ fn init_refuses_a_directory_that_is_not_a_chart() {
         0,
         "nothing written"
     );
+}
+
+/// Most real charts refuse to render without some values (`required`); init takes them as
+/// helm template does, and renders under the user's release name when asked.
+#[test]
+fn init_renders_a_chart_that_needs_values_with_helms_flags() {
+    let helm = Helm::new("helm4");
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("rails");
+    helm.ok(&["create", chart.to_str().unwrap()]);
+    let deployment = chart.join("templates/deployment.yaml");
+    let text = fs::read_to_string(&deployment).unwrap();
+    fs::write(
+        &deployment,
+        format!(
+            "{{{{- $key := required \"secretKeyBase is required\" .Values.secretKeyBase }}}}\n{text}"
+        ),
+    )
+    .unwrap();
+
+    let without = common::succeeded(init(&chart, &helm), "deploy-jobs init");
+    assert!(
+        without.contains("secretKeyBase is required") && without.contains("-f/--set"),
+        "says why it could not list containers and how to pass values:\n{without}"
+    );
+
+    let values = work.path().join("ci.yaml");
+    fs::write(&values, "secretKeyBase: from-a-file\n").unwrap();
+    for extra in [
+        vec!["--set", "secretKeyBase=x", "--release", "shop"],
+        vec!["-f", values.to_str().unwrap(), "--release", "shop"],
+        vec!["--set-string", "secretKeyBase=1", "--release", "shop"],
+    ] {
+        let report = common::succeeded(init_with(&chart, &helm, &extra), "deploy-jobs init");
+        assert!(
+            report.contains("as named in release shop")
+                && report.contains("Deployment/shop-rails: rails"),
+            "{extra:?} lists the containers under the user's release name:\n{report}"
+        );
+    }
 }

@@ -36,7 +36,11 @@ fn signing_key(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let secring = dir.join("secring.gpg");
     let pubring = dir.join("pubring.gpg");
     let secret = gpg(&["--export-secret-keys"]);
-    std::fs::write(&secring, succeeded_bytes(secret, "gpg --export-secret-keys")).unwrap();
+    std::fs::write(
+        &secring,
+        succeeded_bytes(secret, "gpg --export-secret-keys"),
+    )
+    .unwrap();
     let public = gpg(&["--export"]);
     std::fs::write(&pubring, succeeded_bytes(public, "gpg --export")).unwrap();
     (secring, pubring)
