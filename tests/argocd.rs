@@ -8,18 +8,86 @@ use std::process::Command;
 use common::{documents, id};
 use serde_norway::Value;
 
-fn generate_script() -> String {
+/// The `sh -c` script of the plugin's `init` or `generate` step.
+fn step_script(step: &str) -> String {
     let text =
         std::fs::read_to_string(common::repo_root().join("examples/argocd/plugin.yaml")).unwrap();
     let plugin: Value = serde_norway::from_str(&text).unwrap();
     assert_eq!(
-        plugin["spec"]["generate"]["command"],
+        plugin["spec"][step]["command"],
         serde_norway::from_str::<Value>("[sh, -c]").unwrap()
     );
-    plugin["spec"]["generate"]["args"][0]
+    plugin["spec"][step]["args"][0]
         .as_str()
         .unwrap()
         .to_string()
+}
+
+fn generate_script() -> String {
+    step_script("generate")
+}
+
+/// Runs the plugin's init step in `chart` as Argo CD would, with a throwaway Helm home.
+fn run_init(chart: &std::path::Path) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    Command::new("sh")
+        .args(["-c", &step_script("init")])
+        .current_dir(chart)
+        .env("PATH", path_with_tools())
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_DATA_HOME", home.path().join("data"))
+        .env("HELM_CACHE_HOME", home.path().join("cache"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_plugin_init_step_fails_loudly_on_a_missing_dependency() {
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("app");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- name: db\n  version: 0.1.0\n  repository: file://../db\n",
+    )
+    .unwrap();
+    let out = run_init(&chart);
+    assert!(
+        !out.status.success(),
+        "a dependency that cannot be built must fail the init step"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("../db not found"),
+        "with Helm's own reason: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The same chart once its dependency exists: init builds it.
+    let db = work.path().join("db");
+    std::fs::create_dir_all(db.join("templates")).unwrap();
+    std::fs::write(
+        db.join("Chart.yaml"),
+        "apiVersion: v2\nname: db\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    common::succeeded(
+        run_init(&chart),
+        "the init step with the dependency present",
+    );
+    assert!(chart.join("charts/db-0.1.0.tgz").is_file());
+}
+
+#[test]
+fn the_plugin_init_step_passes_a_chart_without_dependencies() {
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("app");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    common::succeeded(run_init(&chart), "the init step without dependencies");
 }
 
 fn path_with_tools() -> String {
