@@ -22,7 +22,9 @@ step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "1/4 building deploy-jobs (cargo build --release; a minute or two the first time)"
 cargo build --release --locked
-bin=target/release/deploy-jobs
+bin=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)/deploy-jobs
+# The plugin runs exactly the binary just built (wherever CARGO_TARGET_DIR put it).
+export DEPLOY_JOBS_BIN=$bin
 
 step "2/4 installing the pinned Helm 4.1.4 (scripts/install-helm.sh helm4; cached after the first time)"
 helm=$(scripts/install-helm.sh helm4)
