@@ -31,8 +31,12 @@ pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded",
 
 /// Events a job runs on when `when` is not given.
 pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
-/// `activeDeadlineSeconds` when not given: ten minutes.
-pub const DEFAULT_DEADLINE: u64 = 600;
+/// `activeDeadlineSeconds` when not given: four minutes, so that the Job (its wait-for
+/// step included: the deadline counts from the Job's start) has failed, and its pod has had
+/// the default 30 s to stop, before Helm's default `--timeout` of 5m gives up on it. A Job
+/// that outlives Helm keeps running, and the next deploy's `before-hook-creation` deletes it
+/// mid-run.
+pub const DEFAULT_DEADLINE: u64 = 240;
 /// The image of the stop and start steps: the Kubernetes project's kubectl image (it has
 /// a shell since 1.28).
 pub const DEFAULT_STOP_IMAGE: &str = "registry.k8s.io/kubectl:v1.35.0";
