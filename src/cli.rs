@@ -96,6 +96,11 @@ struct RenderArgs {
     /// sync-wave and delete-policy annotations; refuses events Argo CD does not run).
     #[arg(long, value_enum, default_value = "helm")]
     target: TargetArg,
+    /// The `--timeout` Helm is given (Go duration: 5m, 1h30m). Every hook Job must fail
+    /// inside it, or Helm would give up on a Job that keeps running; jobs without
+    /// `activeDeadlineSeconds` get the timeout less a minute. Default: Helm's 5m.
+    #[arg(long, value_name = "DURATION", value_parser = helm::parse_duration)]
+    timeout: Option<u64>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
@@ -162,6 +167,7 @@ fn options(args: &RenderArgs) -> Result<Options> {
             TargetArg::Helm => deploy_jobs::Target::Helm,
             TargetArg::Argocd => deploy_jobs::Target::ArgoCd,
         },
+        helm_timeout: args.timeout,
     };
     for path in &args.values {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;

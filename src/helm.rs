@@ -10,6 +10,75 @@ use serde::Serialize;
 
 use crate::FILENAME_ANNOTATION;
 
+/// Helm's default `--timeout`, in seconds: how long it waits for each hook.
+pub const DEFAULT_TIMEOUT: u64 = 300;
+
+/// What a Job's deadline must leave of Helm's `--timeout`: the Job controller starting the
+/// Job (the deadline counts from then), and its pod stopping (30 s grace by default) before
+/// the Job is marked failed.
+pub const TIMEOUT_MARGIN: u64 = 60;
+
+/// The longest `activeDeadlineSeconds` that still fails inside Helm's `--timeout` of
+/// `timeout` seconds, so Helm reports the failure (with the log) instead of giving up on a
+/// Job that keeps running; also the default deadline under that timeout.
+pub fn deadline_within(timeout: u64) -> u64 {
+    timeout.saturating_sub(TIMEOUT_MARGIN)
+}
+
+/// Parses a Go duration as Helm's `--timeout` takes it (`5m`, `1h30m`, `90s`, `2.5m`) into
+/// whole seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let bad =
+        || format!("`{text}` is not a duration like Helm's --timeout takes (5m, 1h30m, 600s)");
+    let mut rest = text.trim();
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut millis: f64 = 0.0;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let number: f64 = rest[..number_end].parse().map_err(|_| bad())?;
+        rest = &rest[number_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit_end] {
+            "h" => 3_600_000.0,
+            "m" => 60_000.0,
+            "s" => 1_000.0,
+            "ms" => 1.0,
+            _ => return Err(bad()),
+        };
+        millis += number * scale;
+        rest = &rest[unit_end..];
+    }
+    if !millis.is_finite() || millis > (u32::MAX as f64) * 1000.0 {
+        return Err(bad());
+    }
+    Ok((millis / 1000.0).floor() as u64)
+}
+
+/// Seconds as a Go duration Helm accepts: `31m`, `1h30m`, `45s`.
+pub fn format_duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out += &format!("{h}h");
+    }
+    if m > 0 {
+        out += &format!("{m}m");
+    }
+    if s > 0 || out.is_empty() {
+        out += &format!("{s}s");
+    }
+    out
+}
+
 /// What the user reads when deploy-jobs is started as Helm 3's `--post-renderer`.
 pub const HELM3_REFUSAL: &str = "deploy-jobs is running as a Helm 3 post-renderer. Helm 3 applies \
 resources that a post-renderer adds as ordinary resources, not as hooks, so the migration Job \
@@ -105,6 +174,27 @@ mod tests {
             &args("bash -c helm template x ./c | deploy-jobs render"),
             false
         ));
+    }
+
+    #[test]
+    fn durations_read_as_helm_reads_them() {
+        assert_eq!(parse_duration("5m"), Ok(300));
+        assert_eq!(parse_duration("1h30m"), Ok(5400));
+        assert_eq!(parse_duration("2.5m"), Ok(150));
+        assert_eq!(parse_duration("600s"), Ok(600));
+        assert!(parse_duration("600").is_err(), "Helm wants a unit");
+        assert!(parse_duration("5 minutes").is_err());
+        assert_eq!(format_duration(1860), "31m");
+        assert_eq!(format_duration(5445), "1h30m45s");
+        assert_eq!(parse_duration(&format_duration(5445)), Ok(5445));
+    }
+
+    #[test]
+    fn the_default_deadline_fails_inside_helms_default_timeout() {
+        assert_eq!(
+            deadline_within(DEFAULT_TIMEOUT),
+            crate::spec::DEFAULT_DEADLINE
+        );
     }
 
     #[test]

@@ -196,11 +196,23 @@ pub struct HookCopy {
 }
 
 /// Options that do not come from the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Option<String>,
     /// Prefix of generated names: the DeployJobs document's `metadata.name`.
     pub name_prefix: Option<String>,
+    /// `activeDeadlineSeconds` of jobs that set none.
+    pub default_deadline: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            environment: None,
+            name_prefix: None,
+            default_deadline: spec::DEFAULT_DEADLINE,
+        }
+    }
 }
 
 /// Plans every job.
@@ -405,7 +417,7 @@ fn plan_job(
             active_deadline_seconds: job
                 .spec
                 .active_deadline_seconds
-                .unwrap_or(spec::DEFAULT_DEADLINE),
+                .unwrap_or(ctx.default_deadline),
             ttl_seconds_after_finished: job.spec.ttl_seconds_after_finished,
             template: PodTemplate {
                 metadata: ObjectMeta {

@@ -13,6 +13,7 @@ use serde_norway::Value;
 
 use crate::argocd;
 use crate::header::{self, Header};
+use crate::helm;
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
 use crate::stream::{self, Document};
@@ -41,6 +42,9 @@ pub struct Options {
     pub strict: bool,
     /// Who applies the output.
     pub target: Target,
+    /// Helm's `--timeout` in seconds, when it is not the default 5m: every hook Job must
+    /// fail inside it (see `helm::deadline_within`).
+    pub helm_timeout: Option<u64>,
 }
 
 /// Who applies the rendered output.
@@ -239,11 +243,19 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let environment = options.environment.clone().or(config.environment.clone());
     let jobs = spec::validate(&config.jobs, environment.as_deref())
         .map_err(|e| anyhow!("{origin}: {e}"))?;
-    if options.target == Target::ArgoCd {
-        for job in jobs.iter().filter(|j| j.enabled()) {
-            argocd::check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
+    // Argo CD has no hook timeout of its own; the deadline alone bounds a job there.
+    let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
+    for job in jobs.iter().filter(|j| j.enabled()) {
+        match options.target {
+            Target::ArgoCd => argocd::check(job),
+            Target::Helm => spec::check_deadline(job, timeout),
         }
+        .map_err(|e| anyhow!("{origin}: {e}"))?;
     }
+    let default_deadline = match options.target {
+        Target::ArgoCd => spec::DEFAULT_DEADLINE,
+        Target::Helm => helm::deadline_within(timeout),
+    };
 
     // Earlier output of deploy-jobs is replaced, not duplicated.
     for entry in &mut docs.entries {
@@ -254,6 +266,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let ctx = plan::Settings {
         environment,
         name_prefix: config.name_prefix.clone(),
+        default_deadline,
     };
     let plan = plan::plan(&docs, jobs, &ctx).with_context(|| origin.clone())?;
 

@@ -13,9 +13,6 @@ use crate::exclusive::Target;
 use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
 
-/// Helm's default `--timeout`, in seconds: a hook Job that runs longer is abandoned.
-pub const HELM_DEFAULT_TIMEOUT: u64 = 300;
-
 /// Events in the order of a release's life.
 const EVENT_ORDER: &[&str] = &[
     "pre-install",
@@ -306,19 +303,6 @@ fn warnings(plan: &Plan) -> Vec<String> {
             continue;
         };
         let job = &planned.job;
-        let deadline = output.object.spec.active_deadline_seconds;
-        let waits = if job.wait_for.is_empty() {
-            ""
-        } else {
-            " (plus the wait for its targets)"
-        };
-        if deadline > HELM_DEFAULT_TIMEOUT {
-            out.push(format!(
-                "{}: activeDeadlineSeconds {deadline} is longer than Helm's default --timeout of 5m: Helm would stop waiting while the Job still runs{waits}; pass --timeout {}s or more",
-                job.name(),
-                deadline + 60
-            ));
-        }
         let post = job
             .events
             .iter()

@@ -618,6 +618,27 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
     Ok(out)
 }
 
+/// Refuses a job whose deadline outlives Helm's `--timeout` of `timeout` seconds: Helm would
+/// give up on it while it still runs, and the next deploy's `before-hook-creation` would
+/// delete it mid-run. Jobs without a deadline get one that fits (see the planner).
+pub fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
+    use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
+    let Some(deadline) = job.spec.active_deadline_seconds else {
+        return Ok(());
+    };
+    if deadline <= deadline_within(timeout) {
+        return Ok(());
+    }
+    let needed = format_duration(deadline + TIMEOUT_MARGIN);
+    err(
+        format!("{}.activeDeadlineSeconds", job.path()),
+        format!(
+            "{deadline} does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up while the Job still runs, and the next deploy would delete it mid-run. For a long job give Helm and deploy-jobs the same timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`); the deadline can then be left out, it defaults to the timeout less {TIMEOUT_MARGIN}s",
+            format_duration(timeout)
+        ),
+    )
+}
+
 /// Which workloads a job stops before it runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Exclusive {
