@@ -562,6 +562,23 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
                         );
                     }
                 }
+                if !parts.iter().any(|p| p == "before-hook-creation") {
+                    let has = |p: &str| parts.iter().any(|x| x == p);
+                    let outcome = if has("hook-failed") && has("hook-succeeded") {
+                        "a Job Helm stopped waiting for (a timeout, an interrupted deploy) stays, and the next deploy finds it instead of running the new one, or fails with `field is immutable` (new image)"
+                    } else if has("hook-failed") {
+                        "after a success the completed Job stays, and the next deploy either finds it and runs nothing (same spec) or fails with `field is immutable` (new image)"
+                    } else {
+                        "after a failure the failed Job stays, and the next deploy either finds it and fails again without running (same spec) or fails with `field is immutable` (new image)"
+                    };
+                    return err(
+                        format!("{path}.deletePolicy"),
+                        format!(
+                            "`{p}` lacks before-hook-creation: Helm would not delete the previous deploy's Job before creating this one, so {outcome}. Write `before-hook-creation,{}`",
+                            parts.join(",")
+                        ),
+                    );
+                }
                 parts
             }
         };
