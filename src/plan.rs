@@ -384,14 +384,19 @@ fn plan_job(
         crate::DELETE_ANNOTATION.to_string(),
         job.delete_policy.join(","),
     );
-    annotations.insert(crate::LOG_ANNOTATION.to_string(), "hook-failed".to_string());
-    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
-    let user_annotations: IndexMap<String, String> = job
+    // A log policy of the job's own replaces the default; validation refused every other
+    // hook annotation, so the rest are the user's to put on the Job and its pod.
+    let mut user_annotations: IndexMap<String, String> = job
         .spec
         .annotations
         .iter()
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
+    let log_policy = user_annotations
+        .shift_remove(crate::LOG_ANNOTATION)
+        .unwrap_or_else(|| "hook-failed".to_string());
+    annotations.insert(crate::LOG_ANNOTATION.to_string(), log_policy);
+    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
     for (k, v) in &user_annotations {
         annotations.entry(k.clone()).or_insert_with(|| v.clone());
     }

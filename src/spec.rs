@@ -599,6 +599,13 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         if let Some(sa) = &spec.service_account_name {
             check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
         }
+        for key in spec.annotations.keys() {
+            check_annotation(
+                key,
+                &spec.annotations[key].0,
+                &format!("{path}.annotations"),
+            )?;
+        }
         for (i, name) in spec.volumes.iter().enumerate() {
             if spec.container.is_none() {
                 return err(
@@ -654,6 +661,54 @@ pub fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
             format_duration(timeout)
         ),
     )
+}
+
+/// The hook outcomes on which Helm prints a hook's container logs.
+pub const LOG_POLICIES: &[&str] = &["hook-succeeded", "hook-failed"];
+
+/// A job's own annotation. Those that deploy-jobs derives from a key of the job are errors
+/// naming the key (they would be overwritten, or worse, copied onto the pod where they mean
+/// nothing); Helm's log policy is the one hook annotation a job may set itself.
+fn check_annotation(key: &str, value: &str, path: &str) -> Result<(), SpecError> {
+    let instead = match key {
+        crate::HOOK_ANNOTATION | "argocd.argoproj.io/hook" => Some("when"),
+        crate::WEIGHT_ANNOTATION | "argocd.argoproj.io/sync-wave" => Some("weight"),
+        crate::DELETE_ANNOTATION | "argocd.argoproj.io/hook-delete-policy" => Some("deletePolicy"),
+        _ => None,
+    };
+    let path = format!("{path}.{key}");
+    if let Some(instead) = instead {
+        return err(
+            path,
+            format!(
+                "deploy-jobs sets this annotation itself, from the job's `{instead}`; set `{instead}` instead"
+            ),
+        );
+    }
+    if key == crate::LOG_ANNOTATION {
+        let parts = split_list(value);
+        return match parts.iter().find(|p| !LOG_POLICIES.contains(&p.as_str())) {
+            _ if parts.is_empty() => err(
+                path,
+                "is empty; expected hook-failed, hook-succeeded or both",
+            ),
+            Some(bad) => err(
+                path,
+                format!("unknown log policy `{bad}`; expected hook-failed, hook-succeeded or both"),
+            ),
+            None => Ok(()),
+        };
+    }
+    if key.starts_with("helm.sh/") || key.starts_with("deploy-jobs.io/") {
+        return err(
+            path,
+            format!(
+                "means nothing on a generated hook Job (Helm reads only its hook annotations there, and deploy-jobs.io/ ones are deploy-jobs' own); the hook settings are the job's `when`, `weight` and `deletePolicy`, and `{}` may be set here",
+                crate::LOG_ANNOTATION
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Which workloads a job stops before it runs.
@@ -1167,6 +1222,37 @@ mod tests {
         assert!(
             error("deploy_jobs:\n- {name: Migrate_DB, image: x}\n").contains("(try `migrate-db`)")
         );
+    }
+
+    #[test]
+    fn hook_annotations_name_the_key_that_sets_them() {
+        for (key, instead) in [
+            ("helm.sh/hook", "when"),
+            ("helm.sh/hook-weight", "weight"),
+            ("helm.sh/hook-delete-policy", "deletePolicy"),
+            ("argocd.argoproj.io/sync-wave", "weight"),
+        ] {
+            let message = error(&format!(
+                "deploy_jobs:\n- name: a\n  image: x\n  annotations: {{{key}: '1'}}\n"
+            ));
+            assert!(
+                message.starts_with(&format!("deploy_jobs[0].annotations.{key}: "))
+                    && message.contains(&format!("set `{instead}` instead")),
+                "{key}: {message}"
+            );
+        }
+        for key in ["helm.sh/resource-policy", "deploy-jobs.io/job"] {
+            let message = error(&format!(
+                "deploy_jobs:\n- name: a\n  image: x\n  annotations: {{{key}: keep}}\n"
+            ));
+            assert!(message.contains("means nothing"), "{key}: {message}");
+        }
+        assert!(
+            error("deploy_jobs:\n- name: a\n  image: x\n  annotations: {helm.sh/hook-output-log-policy: always}\n")
+                .contains("unknown log policy `always`")
+        );
+        jobs("deploy_jobs:\n- name: a\n  image: x\n  annotations: {helm.sh/hook-output-log-policy: 'hook-succeeded,hook-failed', example.com/x: y}\n")
+            .expect("the log policy and other annotations are the job's to set");
     }
 
     #[test]
