@@ -101,6 +101,11 @@ struct RenderArgs {
     /// `activeDeadlineSeconds` get the timeout less a minute. Default: Helm's 5m.
     #[arg(long, value_name = "DURATION", value_parser = helm::parse_duration)]
     timeout: Option<u64>,
+    /// Prefix of the generated names, normally the release name, so that two releases in one
+    /// namespace never share a Job. Default: the DeployJobs document's metadata.name, else
+    /// the stream's `app.kubernetes.io/instance` label, else its `release` label.
+    #[arg(long, value_name = "NAME")]
+    name_prefix: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
@@ -168,6 +173,7 @@ fn options(args: &RenderArgs) -> Result<Options> {
             TargetArg::Argocd => deploy_jobs::Target::ArgoCd,
         },
         helm_timeout: args.timeout,
+        name_prefix: args.name_prefix.clone(),
     };
     for path in &args.values {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;

@@ -199,8 +199,9 @@ pub struct HookCopy {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Option<String>,
-    /// Prefix of generated names: the DeployJobs document's `metadata.name`.
-    pub name_prefix: Option<String>,
+    /// Prefix of generated names: `--name-prefix`, else the DeployJobs document's
+    /// `metadata.name`; without either, a release label of the stream.
+    pub name_prefix: Option<NamePrefix>,
     /// `activeDeadlineSeconds` of jobs that set none.
     pub default_deadline: u64,
 }
@@ -215,16 +216,34 @@ impl Default for Settings {
     }
 }
 
+/// Labels that name the release, in the order they are looked for: the Kubernetes
+/// recommended one, then the older convention of many charts.
+pub const RELEASE_LABELS: &[&str] = &[INSTANCE_LABEL, "release"];
+
+/// The prefix of generated names, and where it was set (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePrefix {
+    pub name: String,
+    /// `--name-prefix`, `metadata.name of document 5 (...)`.
+    pub origin: String,
+}
+
+/// The first value of each of [`RELEASE_LABELS`] in the stream, with its document.
+type StreamLabels = Vec<Option<(String, usize)>>;
+
 /// Plans every job.
 pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
-    let stream_instance = (0..docs.count())
-        .filter(|&i| !docs.ignored(i))
-        .find_map(|i| {
-            docs.header(i)?
-                .labels
-                .get(INSTANCE_LABEL)
-                .map(str::to_string)
-        });
+    let stream_labels: StreamLabels = RELEASE_LABELS
+        .iter()
+        .map(|key| {
+            (0..docs.count())
+                .filter(|&i| !docs.ignored(i))
+                .find_map(|i| Some((docs.header(i)?.labels.get(key)?.to_string(), i)))
+        })
+        .collect();
+    if let Some(prefix) = &ctx.name_prefix {
+        check_prefix(prefix)?;
+    }
     let mut planned = Vec::with_capacity(jobs.len());
     let mut last_weight: Option<(i64, usize)> = None;
     for job in jobs {
@@ -232,13 +251,7 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
             planned.push(PlannedJob { job, output: None });
             continue;
         }
-        let output = plan_job(
-            docs,
-            &job,
-            ctx,
-            stream_instance.as_deref(),
-            &mut last_weight,
-        )?;
+        let output = plan_job(docs, &job, ctx, &stream_labels, &mut last_weight)?;
         planned.push(PlannedJob {
             job,
             output: Some(output),
@@ -248,6 +261,59 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
     Ok(Plan {
         environment: ctx.environment.clone(),
         jobs: planned,
+    })
+}
+
+/// The prefix of a job's generated names, so that two releases in one namespace never share
+/// a Job: `--name-prefix`, else the DeployJobs document's `metadata.name`, else a release
+/// label of the reused workload or, failing that, of the stream. Never guessed, never empty,
+/// always a valid start of a Kubernetes name.
+fn name_prefix(
+    docs: &dyn Documents,
+    ctx: &Settings,
+    workload: Option<usize>,
+    stream_labels: &StreamLabels,
+) -> Result<String> {
+    let from_labels = || {
+        RELEASE_LABELS
+            .iter()
+            .zip(stream_labels)
+            .find_map(|(key, first)| {
+                let own = workload.and_then(|i| Some((docs.header(i)?.labels.get(key)?, i)));
+                let (value, doc) = own.or(first.as_ref().map(|(v, i)| (v.as_str(), *i)))?;
+                Some(NamePrefix {
+                    name: value.to_string(),
+                    origin: format!("the `{key}` label of {}", docs.label(doc)),
+                })
+            })
+    };
+    let Some(prefix) = ctx.name_prefix.clone().or_else(from_labels) else {
+        bail!(
+            "no release name to prefix the generated names with (two releases in one namespace would otherwise share their Jobs): no `--name-prefix`, no `metadata.name` in a DeployJobs document, and no {} label in the stream. Pass `--name-prefix RELEASE` (to Helm 4's post-renderer: `--post-renderer-args=--name-prefix=RELEASE`)",
+            RELEASE_LABELS
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        );
+    };
+    check_prefix(&prefix)?;
+    Ok(prefix.name)
+}
+
+fn check_prefix(prefix: &NamePrefix) -> Result<()> {
+    names::check_prefix(&prefix.name).map_err(|why| {
+        let shown: String = prefix.name.chars().take(64).collect();
+        let more = if shown.len() < prefix.name.len() {
+            "…"
+        } else {
+            ""
+        };
+        anyhow!(
+            "{}: `{}{more}` cannot start the generated names: {why}; set `--name-prefix` (or the DeployJobs document's metadata.name) to the release name",
+            prefix.origin,
+            shown.escape_debug()
+        )
     })
 }
 
@@ -263,7 +329,7 @@ fn plan_job(
     docs: &dyn Documents,
     job: &Job,
     ctx: &Settings,
-    stream_instance: Option<&str>,
+    stream_labels: &StreamLabels,
     last_weight: &mut Option<(i64, usize)>,
 ) -> Result<JobOutput> {
     let reused = match &job.spec.container {
@@ -275,9 +341,7 @@ fn plan_job(
     let workload_header = reused.as_ref().and_then(|r| docs.header(r.doc));
     let instance = workload_header
         .and_then(|h| h.labels.get(INSTANCE_LABEL))
-        .or(stream_instance);
-    let prefix = ctx.name_prefix.as_deref().or(instance);
-    let job_name = names::fit(&names::join(prefix, job.name()), names::MAX_JOB_NAME);
+        .or(stream_labels[0].as_ref().map(|(v, _)| v.as_str()));
     let namespace = workload_header.and_then(|h| h.namespace.clone());
 
     let mut pod = match &reused {
@@ -289,6 +353,9 @@ fn plan_job(
     if !job.wait_for.is_empty() {
         pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
     }
+    let prefix = name_prefix(docs, ctx, reused.as_ref().map(|r| r.doc), stream_labels)
+        .with_context(|| job.path())?;
+    let job_name = names::fit(&names::join(Some(&prefix), job.name()), names::MAX_JOB_NAME);
     match &job.spec.service_account_name {
         Some(sa) => pod.service_account_name = Some(sa.clone()),
         None => pod.automount_service_account_token = Some(false),

@@ -45,6 +45,9 @@ pub struct Options {
     /// Helm's `--timeout` in seconds, when it is not the default 5m: every hook Job must
     /// fail inside it (see `helm::deadline_within`).
     pub helm_timeout: Option<u64>,
+    /// `--name-prefix`: the prefix of generated names (the release name), over the
+    /// DeployJobs document's `metadata.name` and the stream's release labels.
+    pub name_prefix: Option<String>,
 }
 
 /// Who applies the rendered output.
@@ -263,9 +266,20 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             entry.ignored = true;
         }
     }
+    let name_prefix = match (&options.name_prefix, &config.name_prefix) {
+        (Some(name), _) => Some(plan::NamePrefix {
+            name: name.clone(),
+            origin: "--name-prefix".to_string(),
+        }),
+        (None, Some(name)) => Some(plan::NamePrefix {
+            name: name.clone(),
+            origin: "metadata.name".to_string(),
+        }),
+        (None, None) => None,
+    };
     let ctx = plan::Settings {
         environment,
-        name_prefix: config.name_prefix.clone(),
+        name_prefix,
         default_deadline,
     };
     let plan = plan::plan(&docs, jobs, &ctx).with_context(|| origin.clone())?;
