@@ -343,6 +343,7 @@ fn plan_job(
         .and_then(|h| h.labels.get(INSTANCE_LABEL))
         .or(stream_labels[0].as_ref().map(|(v, _)| v.as_str()));
     let namespace = workload_header.and_then(|h| h.namespace.clone());
+    check_wait_targets(docs, job, namespace.as_deref())?;
 
     let mut pod = match &reused {
         Some(r) => pod_from_workload(job, r)?,
@@ -791,6 +792,73 @@ fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> 
     })
 }
 
+/// Events at which the release's ordinary resources are not there: before the first apply,
+/// and after they were deleted.
+const ABSENT_EVENTS: &[(&str, &str)] = &[
+    ("pre-install", "does not exist yet"),
+    ("post-delete", "no longer exists"),
+];
+
+/// Refuses a `waitFor` target that is a Service this release renders as an ordinary
+/// resource, for a job that runs when such resources are not there: it would wait out its
+/// deadline and fail the deploy. (Charts that bundle their database as a subchart do this.)
+fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
+    let Some((event, absent)) = ABSENT_EVENTS
+        .iter()
+        .find(|(e, _)| job.events.iter().any(|j| j == e))
+    else {
+        return Ok(());
+    };
+    for (i, (host, port)) in job.wait_for.iter().enumerate() {
+        let service = (0..docs.count()).find(|&d| {
+            docs.header(d).is_some_and(|h| {
+                !docs.ignored(d)
+                    && h.is_kind("Service")
+                    && !h.is_hook()
+                    && h.name.as_deref().is_some_and(|name| {
+                        service_host(host, name, h.namespace.as_deref(), namespace)
+                    })
+            })
+        });
+        if let Some(d) = service {
+            bail!(
+                "{}.waitFor[{i}]: `{host}:{port}` is Service/{}, which this release renders as an ordinary resource in {}: at {event} it {absent}, so the job would wait until its deadline and the deploy would fail. Run the job when the release's resources are there (`when: post-install,pre-upgrade`; under Argo CD `post-install,post-upgrade`), or render that Service and what serves it as hooks ahead of the job, or wait for a database outside the release",
+                job.path(),
+                docs.header(d)
+                    .and_then(|h| h.name.as_deref())
+                    .unwrap_or("?"),
+                docs.label(d)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Whether `host`, resolved from a pod in `job_namespace`, names the Service `name` in
+/// `service_namespace` (`None`: the release's namespace): `name`, `name.ns`, `name.ns.svc`
+/// or `name.ns.svc.<cluster domain>`. Only what is certain: a namespace we cannot compare
+/// (one side explicit, the other the release's) is not a match.
+fn service_host(
+    host: &str,
+    name: &str,
+    service_namespace: Option<&str>,
+    job_namespace: Option<&str>,
+) -> bool {
+    let host = host.trim_end_matches('.');
+    let mut parts = host.splitn(3, '.');
+    if parts.next() != Some(name) {
+        return false;
+    }
+    match parts.next() {
+        None => service_namespace == job_namespace,
+        Some(ns) => {
+            let rest = parts.next();
+            let svc_suffix = rest.is_none_or(|r| r == "svc" || r.starts_with("svc."));
+            svc_suffix && service_namespace == Some(ns)
+        }
+    }
+}
+
 /// The hardened initContainer that waits for TCP targets.
 fn wait_container(job: &Job) -> Result<Container> {
     let targets: Vec<String> = job
@@ -977,4 +1045,47 @@ fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_hosts_match_a_service_by_every_name_it_resolves_as() {
+        for host in [
+            "db",
+            "db.shop",
+            "db.shop.svc",
+            "db.shop.svc.cluster.local",
+            "db.shop.svc.cluster.local.",
+        ] {
+            assert!(
+                service_host(host, "db", Some("shop"), Some("shop")),
+                "{host}"
+            );
+        }
+        assert!(
+            service_host("db", "db", None, None),
+            "both in the release namespace"
+        );
+        assert!(
+            !service_host("db.shop", "db", None, None),
+            "the release namespace is not known: not a match"
+        );
+        assert!(
+            !service_host("db", "db", Some("other"), Some("shop")),
+            "another namespace"
+        );
+        assert!(
+            !service_host("db", "db", Some("shop"), None),
+            "cannot tell: not a match"
+        );
+        assert!(!service_host("db.other", "db", Some("shop"), Some("shop")));
+        assert!(
+            !service_host("db.shop.example.com", "db", Some("shop"), Some("shop")),
+            "an external host"
+        );
+        assert!(!service_host("dbx", "db", None, None));
+    }
 }
