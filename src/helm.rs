@@ -3,8 +3,10 @@
 //! Helm 4 runs post-renderers as plugins and throws their stderr away, even on failure; it
 //! does, however, print the file name of a document it cannot read. So in plugin mode an
 //! error is reported as a single document that Helm is certain to reject, whose file name is
-//! the message (see [`error_document`]). Helm 3 applies injected hooks as ordinary resources,
-//! so deploy-jobs refuses to run as its post-renderer ([`is_helm3_post_renderer`]).
+//! the message (see [`error_document`]), but only when the input shows it comes from Helm 4
+//! ([`input_from_helm4`]): Helm 3 sets the same plugin variables and shows stderr. Helm 3
+//! applies injected hooks as ordinary resources, so deploy-jobs refuses to run as its
+//! post-renderer ([`is_helm3_post_renderer`]).
 
 use serde::Serialize;
 
@@ -87,21 +89,27 @@ changed. Use Helm 4 (`helm plugin install` this repository, then `--post-rendere
 or render first and apply the result with a tool that honours hook annotations: \
 `helm template ... | deploy-jobs render > out.yaml` (Argo CD maps the hooks to PreSync/PostSync).";
 
-/// Whether the parent process is Helm 3 running us as `--post-renderer`: its command line has
-/// the flag, and we were not started as a Helm 4 plugin (Helm 4 sets `HELM_PLUGIN_NAME` and
-/// takes only a plugin name there).
-pub fn is_helm3_post_renderer(parent_args: &[String], started_as_helm4_plugin: bool) -> bool {
-    if started_as_helm4_plugin {
-        return false;
-    }
-    let is_helm = parent_args.first().is_some_and(|exe| {
-        let base = exe.rsplit('/').next().unwrap_or(exe);
-        base.starts_with("helm")
-    });
-    is_helm
-        && parent_args
-            .iter()
-            .any(|a| a == "--post-renderer" || a.starts_with("--post-renderer="))
+/// Whether the input came from Helm 4: it puts its file-name annotation on every document
+/// it hands a post-renderer; Helm 3 (and `helm template` without a post-renderer) on none.
+pub fn input_from_helm4(input: &[u8]) -> bool {
+    memchr::memmem::find(input, FILENAME_ANNOTATION.as_bytes()).is_some()
+}
+
+/// Whether deploy-jobs is running as Helm 3's `--post-renderer`: some process above it is
+/// a command run with `--post-renderer` (Helm itself, however it is named; reached directly,
+/// through a wrapper script that does not `exec`, or from inside a Helm 3 plugin such as
+/// helm-secrets or helm-diff, which sets `HELM_PLUGIN_NAME` too, so that proves nothing),
+/// and the input has documents but none carries Helm 4's file-name annotation.
+/// `ancestors` are the command lines of the parent, its parent, and so on.
+pub fn is_helm3_post_renderer(ancestors: &[Vec<String>], input: &[u8]) -> bool {
+    let has_documents = input.iter().any(|b| !b.is_ascii_whitespace());
+    has_documents
+        && !input_from_helm4(input)
+        && ancestors.iter().any(|args| {
+            args.iter()
+                .skip(1)
+                .any(|a| a == "--post-renderer" || a.starts_with("--post-renderer="))
+        })
 }
 
 #[derive(Serialize)]
@@ -152,28 +160,61 @@ mod tests {
         s.split(' ').map(str::to_string).collect()
     }
 
+    const HELM3_INPUT: &[u8] = b"---\n# Source: shop/templates/deployment.yaml\nkind: Deployment\n";
+    const HELM4_INPUT: &[u8] = b"kind: Deployment\nmetadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: shop/templates/deployment.yaml\n";
+
     #[test]
-    fn recognises_helm3_post_renderer_parents() {
-        assert!(is_helm3_post_renderer(
-            &args("/usr/bin/helm upgrade x ./c --post-renderer deploy-jobs"),
-            false
-        ));
-        assert!(is_helm3_post_renderer(
-            &args("helm3 template x ./c --post-renderer=./dj"),
-            false
-        ));
+    fn helm3_is_recognised_however_it_reaches_us() {
+        let helm3 = args("/usr/bin/helm upgrade x ./c --post-renderer ./wrap.sh");
+        assert!(
+            is_helm3_post_renderer(std::slice::from_ref(&helm3), HELM3_INPUT),
+            "parent"
+        );
+        assert!(
+            is_helm3_post_renderer(&[args("/bin/sh ./wrap.sh"), helm3], HELM3_INPUT),
+            "through a wrapper script that does not exec"
+        );
+        assert!(
+            is_helm3_post_renderer(
+                &[
+                    args("/usr/bin/helm template x ./c --post-renderer=./dj"),
+                    args("/bin/sh /plugins/secrets/run.sh template x ./c"),
+                    args("/usr/bin/helm secrets template x ./c"),
+                ],
+                HELM3_INPUT
+            ),
+            "from inside a Helm 3 plugin"
+        );
+        assert!(
+            is_helm3_post_renderer(
+                &[args("/opt/h3 template x ./c --post-renderer dj")],
+                HELM3_INPUT
+            ),
+            "whatever the binary is called"
+        );
     }
 
     #[test]
-    fn helm4_plugins_and_pipes_are_not_helm3() {
-        assert!(!is_helm3_post_renderer(
-            &args("helm upgrade x ./c --post-renderer deploy-jobs"),
-            true
-        ));
-        assert!(!is_helm3_post_renderer(
-            &args("bash -c helm template x ./c | deploy-jobs render"),
-            false
-        ));
+    fn helm4_pipes_and_empty_input_are_not_helm3() {
+        let helm = args("helm upgrade x ./c --post-renderer deploy-jobs");
+        assert!(
+            !is_helm3_post_renderer(&[args("/bin/sh helm-plugin.sh"), helm.clone()], HELM4_INPUT),
+            "Helm 4 annotates its input"
+        );
+        assert!(
+            !is_helm3_post_renderer(
+                &[
+                    args("bash -c helm template x ./c | deploy-jobs render"),
+                    args("bash")
+                ],
+                HELM3_INPUT
+            ),
+            "a pipe: helm is a sibling, not an ancestor"
+        );
+        assert!(
+            !is_helm3_post_renderer(&[helm], b"\n"),
+            "nothing to inject into"
+        );
     }
 
     #[test]

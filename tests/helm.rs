@@ -215,6 +215,85 @@ fn helm3_post_renderer_is_refused_with_the_remedies() {
     assert!(out.stdout.is_empty(), "nothing rendered");
 }
 
+/// Helm 3 with deploy-jobs behind a wrapper: the refusal, with nothing on stdout for Helm to
+/// apply (old deploy-jobs looked only at its direct parent, or trusted HELM_PLUGIN_NAME,
+/// and Helm 3 then put the migration Job under MANIFEST, beside the app).
+fn assert_helm3_refused(out: std::process::Output, how: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "{how}: Helm 3 must not get injected hooks as ordinary resources; it rendered:\n{stdout}"
+    );
+    assert!(
+        stderr.contains("Helm 3 post-renderer") && stderr.contains("deploy-jobs render"),
+        "{how}: the refusal and its remedies reach Helm 3's error: {stderr}"
+    );
+    assert!(
+        !stdout.contains("kind: Job"),
+        "{how}: nothing rendered: {stdout}"
+    );
+}
+
+#[test]
+fn helm3_post_renderer_is_refused_through_a_wrapper_script() {
+    let helm = Helm::new("helm3");
+    let wrapper = helm.home.path().join("wrap.sh");
+    // No `exec`: the shell stays between Helm 3 and deploy-jobs.
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\n\"$DEPLOY_JOBS_BIN\" render --env production \"$@\"\n",
+    )
+    .unwrap();
+    make_executable(&wrapper);
+    let out = helm
+        .command()
+        .args(["template", "shop", CHART, "--post-renderer"])
+        .arg(&wrapper)
+        .output()
+        .unwrap();
+    assert_helm3_refused(out, "through a wrapper script");
+}
+
+#[test]
+fn helm3_post_renderer_is_refused_inside_a_helm3_plugin() {
+    let helm = Helm::new("helm3");
+    // A Helm 3 plugin that runs helm again, as helm-secrets and helm-diff do: Helm 3 sets
+    // HELM_PLUGIN_NAME and HELM_PLUGIN_DIR for it, and the inner helm passes them on.
+    let dir = helm.home.path().join("data/plugins/wrap");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        "name: wrap\nversion: 0.1.0\nusage: runs helm\ndescription: a wrapper plugin\ncommand: \"$HELM_PLUGIN_DIR/wrap.sh\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("wrap.sh"), "#!/bin/sh\n\"$HELM_BIN\" \"$@\"\n").unwrap();
+    make_executable(&dir.join("wrap.sh"));
+    let plugins = helm.ok(&["plugin", "list"]);
+    assert!(
+        plugins.contains("wrap"),
+        "the plugin is installed: {plugins}"
+    );
+    let out = helm
+        .command()
+        .args([
+            "wrap",
+            "template",
+            "shop",
+            CHART,
+            "--post-renderer",
+            common::BIN,
+        ])
+        .output()
+        .unwrap();
+    assert_helm3_refused(out, "inside a Helm 3 plugin");
+}
+
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 #[test]
 fn helm3_template_piped_into_render_works() {
     let helm = Helm::new("helm3");
