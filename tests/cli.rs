@@ -95,7 +95,7 @@ fn helm4_plugin_mode_reports_errors_as_a_document_helm_rejects() {
             .arg("render")
             .env("HELM_PLUGIN_NAME", "deploy-jobs")
             .env("HELM_PLUGIN_DIR", "/nonexistent"),
-        b"kind: [\n",
+        b"metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: shop/templates/x.yaml\nkind: [\n",
     );
     assert!(
         out.status.success(),
@@ -108,6 +108,27 @@ fn helm4_plugin_mode_reports_errors_as_a_document_helm_rejects() {
         .as_str()
         .unwrap();
     assert!(file.contains("document 1: invalid YAML"), "{file}");
+}
+
+/// Helm 3 sets the same variables for every plugin (helm-secrets, helm-diff), and shows
+/// stderr: input without Helm 4's annotation gets a plain error and a failing exit.
+#[test]
+fn plugin_variables_without_helm4_input_report_errors_plainly() {
+    let out = common::pipe(
+        std::process::Command::new(common::BIN)
+            .arg("render")
+            .env("HELM_PLUGIN_NAME", "secrets")
+            .env("HELM_PLUGIN_DIR", "/nonexistent"),
+        b"---\n# Source: shop/templates/x.yaml\nkind: [\n",
+    );
+    assert!(!out.status.success(), "a failure must fail the pipeline");
+    assert!(out.stdout.is_empty(), "no error document to apply");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: document 1 (shop/templates/x.yaml): invalid YAML"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
