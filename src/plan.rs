@@ -69,6 +69,65 @@ pub trait Documents {
 pub struct Plan {
     pub environment: Option<String>,
     pub jobs: Vec<PlannedJob>,
+    /// The chart's own hooks (the stream's, not deploy-jobs'), in stream order.
+    pub chart_hooks: Vec<ChartHook>,
+}
+
+/// A hook the chart renders itself. Jobs are weighted after the chart's hooks of their
+/// events, and a job that reads one (a Secret, ConfigMap or ServiceAccount) may not be
+/// weighted before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartHook {
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Its events, as Helm reads them.
+    pub events: Vec<String>,
+    /// As Helm reads it: an integer, else 0.
+    pub weight: i64,
+    pub delete_policy: String,
+    /// `document 3 (chart/templates/x.yaml)`.
+    pub document: String,
+}
+
+impl ChartHook {
+    /// Whether it runs at any of these events.
+    pub fn runs_at(&self, events: &[String]) -> bool {
+        self.events.iter().any(|e| events.contains(e))
+    }
+
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
+
+/// The chart's own hooks in the stream.
+fn chart_hooks(docs: &dyn Documents) -> Vec<ChartHook> {
+    (0..docs.count())
+        .filter(|&i| !docs.ignored(i))
+        .filter_map(|i| {
+            let h = docs.header(i)?;
+            let events = h.annotations.get(HOOK_ANNOTATION)?;
+            let annotation = |key: &str| h.annotations.get(key).unwrap_or_default();
+            Some(ChartHook {
+                kind: h.kind.clone().unwrap_or_default(),
+                name: h.name.clone().unwrap_or_default(),
+                namespace: h.namespace.clone(),
+                events: events
+                    .split(',')
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect(),
+                // Helm: strconv.Atoi, and 0 when that fails.
+                weight: annotation(crate::WEIGHT_ANNOTATION).parse().unwrap_or(0),
+                delete_policy: match annotation(crate::DELETE_ANNOTATION) {
+                    "" => "before-hook-creation".to_string(),
+                    policy => policy.to_string(),
+                },
+                document: docs.label(i),
+            })
+        })
+        .collect()
 }
 
 /// One `deploy_jobs` entry and what it turns into.
@@ -90,6 +149,8 @@ pub struct JobOutput {
     pub stop: Option<exclusive::Stop>,
     /// References to objects the stream does not render: they must already exist.
     pub external: Vec<(RefKind, String)>,
+    /// The chart's hooks the job reads (indices into [`Plan::chart_hooks`]).
+    pub reads_chart_hooks: Vec<usize>,
     /// Where the reused container came from: `Deployment/web`.
     pub source: Option<String>,
     /// Whether that workload's pods have a readiness probe (a post-install/upgrade job
@@ -244,6 +305,7 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
     if let Some(prefix) = &ctx.name_prefix {
         check_prefix(prefix)?;
     }
+    let chart_hooks = chart_hooks(docs);
     let mut planned = Vec::with_capacity(jobs.len());
     let mut last_weight: Option<(i64, usize)> = None;
     for job in jobs {
@@ -251,7 +313,14 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
             planned.push(PlannedJob { job, output: None });
             continue;
         }
-        let output = plan_job(docs, &job, ctx, &stream_labels, &mut last_weight)?;
+        let output = plan_job(
+            docs,
+            &job,
+            ctx,
+            &stream_labels,
+            &chart_hooks,
+            &mut last_weight,
+        )?;
         planned.push(PlannedJob {
             job,
             output: Some(output),
@@ -261,6 +330,7 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
     Ok(Plan {
         environment: ctx.environment.clone(),
         jobs: planned,
+        chart_hooks,
     })
 }
 
@@ -330,6 +400,7 @@ fn plan_job(
     job: &Job,
     ctx: &Settings,
     stream_labels: &StreamLabels,
+    chart_hooks: &[ChartHook],
     last_weight: &mut Option<(i64, usize)>,
 ) -> Result<JobOutput> {
     let reused = match &job.spec.container {
@@ -375,6 +446,7 @@ fn plan_job(
     wanted.sort_by_key(|(kind, _)| *kind);
     let mut copies = Vec::new();
     let mut external = Vec::new();
+    let mut reads_chart_hooks = Vec::new();
     let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
     for (kind, original) in wanted {
         match find_object(docs, kind, &original, namespace.as_deref()) {
@@ -386,8 +458,18 @@ fn plan_job(
                 );
                 copies.push((kind, original, name, doc));
             }
-            None => external.push((kind, original)),
+            None => {
+                match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
+                    Some(hook) => reads_chart_hooks.push(hook),
+                    None => external.push((kind, original)),
+                }
+            }
         }
+    }
+    if let Some(sa) = &job.spec.service_account_name
+        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace.as_deref())
+    {
+        reads_chart_hooks.push(hook);
     }
     let renames: BTreeMap<(RefKind, String), String> = copies
         .iter()
@@ -410,6 +492,14 @@ fn plan_job(
     // step's four objects (if exclusive), then the copies.
     let n = copies.len() as i64;
     let before = n + if stop_targets.is_some() { 4 } else { 0 };
+    // The chart's own hooks of the job's events come first: the job may read them (a
+    // Secret the chart creates as a hook), and its order among them must not rest on
+    // Helm's tie-break by name.
+    let chart_last = chart_hooks
+        .iter()
+        .filter(|h| h.runs_at(&job.events))
+        .map(|h| h.weight)
+        .max();
     let weight = match (job.spec.weight, *last_weight) {
         (Some(w), Some((last, index))) if w - before <= last => bail!(
             "{}.weight: {w} does not come after deploy_jobs[{index}], whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
@@ -418,9 +508,43 @@ fn plan_job(
             last + before + 1
         ),
         (Some(w), _) => w,
-        (None, Some((last, _))) => last + 1 + before,
-        (None, None) => before,
+        (None, last) => {
+            // After the previous job, else from 0; and after the chart's hooks.
+            let after = |w: i64| w.checked_add(1);
+            let first = match (last, chart_last) {
+                (Some((l, _)), c) => after(l.max(c.unwrap_or(i64::MIN))),
+                (None, Some(c)) => after(c).map(|w| w.max(0)),
+                (None, None) => Some(0),
+            };
+            first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
+                anyhow!(
+                    "{}: the chart's hooks leave no weight after them for this job; set `weight`",
+                    job.path()
+                )
+            })?
+        }
     };
+    // Never before a chart hook the job reads, whatever the list says.
+    if let Some(hook) = reads_chart_hooks
+        .iter()
+        .map(|&i| &chart_hooks[i])
+        .filter(|h| h.runs_at(&job.events))
+        .max_by_key(|h| h.weight)
+        && weight <= hook.weight
+    {
+        bail!(
+            "{}: its Job would have weight {weight}, which does not come after {} (weight {}, a {} hook of the chart in {}) that it reads, so it would run before that exists; {}",
+            job.path(),
+            hook.id(),
+            hook.weight,
+            hook.events.join(","),
+            hook.document,
+            match job.spec.weight {
+                Some(_) => format!("set `weight` to {} or more", hook.weight + 1),
+                None => "move the job before the jobs whose explicit `weight` holds it back, or set `weight`".to_string(),
+            }
+        );
+    }
     let stop = match stop_targets {
         None => None,
         Some(targets) => Some(exclusive::build(
@@ -531,6 +655,7 @@ fn plan_job(
         weight,
         stop,
         external,
+        reads_chart_hooks,
         source: reused.as_ref().map(|r| r.source.clone()),
         source_has_readiness_probe: reused.as_ref().is_some_and(|r| {
             containers(r.pod)
@@ -960,6 +1085,20 @@ fn find_object(
             && h.api_version.as_deref() == Some("v1")
             && h.name.as_deref() == Some(name)
             && !h.is_hook()
+            && (h.namespace.is_none() || namespace.is_none() || h.namespace.as_deref() == namespace)
+    })
+}
+
+/// The chart hook of this kind and name the job can see (its namespace), if any.
+fn find_chart_hook(
+    hooks: &[ChartHook],
+    kind: &str,
+    name: &str,
+    namespace: Option<&str>,
+) -> Option<usize> {
+    hooks.iter().position(|h| {
+        h.kind == kind
+            && h.name == name
             && (h.namespace.is_none() || namespace.is_none() || h.namespace.as_deref() == namespace)
     })
 }

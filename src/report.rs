@@ -49,8 +49,15 @@ pub struct Hook {
     pub weight: i64,
     pub kind: String,
     pub name: String,
-    /// The `deploy_jobs` entry it belongs to.
-    pub job: String,
+    /// The `deploy_jobs` entry it belongs to; `None` for a hook of the chart's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// For a hook of the chart's own: the document rendering it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_hook: Option<String>,
+    /// For a hook of the chart's own: the jobs that read it (and so run after it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_by: Vec<String>,
     /// For a hook copy: the object it copies (`Secret/shop-db`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_of: Option<String>,
@@ -105,7 +112,9 @@ impl Report {
                     weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
                     kind: object.kind().to_string(),
                     name: object.name().to_string(),
-                    job: job.name().to_string(),
+                    job: Some(job.name().to_string()),
+                    chart_hook: None,
+                    read_by: Vec::new(),
                     copy_of: None,
                     wait_for: Vec::new(),
                     image: None,
@@ -142,6 +151,38 @@ impl Report {
                             hooks: vec![hook.clone()],
                         }),
                     }
+                }
+            }
+        }
+        // The chart's own hooks, at the events where jobs run: the order is theirs and ours.
+        for (i, chart) in plan.chart_hooks.iter().enumerate() {
+            let read_by: Vec<String> = plan
+                .jobs
+                .iter()
+                .filter(|p| {
+                    p.output
+                        .as_ref()
+                        .is_some_and(|o| o.reads_chart_hooks.contains(&i))
+                })
+                .map(|p| p.job.name().to_string())
+                .collect();
+            let hook = Hook {
+                weight: chart.weight,
+                kind: chart.kind.clone(),
+                name: chart.name.clone(),
+                job: None,
+                chart_hook: Some(chart.document.clone()),
+                read_by,
+                copy_of: None,
+                wait_for: Vec::new(),
+                image: None,
+                command: None,
+                active_deadline_seconds: None,
+                delete_policy: chart.delete_policy.clone(),
+            };
+            for event in &chart.events {
+                if let Some(e) = events.iter_mut().find(|e| &e.event == event) {
+                    e.hooks.push(hook.clone());
                 }
             }
         }
@@ -257,10 +298,14 @@ fn row(h: &Hook) -> [String; 8] {
         h.name.clone(),
         h.wait_for.join(", "),
         h.image.clone().unwrap_or_default(),
-        match (&h.command, &h.copy_of) {
-            (Some(words), _) => shorten(&words.join(" "), 40),
-            (None, Some(of)) => format!("(copy of {of})"),
-            (None, None) => String::new(),
+        match (&h.command, &h.copy_of, &h.chart_hook) {
+            (Some(words), _, _) => shorten(&words.join(" "), 40),
+            (None, Some(of), _) => format!("(copy of {of})"),
+            (None, None, Some(_)) if h.read_by.is_empty() => "(the chart's hook)".to_string(),
+            (None, None, Some(_)) => {
+                format!("(the chart's hook, read by {})", h.read_by.join(", "))
+            }
+            (None, None, None) => String::new(),
         },
         h.active_deadline_seconds
             .map(|s| format!("{s}s"))
@@ -313,6 +358,22 @@ fn warnings(plan: &Plan) -> Vec<String> {
                 job.name(),
                 output.source.as_deref().unwrap_or("a workload")
             ));
+        }
+        for chart in output
+            .reads_chart_hooks
+            .iter()
+            .map(|&i| &plan.chart_hooks[i])
+        {
+            if !chart.runs_at(&job.events) {
+                out.push(format!(
+                    "{}: reads {}, which the chart renders as a {} hook ({}): at {} it exists only if an earlier hook left it there",
+                    job.name(),
+                    chart.id(),
+                    chart.events.join(","),
+                    chart.document,
+                    job.events.join(", ")
+                ));
+            }
         }
         for (kind, name) in &output.external {
             out.push(format!(
