@@ -153,9 +153,9 @@ pub struct JobOutput {
     pub reads_chart_hooks: Vec<usize>,
     /// Where the reused container came from: `Deployment/web`.
     pub source: Option<String>,
-    /// Whether that workload's pods have a readiness probe (a post-install/upgrade job
-    /// the app waits for would deadlock `helm --wait`).
-    pub source_has_readiness_probe: bool,
+    /// Whether `helm --wait` waits for that workload's pods to be Ready and they have a
+    /// readiness probe (a post-install/upgrade job the app waits for would then deadlock).
+    pub source_waited_for_readiness: bool,
 }
 
 impl JobOutput {
@@ -438,11 +438,21 @@ fn plan_job(
 
     // Hook copies of what the stream renders as ordinary resources.
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
-    pod.for_each_reference(&mut |kind, name| {
-        if !wanted.iter().any(|(k, n)| *k == kind && n == name) {
-            wanted.push((kind, name.clone()));
+    // Referenced only as `optional: true`: the pod starts without them.
+    let mut optional: Vec<(RefKind, String)> = Vec::new();
+    let mut required: Vec<(RefKind, String)> = Vec::new();
+    pod.for_each_reference_optional(&mut |kind, name, is_optional| {
+        let key = (kind, name.clone());
+        if !wanted.contains(&key) {
+            wanted.push(key.clone());
+        }
+        if is_optional {
+            optional.push(key);
+        } else {
+            required.push(key);
         }
     });
+    optional.retain(|key| !required.contains(key));
     wanted.sort_by_key(|(kind, _)| *kind);
     let mut copies = Vec::new();
     let mut external = Vec::new();
@@ -461,6 +471,7 @@ fn plan_job(
             None => {
                 match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
                     Some(hook) => reads_chart_hooks.push(hook),
+                    None if optional.contains(&(kind, original.clone())) => {}
                     None => external.push((kind, original)),
                 }
             }
@@ -657,12 +668,50 @@ fn plan_job(
         external,
         reads_chart_hooks,
         source: reused.as_ref().map(|r| r.source.clone()),
-        source_has_readiness_probe: reused.as_ref().is_some_and(|r| {
-            containers(r.pod)
-                .iter()
-                .any(|c| c.contains_key("readinessProbe"))
-        }),
+        source_waited_for_readiness: match &reused {
+            Some(r) => waited_for_readiness(docs, r)?,
+            None => false,
+        },
     })
+}
+
+/// Kinds whose pods `helm --wait` waits to be Ready (not Jobs, and not CronJobs).
+const WAITED_KINDS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Pod",
+];
+
+/// Whether `helm --wait` waits for the reused workload's pods to pass a readiness probe
+/// before it runs post-install/upgrade hooks: a kind it waits for, with pods (not
+/// `replicas: 0`), and a probe on a container or a native sidecar.
+fn waited_for_readiness(docs: &dyn Documents, reused: &Reused<'_>) -> Result<bool> {
+    let header = docs.header(reused.doc);
+    let kind = header.and_then(|h| h.kind.as_deref()).unwrap_or_default();
+    if !WAITED_KINDS.contains(&kind) {
+        return Ok(false);
+    }
+    let replicas = docs
+        .value(reused.doc)?
+        .get("spec")
+        .and_then(|s| s.get("replicas"));
+    if replicas.and_then(Value::as_u64) == Some(0) {
+        return Ok(false);
+    }
+    let sidecars = match reused.pod.get("initContainers") {
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(Value::as_mapping)
+            .filter(|c| str_field(c, "restartPolicy") == Some("Always"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(containers(reused.pod)
+        .into_iter()
+        .chain(sidecars)
+        .any(|c| c.contains_key("readinessProbe")))
 }
 
 fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<Reused<'a>> {
