@@ -125,7 +125,10 @@ pub fn run() -> Result<ExitCode> {
     let plugin = started_as_plugin();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) if plugin && err.use_stderr() => return report_to_helm4(&err.to_string()),
+        // Only Helm 4 needs the error as a document, and only its input says it is Helm 4.
+        Err(err) if plugin && err.use_stderr() && stdin_from_helm4() => {
+            return report_to_helm4(&err.to_string());
+        }
         Err(err) => err.exit(),
     };
     let args = match cli.command {
@@ -150,6 +153,15 @@ pub fn run() -> Result<ExitCode> {
         }
         Err(err) => Err(err),
     }
+}
+
+/// Whether stdin is a stream from Helm 4 (see `helm::input_from_helm4`).
+fn stdin_from_helm4() -> bool {
+    let stdin = io::stdin();
+    let mut input = Vec::new();
+    !stdin.is_terminal()
+        && stdin.lock().read_to_end(&mut input).is_ok()
+        && helm::input_from_helm4(&input)
 }
 
 fn read_stdin(command: &str) -> Result<Vec<u8>> {

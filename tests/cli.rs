@@ -131,6 +131,33 @@ fn plugin_variables_without_helm4_input_report_errors_plainly() {
     );
 }
 
+/// A bad flag (`--post-renderer-args`) is an error document for Helm 4 only.
+#[test]
+fn plugin_mode_flag_errors_follow_the_input() {
+    let run = |input: &[u8]| {
+        common::pipe(
+            std::process::Command::new(common::BIN)
+                .args(["render", "--no-such-flag"])
+                .env("HELM_PLUGIN_NAME", "deploy-jobs")
+                .env("HELM_PLUGIN_DIR", "/nonexistent"),
+            input,
+        )
+    };
+    let helm4 = run(b"metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: shop/templates/x.yaml\n");
+    assert!(helm4.status.success(), "Helm 4 reads the error document");
+    assert!(
+        String::from_utf8_lossy(&helm4.stdout).contains("--no-such-flag"),
+        "the document names the flag"
+    );
+    let helm3 = run(b"---\n# Source: shop/templates/x.yaml\nkind: ConfigMap\n");
+    assert!(
+        !helm3.status.success(),
+        "Helm 3 shows stderr and needs the exit code"
+    );
+    assert!(helm3.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&helm3.stderr).contains("--no-such-flag"));
+}
+
 #[test]
 fn secret_values_never_appear_in_errors() {
     let input = b"---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: MARKER-9f3c\n---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\ndeploy_jobs:\n- name: m\n  image: x\n  env:\n  - name: P\n    valueFrom: {secretKeyRef: {name: s, key: password}}\n  activeDeadlineSecond: 1\n";
