@@ -435,3 +435,51 @@ fn helm4_install_stops_the_app_before_an_exclusive_migration() {
         Value::from("shop-example-migrate-stop")
     );
 }
+
+/// A chart that renders a Secret of its own as a pre-install hook at weight 5, read by the
+/// migration: real Helm 4 must run the Secret first (deploy-jobs used to give the Job
+/// weight 0, before the Secret existed), and the Secret is not copied.
+#[test]
+fn helm4_runs_the_charts_own_hook_before_the_job_that_reads_it() {
+    let helm = Helm::with_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("example");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(common::repo_root().join(CHART))
+        .arg(&chart)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::write(
+        chart.join("templates/bootstrap-secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ include \"example.fullname\" . }}-bootstrap\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"5\"\nstringData:\n  token: generated-at-install\n",
+    )
+    .unwrap();
+    let values = dir.path().join("reads-hook.yaml");
+    std::fs::write(
+        &values,
+        "deploy_jobs:\n- name: migrate\n  container: app\n  command: [/app/shop, migrate]\n  env:\n  - name: BOOTSTRAP_TOKEN\n    valueFrom:\n      secretKeyRef: {name: shop-example-bootstrap, key: token}\n",
+    )
+    .unwrap();
+    let out = helm.ok(&[
+        "install",
+        "shop",
+        chart.to_str().unwrap(),
+        "--dry-run=client",
+        "--post-renderer",
+        "deploy-jobs",
+        "-f",
+        values.to_str().unwrap(),
+    ]);
+    let (hooks, _) = sections(&out);
+    let hooks = documents(&hooks);
+    let expected = [
+        "Secret/shop-example-bootstrap",
+        "Secret/shop-example-db-migrate-hook",
+        "ConfigMap/shop-example-config-migrate-hook",
+        "Job/shop-example-migrate",
+    ];
+    assert_eq!(execution_order(&hooks, "pre-install"), expected);
+    assert_eq!(execution_order(&hooks, "pre-upgrade"), expected);
+}
