@@ -1010,8 +1010,9 @@ fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) 
 
 /// Whether `host`, resolved from a pod in `job_namespace`, names the Service `name` in
 /// `service_namespace` (`None`: the release's namespace): `name`, `name.ns`, `name.ns.svc`
-/// or `name.ns.svc.<cluster domain>`. Only what is certain: a namespace we cannot compare
-/// (one side explicit, the other the release's) is not a match.
+/// or `name.ns.svc.<cluster domain>`. A match unless the namespaces are certainly
+/// different (both explicit): charts often set `metadata.namespace` in a bundled
+/// subchart's templates and not in their own, and Helm does not tell us the release's.
 fn service_host(
     host: &str,
     name: &str,
@@ -1023,12 +1024,13 @@ fn service_host(
     if parts.next() != Some(name) {
         return false;
     }
+    let may_be = |a: Option<&str>, b: Option<&str>| a.is_none() || b.is_none() || a == b;
     match parts.next() {
-        None => service_namespace == job_namespace,
+        None => may_be(service_namespace, job_namespace),
         Some(ns) => {
             let rest = parts.next();
             let svc_suffix = rest.is_none_or(|r| r == "svc" || r.starts_with("svc."));
-            svc_suffix && service_namespace == Some(ns)
+            svc_suffix && may_be(service_namespace, Some(ns))
         }
     }
 }
@@ -1252,26 +1254,22 @@ mod tests {
                 service_host(host, "db", Some("shop"), Some("shop")),
                 "{host}"
             );
+            assert!(
+                service_host(host, "db", None, None),
+                "{host}: both in the release namespace, which may be shop"
+            );
         }
         assert!(
-            service_host("db", "db", None, None),
-            "both in the release namespace"
-        );
-        assert!(
-            !service_host("db.shop", "db", None, None),
-            "the release namespace is not known: not a match"
+            service_host("db", "db", Some("shop"), None),
+            "a subchart that sets its namespace, an app that does not"
         );
         assert!(
             !service_host("db", "db", Some("other"), Some("shop")),
-            "another namespace"
+            "certainly another namespace"
         );
+        assert!(!service_host("db.other", "db", Some("shop"), None));
         assert!(
-            !service_host("db", "db", Some("shop"), None),
-            "cannot tell: not a match"
-        );
-        assert!(!service_host("db.other", "db", Some("shop"), Some("shop")));
-        assert!(
-            !service_host("db.shop.example.com", "db", Some("shop"), Some("shop")),
+            !service_host("db.shop.example.com", "db", None, None),
             "an external host"
         );
         assert!(!service_host("dbx", "db", None, None));
