@@ -535,25 +535,24 @@ fn plan_job(
             })?
         }
     };
-    // Never before a chart hook the job reads, whatever the list says.
-    if let Some(hook) = reads_chart_hooks
-        .iter()
-        .map(|&i| &chart_hooks[i])
-        .filter(|h| h.runs_at(&job.events))
-        .max_by_key(|h| h.weight)
+    // An explicit weight may not run the Job before a chart hook it reads (assigned ones
+    // come after every chart hook of the job's events).
+    if job.spec.weight.is_some()
+        && let Some(hook) = reads_chart_hooks
+            .iter()
+            .map(|&i| &chart_hooks[i])
+            .filter(|h| h.runs_at(&job.events))
+            .max_by_key(|h| h.weight)
         && weight <= hook.weight
     {
         bail!(
-            "{}: its Job would have weight {weight}, which does not come after {} (weight {}, a {} hook of the chart in {}) that it reads, so it would run before that exists; {}",
+            "{}.weight: {weight} does not come after {} (weight {}, a {} hook of the chart in {}), which the job reads: the Job would run before it exists; set `weight` to {} or more",
             job.path(),
             hook.id(),
             hook.weight,
             hook.events.join(","),
             hook.document,
-            match job.spec.weight {
-                Some(_) => format!("set `weight` to {} or more", hook.weight + 1),
-                None => "move the job before the jobs whose explicit `weight` holds it back, or set `weight`".to_string(),
-            }
+            hook.weight.saturating_add(1)
         );
     }
     let stop = match stop_targets {
