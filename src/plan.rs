@@ -566,6 +566,7 @@ fn plan_job(
                 labels: labels.clone(),
                 first_weight: weight - before,
                 start_weight: weight + 1,
+                deadline: ctx.default_deadline,
             },
         )?),
     };

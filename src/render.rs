@@ -248,6 +248,13 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         .map_err(|e| anyhow!("{origin}: {e}"))?;
     // Argo CD has no hook timeout of its own; the deadline alone bounds a job there.
     let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
+    if options.target == Target::Helm && helm::deadline_within(timeout) == 0 {
+        bail!(
+            "--timeout {} leaves a hook Job no time: it needs more than {}s, which a Job needs to start and its pod to stop",
+            helm::format_duration(timeout),
+            helm::TIMEOUT_MARGIN
+        );
+    }
     for job in jobs.iter().filter(|j| j.enabled()) {
         match options.target {
             Target::ArgoCd => argocd::check(job),
