@@ -4,7 +4,8 @@
 //! it ignores `pre-rollback`, `post-rollback` and `test`, and has no delete-time hooks in
 //! that mapping (a `post-delete` job would run as PostSync, on every sync). So those events
 //! are refused, as is a job that would run in both phases (Argo CD cannot tell an install
-//! from an upgrade, so `post-install,pre-upgrade` would run twice per sync), and every generated document gets Argo CD's own annotations (which take
+//! from an upgrade, so `post-install,pre-upgrade` would run twice per sync), and every
+//! generated document gets Argo CD's own annotations (which take
 //! precedence over Helm's once present): the hook phase, a sync wave equal to the Helm
 //! weight, and a delete policy that always includes BeforeHookCreation, so that the Job of
 //! an earlier sync is deleted and the hook runs again instead of being skipped.

@@ -653,7 +653,7 @@ pub fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
     if deadline <= deadline_within(timeout) {
         return Ok(());
     }
-    let needed = format_duration(deadline + TIMEOUT_MARGIN);
+    let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
     err(
         format!("{}.activeDeadlineSeconds", job.path()),
         format!(
