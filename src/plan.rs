@@ -415,6 +415,7 @@ fn plan_job(
         .or(stream_labels[0].as_ref().map(|(v, _)| v.as_str()));
     let namespace = workload_header.and_then(|h| h.namespace.clone());
     check_wait_targets(docs, job, namespace.as_deref())?;
+    check_service_account(docs, job, namespace.as_deref())?;
 
     let mut pod = match &reused {
         Some(r) => pod_from_workload(job, r)?,
@@ -1004,6 +1005,40 @@ fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) 
                 docs.label(d)
             );
         }
+    }
+    Ok(())
+}
+
+/// Refuses a `serviceAccountName` this release renders as an ordinary resource, for a job
+/// that runs when such resources are not there: no pod could be created, and the Job would
+/// wait out its deadline. (Its RBAC bindings name it, so a hook copy would not do.)
+fn check_service_account(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
+    let Some(sa) = &job.spec.service_account_name else {
+        return Ok(());
+    };
+    let Some((event, absent)) = ABSENT_EVENTS
+        .iter()
+        .find(|(e, _)| job.events.iter().any(|j| j == e))
+    else {
+        return Ok(());
+    };
+    let rendered = (0..docs.count()).find(|&d| {
+        docs.header(d).is_some_and(|h| {
+            !docs.ignored(d)
+                && h.is_kind("ServiceAccount")
+                && !h.is_hook()
+                && h.name.as_deref() == Some(sa.as_str())
+                && (h.namespace.is_none()
+                    || namespace.is_none()
+                    || h.namespace.as_deref() == namespace)
+        })
+    });
+    if let Some(d) = rendered {
+        bail!(
+            "{}.serviceAccountName: ServiceAccount/{sa} is rendered by this release as an ordinary resource in {}: at {event} it {absent}, so no pod of the job could start and it would fail at its deadline. Render it (and its Role and RoleBinding) as hooks weighted before the job, or run the job at post-install,pre-upgrade",
+            job.path(),
+            docs.label(d)
+        );
     }
     Ok(())
 }
