@@ -483,3 +483,46 @@ fn helm4_runs_the_charts_own_hook_before_the_job_that_reads_it() {
     assert_eq!(execution_order(&hooks, "pre-install"), expected);
     assert_eq!(execution_order(&hooks, "pre-upgrade"), expected);
 }
+
+/// A long migration through real Helm 4: refused under Helm's default --timeout, with the
+/// fix in the message Helm shows; accepted when the same --timeout reaches deploy-jobs.
+#[test]
+fn helm4_long_deadline_needs_the_same_timeout_in_deploy_jobs() {
+    let helm = Helm::with_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("long.yaml");
+    std::fs::write(
+        &values,
+        "deploy_jobs:\n- name: migrate\n  container: app\n  command: [/app/shop, migrate]\n  activeDeadlineSeconds: 1800\n",
+    )
+    .unwrap();
+    let values = values.to_str().unwrap();
+    let out = helm
+        .command()
+        .args(install_through_plugin(&["-f", values]))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a Job outliving Helm's wait is refused"
+    );
+    assert!(
+        stderr.contains("deploy_jobs[0].activeDeadlineSeconds")
+            && stderr.contains("--post-renderer-args=--timeout=31m"),
+        "Helm shows the key and the fix: {stderr}"
+    );
+    let out = helm.ok(&install_through_plugin(&[
+        "-f",
+        values,
+        "--timeout",
+        "31m",
+        "--post-renderer-args=--timeout=31m",
+    ]));
+    let (hooks, _) = sections(&out);
+    let job = documents(&hooks)
+        .into_iter()
+        .find(|h| id(h) == "Job/shop-example-migrate")
+        .expect("the migration is a hook");
+    assert_eq!(job["spec"]["activeDeadlineSeconds"], Value::from(1800));
+}
