@@ -3,7 +3,9 @@
 //! Argo CD renders charts with `helm template` and maps Helm hook annotations itself, but
 //! it ignores `pre-rollback`, `post-rollback` and `test`, and has no delete-time hooks in
 //! that mapping (a `post-delete` job would run as PostSync, on every sync). So those events
-//! are refused, and every generated document gets Argo CD's own annotations (which take
+//! are refused, as is a job that would run in both phases (Argo CD cannot tell an install
+//! from an upgrade, so `post-install,pre-upgrade` would run twice per sync), and every
+//! generated document gets Argo CD's own annotations (which take
 //! precedence over Helm's once present): the hook phase, a sync wave equal to the Helm
 //! weight, and a delete policy that always includes BeforeHookCreation, so that the Job of
 //! an earlier sync is deleted and the hook runs again instead of being skipped.
@@ -36,6 +38,35 @@ pub fn check(job: &Job) -> Result<(), SpecError> {
                 ),
             });
         }
+    }
+    let phases = |wanted: &str| -> Vec<&String> {
+        job.events
+            .iter()
+            .filter(|e| {
+                PHASES
+                    .iter()
+                    .any(|(event, phase)| event == e && *phase == wanted)
+            })
+            .collect()
+    };
+    let (pre, post) = (phases("PreSync"), phases("PostSync"));
+    if !pre.is_empty() && !post.is_empty() {
+        let list = |events: Vec<&String>| {
+            events
+                .iter()
+                .map(|e| e.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        return Err(SpecError {
+            path: format!("{}.when", job.path()),
+            message: format!(
+                "`{}` would run twice on every Argo CD sync: Argo CD cannot tell an install from an upgrade, so {} becomes PreSync and {} becomes PostSync, and both run each sync. Pick one phase: pre-install,pre-upgrade (PreSync, before the sync applies the app) or post-install,post-upgrade (PostSync, after it), e.g. in a `when` entry for the environment Argo CD deploys",
+                job.events.join(","),
+                list(pre),
+                list(post)
+            ),
+        });
     }
     Ok(())
 }

@@ -112,6 +112,16 @@ struct RenderArgs {
     /// sync-wave and delete-policy annotations; refuses events Argo CD does not run).
     #[arg(long, value_enum, default_value = "helm")]
     target: TargetArg,
+    /// The `--timeout` Helm is given (Go duration: 5m, 1h30m). Every hook Job must fail
+    /// inside it, or Helm would give up on a Job that keeps running; jobs without
+    /// `activeDeadlineSeconds` get the timeout less a minute. Default: Helm's 5m.
+    #[arg(long, value_name = "DURATION", value_parser = helm::parse_duration)]
+    timeout: Option<u64>,
+    /// Prefix of the generated names, normally the release name, so that two releases in one
+    /// namespace never share a Job. Default: the DeployJobs document's metadata.name, else
+    /// the stream's `app.kubernetes.io/instance` label, else its `release` label.
+    #[arg(long, value_name = "NAME")]
+    name_prefix: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
@@ -121,16 +131,20 @@ enum TargetArg {
     Argocd,
 }
 
-/// Whether Helm 4 started us as a plugin (it sets these for every plugin process).
-fn started_as_helm4_plugin() -> bool {
+/// Whether a Helm plugin started us (Helm 4 sets these for its post-renderer plugin, but
+/// Helm 3 also sets them for every plugin it runs, so the input decides; see `helm`).
+fn started_as_plugin() -> bool {
     std::env::var_os("HELM_PLUGIN_NAME").is_some() && std::env::var_os("HELM_PLUGIN_DIR").is_some()
 }
 
 pub fn run() -> Result<ExitCode> {
-    let plugin = started_as_helm4_plugin();
+    let plugin = started_as_plugin();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) if plugin && err.use_stderr() => return report_to_helm4(&err.to_string()),
+        // Only Helm 4 needs the error as a document, and only its input says it is Helm 4.
+        Err(err) if plugin && err.use_stderr() && stdin_from_helm4() => {
+            return report_to_helm4(&err.to_string());
+        }
         Err(err) => err.exit(),
     };
     let args = match cli.command {
@@ -147,11 +161,23 @@ pub fn run() -> Result<ExitCode> {
         }
         None => cli.render,
     };
-    match render_stdin(&args, plugin) {
+    let input = read_stdin("render")?;
+    match render_stdin(&args, &input) {
         Ok(code) => Ok(code),
-        Err(err) if plugin => report_to_helm4(&format!("{err:#}")),
+        Err(err) if plugin && helm::input_from_helm4(&input) => {
+            report_to_helm4(&format!("{err:#}"))
+        }
         Err(err) => Err(err),
     }
+}
+
+/// Whether stdin is a stream from Helm 4 (see `helm::input_from_helm4`).
+fn stdin_from_helm4() -> bool {
+    let stdin = io::stdin();
+    let mut input = Vec::new();
+    !stdin.is_terminal()
+        && stdin.lock().read_to_end(&mut input).is_ok()
+        && helm::input_from_helm4(&input)
 }
 
 fn read_stdin(command: &str) -> Result<Vec<u8>> {
@@ -178,6 +204,8 @@ fn options(args: &RenderArgs) -> Result<Options> {
             TargetArg::Helm => deploy_jobs::Target::Helm,
             TargetArg::Argocd => deploy_jobs::Target::ArgoCd,
         },
+        helm_timeout: args.timeout,
+        name_prefix: args.name_prefix.clone(),
     };
     for path in &args.values {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
@@ -189,12 +217,11 @@ fn options(args: &RenderArgs) -> Result<Options> {
     Ok(options)
 }
 
-fn render_stdin(args: &RenderArgs, plugin: bool) -> Result<ExitCode> {
-    let input = read_stdin("render")?;
-    if helm::is_helm3_post_renderer(&parent_command_line(), plugin) {
+fn render_stdin(args: &RenderArgs, input: &[u8]) -> Result<ExitCode> {
+    if helm::is_helm3_post_renderer(&ancestor_command_lines(), input) {
         bail!(helm::HELM3_REFUSAL);
     }
-    let rendered = render(&input, &options(args)?)?;
+    let rendered = render(input, &options(args)?)?;
     write_stdout(rendered.stream.pieces().map(str::as_bytes))
 }
 
@@ -312,15 +339,36 @@ fn write_stdout<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Result<ExitCode> 
     }
 }
 
-/// The parent process's command line, where the OS tells (Linux); empty elsewhere.
-fn parent_command_line() -> Vec<String> {
-    let ppid = std::os::unix::process::parent_id();
-    std::fs::read(format!("/proc/{ppid}/cmdline"))
-        .map(|raw| {
-            raw.split(|&b| b == 0)
-                .filter(|a| !a.is_empty())
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
+/// The command lines of the parent process, its parent, and so on up to init, where the OS
+/// tells (Linux); empty elsewhere.
+fn ancestor_command_lines() -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut pid = std::os::unix::process::parent_id();
+    // A bound, not an expectation: process trees are shallow.
+    for _ in 0..64 {
+        if pid <= 1 {
+            break;
+        }
+        let args: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|raw| {
+                raw.split(|&b| b == 0)
+                    .filter(|a| !a.is_empty())
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(args);
+        // /proc/PID/stat: `pid (comm) state ppid ...`; comm may hold spaces and parentheses.
+        let Some(parent) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let after = &stat[stat.rfind(')')? + 1..];
+                after.split_whitespace().nth(1)?.parse().ok()
+            })
+        else {
+            break;
+        };
+        pid = parent;
+    }
+    out
 }

@@ -19,9 +19,18 @@ use crate::names;
 use crate::plan::{self, Documents};
 use crate::spec::{Exclusive, Job};
 
-/// How long the stop step waits for pods to terminate; with its Job deadline 50 s later, the
-/// step stays inside Helm's default 5m hook timeout.
-pub const STOP_WAIT_SECONDS: u64 = 240;
+/// What the stop and start steps' deadline leaves, after the stop step's wait for pods to
+/// terminate, for its kubectl calls: the script fails by itself, saying which pods are left,
+/// before Kubernetes stops the Job.
+pub const STOP_SLACK_SECONDS: u64 = 50;
+
+/// How long the stop step waits for pods to terminate within a step deadline of `deadline`
+/// seconds: 190 s under Helm's default 5m `--timeout`.
+pub fn stop_wait(deadline: u64) -> u64 {
+    deadline
+        .saturating_sub(STOP_SLACK_SECONDS)
+        .max(deadline / 2)
+}
 
 /// Annotation the stop step records the replica count in.
 pub const REPLICAS_ANNOTATION: &str = "deploy-jobs.io/replicas-before-stop";
@@ -186,6 +195,9 @@ pub struct Context<'a> {
     pub first_weight: i64,
     /// Weight of the start Job.
     pub start_weight: i64,
+    /// `activeDeadlineSeconds` of the stop and start Jobs: what a job without one gets, so
+    /// they fail inside Helm's `--timeout` too.
+    pub deadline: u64,
 }
 
 /// Builds the RBAC objects and the stop and start Jobs.
@@ -244,7 +256,7 @@ pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
         .map(serde_norway::to_value)
         .collect::<Result<Vec<_>, _>>()?;
 
-    let stop_args = std::iter::once(STOP_WAIT_SECONDS.to_string())
+    let stop_args = std::iter::once(stop_wait(ctx.deadline).to_string())
         .chain(targets.iter().flat_map(|t| [t.id(), t.selector.clone()]));
     let stop_job = kubectl_job(
         "stop",
@@ -343,7 +355,7 @@ fn kubectl_job(
         metadata,
         spec: k8s::JobSpec {
             backoff_limit: 0,
-            active_deadline_seconds: STOP_WAIT_SECONDS + 50,
+            active_deadline_seconds: ctx.deadline,
             ttl_seconds_after_finished: None,
             template: PodTemplate {
                 metadata: ObjectMeta {

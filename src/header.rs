@@ -186,9 +186,9 @@ pub fn describe(value: &Value) -> &'static str {
     }
 }
 
-/// Labels the planner reads; others are not kept.
+/// Labels the planner reads (the release labels); others are not kept.
 pub fn wanted_label(key: &str) -> bool {
-    key == "app.kubernetes.io/instance"
+    crate::plan::RELEASE_LABELS.contains(&key)
 }
 
 /// Annotations the planner reads (Helm's, Helm 4's file name, deploy-jobs' own); others

@@ -143,6 +143,15 @@ impl PodSpec {
     /// Calls `visit` with every Secret and ConfigMap name the pod refers to (env, envFrom,
     /// volumes including projected sources, imagePullSecrets), letting it rewrite the name.
     pub fn for_each_reference(&mut self, visit: &mut dyn FnMut(RefKind, &mut String)) {
+        self.for_each_reference_optional(&mut |kind, name, _| visit(kind, name));
+    }
+
+    /// Like [`PodSpec::for_each_reference`], also telling whether the reference is marked
+    /// `optional: true` (the pod starts without the object).
+    pub fn for_each_reference_optional(
+        &mut self,
+        visit: &mut dyn FnMut(RefKind, &mut String, bool),
+    ) {
         use RefKind::{ConfigMap, Secret};
         // (key of the referring object, key of the name inside it, kind referred to)
         const ENV_VALUE: [(&str, &str, RefKind); 2] = [
@@ -162,10 +171,12 @@ impl PodSpec {
 
         let mut each = |object: &mut Value, table: &[(&str, &str, RefKind)]| {
             for &(key, name_key, kind) in table {
-                if let Some(Value::String(name)) =
-                    object.get_mut(key).and_then(|o| o.get_mut(name_key))
-                {
-                    visit(kind, name);
+                let Some(target) = object.get_mut(key) else {
+                    continue;
+                };
+                let optional = target.get("optional").and_then(Value::as_bool) == Some(true);
+                if let Some(Value::String(name)) = target.get_mut(name_key) {
+                    visit(kind, name, optional);
                 }
             }
         };
@@ -192,7 +203,7 @@ impl PodSpec {
         }
         for secret in &mut self.image_pull_secrets {
             if let Some(Value::String(name)) = secret.get_mut("name") {
-                visit(Secret, name);
+                visit(Secret, name, false);
             }
         }
     }

@@ -15,14 +15,46 @@ pub fn sha256_hex(data: &[u8]) -> String {
         .collect()
 }
 
-/// `name` if it fits in `max` characters; otherwise its start, a dash and eight hex
+/// Whether `prefix` can start a generated name: a DNS-1123 subdomain (lower-case letters,
+/// digits, '-' and '.', each dot-separated part starting and ending with a letter or
+/// digit), as Helm requires of release names. Any length: [`fit`] shortens the result.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() {
+        return Err("it is empty".to_string());
+    }
+    if let Some(c) = prefix
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.')))
+    {
+        return Err(format!(
+            "{c:?} is not allowed in a Kubernetes name (lower-case letters, digits, '-' and '.')"
+        ));
+    }
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    if prefix
+        .split('.')
+        .any(|part| !part.starts_with(alnum) || !part.ends_with(alnum))
+    {
+        return Err(
+            "a Kubernetes name starts and ends with a letter or digit, also around each '.'"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// `name` if it fits in `max` bytes; otherwise its start, a dash and eight hex
 /// characters of its hash, so distinct long names stay distinct and the result is stable.
 pub fn fit(name: &str, max: usize) -> String {
     if name.len() <= max {
         return name.to_string();
     }
     let hash = &sha256_hex(name.as_bytes())[..8];
-    let keep = max - hash.len() - 1;
+    let mut keep = max - hash.len() - 1;
+    // Callers check names are ASCII; never cut inside a character all the same.
+    while !name.is_char_boundary(keep) {
+        keep -= 1;
+    }
     let mut head: &str = &name[..keep];
     while head.ends_with(['-', '.']) {
         head = &head[..head.len() - 1];
@@ -66,6 +98,24 @@ mod tests {
     fn cut_never_leaves_a_trailing_dash_before_the_hash() {
         let name = format!("{}-{}", "a".repeat(53), "b".repeat(20));
         assert!(!fit(&name, 63).contains("--"));
+    }
+
+    #[test]
+    fn fit_never_cuts_inside_a_character() {
+        let name = format!("{}-migrate", "é".repeat(60));
+        assert!(fit(&name, 63).len() <= 63);
+    }
+
+    #[test]
+    fn prefixes_must_make_kubernetes_names() {
+        for good in ["shop", "shop-example", "my.app", "a", &"x".repeat(300)] {
+            assert_eq!(check_prefix(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "", "Shop", "shop_db", "-shop", "shop-", "my..app", "café", "a b",
+        ] {
+            assert!(check_prefix(bad).is_err(), "{bad:?} must be refused");
+        }
     }
 
     #[test]

@@ -69,6 +69,65 @@ pub trait Documents {
 pub struct Plan {
     pub environment: Option<String>,
     pub jobs: Vec<PlannedJob>,
+    /// The chart's own hooks (the stream's, not deploy-jobs'), in stream order.
+    pub chart_hooks: Vec<ChartHook>,
+}
+
+/// A hook the chart renders itself. Jobs are weighted after the chart's hooks of their
+/// events, and a job that reads one (a Secret, ConfigMap or ServiceAccount) may not be
+/// weighted before it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChartHook {
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Its events, as Helm reads them.
+    pub events: Vec<String>,
+    /// As Helm reads it: an integer, else 0.
+    pub weight: i64,
+    pub delete_policy: String,
+    /// `document 3 (chart/templates/x.yaml)`.
+    pub document: String,
+}
+
+impl ChartHook {
+    /// Whether it runs at any of these events.
+    pub fn runs_at(&self, events: &[String]) -> bool {
+        self.events.iter().any(|e| events.contains(e))
+    }
+
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
+
+/// The chart's own hooks in the stream.
+fn chart_hooks(docs: &dyn Documents) -> Vec<ChartHook> {
+    (0..docs.count())
+        .filter(|&i| !docs.ignored(i))
+        .filter_map(|i| {
+            let h = docs.header(i)?;
+            let events = h.annotations.get(HOOK_ANNOTATION)?;
+            let annotation = |key: &str| h.annotations.get(key).unwrap_or_default();
+            Some(ChartHook {
+                kind: h.kind.clone().unwrap_or_default(),
+                name: h.name.clone().unwrap_or_default(),
+                namespace: h.namespace.clone(),
+                events: events
+                    .split(',')
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| !e.is_empty())
+                    .collect(),
+                // Helm: strconv.Atoi, and 0 when that fails.
+                weight: annotation(crate::WEIGHT_ANNOTATION).parse().unwrap_or(0),
+                delete_policy: match annotation(crate::DELETE_ANNOTATION) {
+                    "" => "before-hook-creation".to_string(),
+                    policy => policy.to_string(),
+                },
+                document: docs.label(i),
+            })
+        })
+        .collect()
 }
 
 /// One `deploy_jobs` entry and what it turns into.
@@ -90,11 +149,13 @@ pub struct JobOutput {
     pub stop: Option<exclusive::Stop>,
     /// References to objects the stream does not render: they must already exist.
     pub external: Vec<(RefKind, String)>,
+    /// The chart's hooks the job reads (indices into [`Plan::chart_hooks`]).
+    pub reads_chart_hooks: Vec<usize>,
     /// Where the reused container came from: `Deployment/web`.
     pub source: Option<String>,
-    /// Whether that workload's pods have a readiness probe (a post-install/upgrade job
-    /// the app waits for would deadlock `helm --wait`).
-    pub source_has_readiness_probe: bool,
+    /// Whether `helm --wait` waits for that workload's pods to be Ready and they have a
+    /// readiness probe (a post-install/upgrade job the app waits for would then deadlock).
+    pub source_waited_for_readiness: bool,
 }
 
 impl JobOutput {
@@ -196,23 +257,55 @@ pub struct HookCopy {
 }
 
 /// Options that do not come from the configuration.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub environment: Option<String>,
-    /// Prefix of generated names: the DeployJobs document's `metadata.name`.
-    pub name_prefix: Option<String>,
+    /// Prefix of generated names: `--name-prefix`, else the DeployJobs document's
+    /// `metadata.name`; without either, a release label of the stream.
+    pub name_prefix: Option<NamePrefix>,
+    /// `activeDeadlineSeconds` of jobs that set none.
+    pub default_deadline: u64,
 }
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            environment: None,
+            name_prefix: None,
+            default_deadline: spec::DEFAULT_DEADLINE,
+        }
+    }
+}
+
+/// Labels that name the release, in the order they are looked for: the Kubernetes
+/// recommended one, then the older convention of many charts.
+pub const RELEASE_LABELS: &[&str] = &[INSTANCE_LABEL, "release"];
+
+/// The prefix of generated names, and where it was set (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamePrefix {
+    pub name: String,
+    /// `--name-prefix`, `metadata.name of document 5 (...)`.
+    pub origin: String,
+}
+
+/// The first value of each of [`RELEASE_LABELS`] in the stream, with its document.
+type StreamLabels = Vec<Option<(String, usize)>>;
 
 /// Plans every job.
 pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
-    let stream_instance = (0..docs.count())
-        .filter(|&i| !docs.ignored(i))
-        .find_map(|i| {
-            docs.header(i)?
-                .labels
-                .get(INSTANCE_LABEL)
-                .map(str::to_string)
-        });
+    let stream_labels: StreamLabels = RELEASE_LABELS
+        .iter()
+        .map(|key| {
+            (0..docs.count())
+                .filter(|&i| !docs.ignored(i))
+                .find_map(|i| Some((docs.header(i)?.labels.get(key)?.to_string(), i)))
+        })
+        .collect();
+    if let Some(prefix) = &ctx.name_prefix {
+        check_prefix(prefix)?;
+    }
+    let chart_hooks = chart_hooks(docs);
     let mut planned = Vec::with_capacity(jobs.len());
     let mut last_weight: Option<(i64, usize)> = None;
     for job in jobs {
@@ -224,7 +317,8 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
             docs,
             &job,
             ctx,
-            stream_instance.as_deref(),
+            &stream_labels,
+            &chart_hooks,
             &mut last_weight,
         )?;
         planned.push(PlannedJob {
@@ -236,6 +330,60 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
     Ok(Plan {
         environment: ctx.environment.clone(),
         jobs: planned,
+        chart_hooks,
+    })
+}
+
+/// The prefix of a job's generated names, so that two releases in one namespace never share
+/// a Job: `--name-prefix`, else the DeployJobs document's `metadata.name`, else a release
+/// label of the reused workload or, failing that, of the stream. Never guessed, never empty,
+/// always a valid start of a Kubernetes name.
+fn name_prefix(
+    docs: &dyn Documents,
+    ctx: &Settings,
+    workload: Option<usize>,
+    stream_labels: &StreamLabels,
+) -> Result<String> {
+    let from_labels = || {
+        RELEASE_LABELS
+            .iter()
+            .zip(stream_labels)
+            .find_map(|(key, first)| {
+                let own = workload.and_then(|i| Some((docs.header(i)?.labels.get(key)?, i)));
+                let (value, doc) = own.or(first.as_ref().map(|(v, i)| (v.as_str(), *i)))?;
+                Some(NamePrefix {
+                    name: value.to_string(),
+                    origin: format!("the `{key}` label of {}", docs.label(doc)),
+                })
+            })
+    };
+    let Some(prefix) = ctx.name_prefix.clone().or_else(from_labels) else {
+        bail!(
+            "no release name to prefix the generated names with (two releases in one namespace would otherwise share their Jobs): no `--name-prefix`, no `metadata.name` in a DeployJobs document, and no {} label in the stream. Pass `--name-prefix RELEASE` (to Helm 4's post-renderer: `--post-renderer-args=--name-prefix=RELEASE`)",
+            RELEASE_LABELS
+                .iter()
+                .map(|l| format!("`{l}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        );
+    };
+    check_prefix(&prefix)?;
+    Ok(prefix.name)
+}
+
+fn check_prefix(prefix: &NamePrefix) -> Result<()> {
+    names::check_prefix(&prefix.name).map_err(|why| {
+        let shown: String = prefix.name.chars().take(64).collect();
+        let more = if shown.len() < prefix.name.len() {
+            "…"
+        } else {
+            ""
+        };
+        anyhow!(
+            "{}: `{}{more}` cannot start the generated names: {why}; set `--name-prefix` (or the DeployJobs document's metadata.name) to the release name",
+            prefix.origin,
+            shown.escape_debug()
+        )
     })
 }
 
@@ -251,7 +399,8 @@ fn plan_job(
     docs: &dyn Documents,
     job: &Job,
     ctx: &Settings,
-    stream_instance: Option<&str>,
+    stream_labels: &StreamLabels,
+    chart_hooks: &[ChartHook],
     last_weight: &mut Option<(i64, usize)>,
 ) -> Result<JobOutput> {
     let reused = match &job.spec.container {
@@ -263,10 +412,10 @@ fn plan_job(
     let workload_header = reused.as_ref().and_then(|r| docs.header(r.doc));
     let instance = workload_header
         .and_then(|h| h.labels.get(INSTANCE_LABEL))
-        .or(stream_instance);
-    let prefix = ctx.name_prefix.as_deref().or(instance);
-    let job_name = names::fit(&names::join(prefix, job.name()), names::MAX_JOB_NAME);
+        .or(stream_labels[0].as_ref().map(|(v, _)| v.as_str()));
     let namespace = workload_header.and_then(|h| h.namespace.clone());
+    check_wait_targets(docs, job, namespace.as_deref())?;
+    check_service_account(docs, job, namespace.as_deref())?;
 
     let mut pod = match &reused {
         Some(r) => pod_from_workload(job, r)?,
@@ -277,6 +426,9 @@ fn plan_job(
     if !job.wait_for.is_empty() {
         pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
     }
+    let prefix = name_prefix(docs, ctx, reused.as_ref().map(|r| r.doc), stream_labels)
+        .with_context(|| job.path())?;
+    let job_name = names::fit(&names::join(Some(&prefix), job.name()), names::MAX_JOB_NAME);
     match &job.spec.service_account_name {
         Some(sa) => pod.service_account_name = Some(sa.clone()),
         None => pod.automount_service_account_token = Some(false),
@@ -287,14 +439,25 @@ fn plan_job(
 
     // Hook copies of what the stream renders as ordinary resources.
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
-    pod.for_each_reference(&mut |kind, name| {
-        if !wanted.iter().any(|(k, n)| *k == kind && n == name) {
-            wanted.push((kind, name.clone()));
+    // Referenced only as `optional: true`: the pod starts without them.
+    let mut optional: Vec<(RefKind, String)> = Vec::new();
+    let mut required: Vec<(RefKind, String)> = Vec::new();
+    pod.for_each_reference_optional(&mut |kind, name, is_optional| {
+        let key = (kind, name.clone());
+        if !wanted.contains(&key) {
+            wanted.push(key.clone());
+        }
+        if is_optional {
+            optional.push(key);
+        } else {
+            required.push(key);
         }
     });
+    optional.retain(|key| !required.contains(key));
     wanted.sort_by_key(|(kind, _)| *kind);
     let mut copies = Vec::new();
     let mut external = Vec::new();
+    let mut reads_chart_hooks = Vec::new();
     let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
     for (kind, original) in wanted {
         match find_object(docs, kind, &original, namespace.as_deref()) {
@@ -306,8 +469,19 @@ fn plan_job(
                 );
                 copies.push((kind, original, name, doc));
             }
-            None => external.push((kind, original)),
+            None => {
+                match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
+                    Some(hook) => reads_chart_hooks.push(hook),
+                    None if optional.contains(&(kind, original.clone())) => {}
+                    None => external.push((kind, original)),
+                }
+            }
         }
+    }
+    if let Some(sa) = &job.spec.service_account_name
+        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace.as_deref())
+    {
+        reads_chart_hooks.push(hook);
     }
     let renames: BTreeMap<(RefKind, String), String> = copies
         .iter()
@@ -330,6 +504,14 @@ fn plan_job(
     // step's four objects (if exclusive), then the copies.
     let n = copies.len() as i64;
     let before = n + if stop_targets.is_some() { 4 } else { 0 };
+    // The chart's own hooks of the job's events come first: the job may read them (a
+    // Secret the chart creates as a hook), and its order among them must not rest on
+    // Helm's tie-break by name.
+    let chart_last = chart_hooks
+        .iter()
+        .filter(|h| h.runs_at(&job.events))
+        .map(|h| h.weight)
+        .max();
     let weight = match (job.spec.weight, *last_weight) {
         (Some(w), Some((last, index))) if w - before <= last => bail!(
             "{}.weight: {w} does not come after deploy_jobs[{index}], whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
@@ -338,9 +520,42 @@ fn plan_job(
             last + before + 1
         ),
         (Some(w), _) => w,
-        (None, Some((last, _))) => last + 1 + before,
-        (None, None) => before,
+        (None, last) => {
+            // After the previous job, else from 0; and after the chart's hooks.
+            let after = |w: i64| w.checked_add(1);
+            let first = match (last, chart_last) {
+                (Some((l, _)), c) => after(l.max(c.unwrap_or(i64::MIN))),
+                (None, Some(c)) => after(c).map(|w| w.max(0)),
+                (None, None) => Some(0),
+            };
+            first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
+                anyhow!(
+                    "{}: the chart's hooks leave no weight after them for this job; set `weight`",
+                    job.path()
+                )
+            })?
+        }
     };
+    // An explicit weight may not run the Job before a chart hook it reads (assigned ones
+    // come after every chart hook of the job's events).
+    if job.spec.weight.is_some()
+        && let Some(hook) = reads_chart_hooks
+            .iter()
+            .map(|&i| &chart_hooks[i])
+            .filter(|h| h.runs_at(&job.events))
+            .max_by_key(|h| h.weight)
+        && weight <= hook.weight
+    {
+        bail!(
+            "{}.weight: {weight} does not come after {} (weight {}, a {} hook of the chart in {}), which the job reads: the Job would run before it exists; set `weight` to {} or more",
+            job.path(),
+            hook.id(),
+            hook.weight,
+            hook.events.join(","),
+            hook.document,
+            hook.weight.saturating_add(1)
+        );
+    }
     let stop = match stop_targets {
         None => None,
         Some(targets) => Some(exclusive::build(
@@ -352,6 +567,7 @@ fn plan_job(
                 labels: labels.clone(),
                 first_weight: weight - before,
                 start_weight: weight + 1,
+                deadline: ctx.default_deadline,
             },
         )?),
     };
@@ -372,14 +588,19 @@ fn plan_job(
         crate::DELETE_ANNOTATION.to_string(),
         job.delete_policy.join(","),
     );
-    annotations.insert(crate::LOG_ANNOTATION.to_string(), "hook-failed".to_string());
-    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
-    let user_annotations: IndexMap<String, String> = job
+    // A log policy of the job's own replaces the default; validation refused every other
+    // hook annotation, so the rest are the user's to put on the Job and its pod.
+    let mut user_annotations: IndexMap<String, String> = job
         .spec
         .annotations
         .iter()
         .map(|(k, v)| (k.clone(), v.0.clone()))
         .collect();
+    let log_policy = user_annotations
+        .shift_remove(crate::LOG_ANNOTATION)
+        .unwrap_or_else(|| "hook-failed".to_string());
+    annotations.insert(crate::LOG_ANNOTATION.to_string(), log_policy);
+    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
     for (k, v) in &user_annotations {
         annotations.entry(k.clone()).or_insert_with(|| v.clone());
     }
@@ -405,7 +626,7 @@ fn plan_job(
             active_deadline_seconds: job
                 .spec
                 .active_deadline_seconds
-                .unwrap_or(spec::DEFAULT_DEADLINE),
+                .unwrap_or(ctx.default_deadline),
             ttl_seconds_after_finished: job.spec.ttl_seconds_after_finished,
             template: PodTemplate {
                 metadata: ObjectMeta {
@@ -446,13 +667,52 @@ fn plan_job(
         weight,
         stop,
         external,
+        reads_chart_hooks,
         source: reused.as_ref().map(|r| r.source.clone()),
-        source_has_readiness_probe: reused.as_ref().is_some_and(|r| {
-            containers(r.pod)
-                .iter()
-                .any(|c| c.contains_key("readinessProbe"))
-        }),
+        source_waited_for_readiness: match &reused {
+            Some(r) => waited_for_readiness(docs, r)?,
+            None => false,
+        },
     })
+}
+
+/// Kinds whose pods `helm --wait` waits to be Ready (not Jobs, and not CronJobs).
+const WAITED_KINDS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Pod",
+];
+
+/// Whether `helm --wait` waits for the reused workload's pods to pass a readiness probe
+/// before it runs post-install/upgrade hooks: a kind it waits for, with pods (not
+/// `replicas: 0`), and a probe on a container or a native sidecar.
+fn waited_for_readiness(docs: &dyn Documents, reused: &Reused<'_>) -> Result<bool> {
+    let header = docs.header(reused.doc);
+    let kind = header.and_then(|h| h.kind.as_deref()).unwrap_or_default();
+    if !WAITED_KINDS.contains(&kind) {
+        return Ok(false);
+    }
+    let replicas = docs
+        .value(reused.doc)?
+        .get("spec")
+        .and_then(|s| s.get("replicas"));
+    if replicas.and_then(Value::as_u64) == Some(0) {
+        return Ok(false);
+    }
+    let sidecars = match reused.pod.get("initContainers") {
+        Some(Value::Sequence(items)) => items
+            .iter()
+            .filter_map(Value::as_mapping)
+            .filter(|c| str_field(c, "restartPolicy") == Some("Always"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(containers(reused.pod)
+        .into_iter()
+        .chain(sidecars)
+        .any(|c| c.contains_key("readinessProbe")))
 }
 
 fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<Reused<'a>> {
@@ -707,6 +967,109 @@ fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> 
     })
 }
 
+/// Events at which the release's ordinary resources are not there: before the first apply,
+/// and after they were deleted.
+const ABSENT_EVENTS: &[(&str, &str)] = &[
+    ("pre-install", "does not exist yet"),
+    ("post-delete", "no longer exists"),
+];
+
+/// Refuses a `waitFor` target that is a Service this release renders as an ordinary
+/// resource, for a job that runs when such resources are not there: it would wait out its
+/// deadline and fail the deploy. (Charts that bundle their database as a subchart do this.)
+fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
+    let Some((event, absent)) = ABSENT_EVENTS
+        .iter()
+        .find(|(e, _)| job.events.iter().any(|j| j == e))
+    else {
+        return Ok(());
+    };
+    for (i, (host, port)) in job.wait_for.iter().enumerate() {
+        let service = (0..docs.count()).find(|&d| {
+            docs.header(d).is_some_and(|h| {
+                !docs.ignored(d)
+                    && h.is_kind("Service")
+                    && !h.is_hook()
+                    && h.name.as_deref().is_some_and(|name| {
+                        service_host(host, name, h.namespace.as_deref(), namespace)
+                    })
+            })
+        });
+        if let Some(d) = service {
+            bail!(
+                "{}.waitFor[{i}]: `{host}:{port}` is Service/{}, which this release renders as an ordinary resource in {}: at {event} it {absent}, so the job would wait until its deadline and the deploy would fail. Run the job when the release's resources are there (`when: post-install,pre-upgrade`; under Argo CD `post-install,post-upgrade`), or render that Service and what serves it as hooks ahead of the job, or wait for a database outside the release",
+                job.path(),
+                docs.header(d)
+                    .and_then(|h| h.name.as_deref())
+                    .unwrap_or("?"),
+                docs.label(d)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a `serviceAccountName` this release renders as an ordinary resource, for a job
+/// that runs when such resources are not there: no pod could be created, and the Job would
+/// wait out its deadline. (Its RBAC bindings name it, so a hook copy would not do.)
+fn check_service_account(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
+    let Some(sa) = &job.spec.service_account_name else {
+        return Ok(());
+    };
+    let Some((event, absent)) = ABSENT_EVENTS
+        .iter()
+        .find(|(e, _)| job.events.iter().any(|j| j == e))
+    else {
+        return Ok(());
+    };
+    let rendered = (0..docs.count()).find(|&d| {
+        docs.header(d).is_some_and(|h| {
+            !docs.ignored(d)
+                && h.is_kind("ServiceAccount")
+                && !h.is_hook()
+                && h.name.as_deref() == Some(sa.as_str())
+                && (h.namespace.is_none()
+                    || namespace.is_none()
+                    || h.namespace.as_deref() == namespace)
+        })
+    });
+    if let Some(d) = rendered {
+        bail!(
+            "{}.serviceAccountName: ServiceAccount/{sa} is rendered by this release as an ordinary resource in {}: at {event} it {absent}, so no pod of the job could start and it would fail at its deadline. Render it (and its Role and RoleBinding) as hooks weighted before the job, or run the job at post-install,pre-upgrade",
+            job.path(),
+            docs.label(d)
+        );
+    }
+    Ok(())
+}
+
+/// Whether `host`, resolved from a pod in `job_namespace`, names the Service `name` in
+/// `service_namespace` (`None`: the release's namespace): `name`, `name.ns`, `name.ns.svc`
+/// or `name.ns.svc.<cluster domain>`. A match unless the namespaces are certainly
+/// different (both explicit): charts often set `metadata.namespace` in a bundled
+/// subchart's templates and not in their own, and Helm does not tell us the release's.
+fn service_host(
+    host: &str,
+    name: &str,
+    service_namespace: Option<&str>,
+    job_namespace: Option<&str>,
+) -> bool {
+    let host = host.trim_end_matches('.');
+    let mut parts = host.splitn(3, '.');
+    if parts.next() != Some(name) {
+        return false;
+    }
+    let may_be = |a: Option<&str>, b: Option<&str>| a.is_none() || b.is_none() || a == b;
+    match parts.next() {
+        None => may_be(service_namespace, job_namespace),
+        Some(ns) => {
+            let rest = parts.next();
+            let svc_suffix = rest.is_none_or(|r| r == "svc" || r.starts_with("svc."));
+            svc_suffix && may_be(service_namespace, Some(ns))
+        }
+    }
+}
+
 /// The hardened initContainer that waits for TCP targets.
 fn wait_container(job: &Job) -> Result<Container> {
     let targets: Vec<String> = job
@@ -812,6 +1175,20 @@ fn find_object(
     })
 }
 
+/// The chart hook of this kind and name the job can see (its namespace), if any.
+fn find_chart_hook(
+    hooks: &[ChartHook],
+    kind: &str,
+    name: &str,
+    namespace: Option<&str>,
+) -> Option<usize> {
+    hooks.iter().position(|h| {
+        h.kind == kind
+            && h.name == name
+            && (h.namespace.is_none() || namespace.is_none() || h.namespace.as_deref() == namespace)
+    })
+}
+
 /// A hook copy of a rendered Secret or ConfigMap: same content, new name and hook annotations.
 fn hook_copy(original: &Value, job: &Job, name: &str, weight: i64) -> Result<Value> {
     let Value::Mapping(source) = original else {
@@ -893,4 +1270,43 @@ fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_hosts_match_a_service_by_every_name_it_resolves_as() {
+        for host in [
+            "db",
+            "db.shop",
+            "db.shop.svc",
+            "db.shop.svc.cluster.local",
+            "db.shop.svc.cluster.local.",
+        ] {
+            assert!(
+                service_host(host, "db", Some("shop"), Some("shop")),
+                "{host}"
+            );
+            assert!(
+                service_host(host, "db", None, None),
+                "{host}: both in the release namespace, which may be shop"
+            );
+        }
+        assert!(
+            service_host("db", "db", Some("shop"), None),
+            "a subchart that sets its namespace, an app that does not"
+        );
+        assert!(
+            !service_host("db", "db", Some("other"), Some("shop")),
+            "certainly another namespace"
+        );
+        assert!(!service_host("db.other", "db", Some("shop"), None));
+        assert!(
+            !service_host("db.shop.example.com", "db", None, None),
+            "an external host"
+        );
+        assert!(!service_host("dbx", "db", None, None));
+    }
 }

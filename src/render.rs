@@ -13,6 +13,7 @@ use serde_norway::Value;
 
 use crate::argocd;
 use crate::header::{self, Header};
+use crate::helm;
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
 use crate::stream::{self, Document};
@@ -41,6 +42,12 @@ pub struct Options {
     pub strict: bool,
     /// Who applies the output.
     pub target: Target,
+    /// Helm's `--timeout` in seconds, when it is not the default 5m: every hook Job must
+    /// fail inside it (see `helm::deadline_within`).
+    pub helm_timeout: Option<u64>,
+    /// `--name-prefix`: the prefix of generated names (the release name), over the
+    /// DeployJobs document's `metadata.name` and the stream's release labels.
+    pub name_prefix: Option<String>,
 }
 
 /// Who applies the rendered output.
@@ -239,11 +246,26 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let environment = options.environment.clone().or(config.environment.clone());
     let jobs = spec::validate(&config.jobs, environment.as_deref())
         .map_err(|e| anyhow!("{origin}: {e}"))?;
-    if options.target == Target::ArgoCd {
-        for job in jobs.iter().filter(|j| j.enabled()) {
-            argocd::check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
-        }
+    // Argo CD has no hook timeout of its own; the deadline alone bounds a job there.
+    let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
+    if options.target == Target::Helm && helm::deadline_within(timeout) == 0 {
+        bail!(
+            "--timeout {} leaves a hook Job no time: it needs more than {}s, which a Job needs to start and its pod to stop",
+            helm::format_duration(timeout),
+            helm::TIMEOUT_MARGIN
+        );
     }
+    for job in jobs.iter().filter(|j| j.enabled()) {
+        match options.target {
+            Target::ArgoCd => argocd::check(job),
+            Target::Helm => spec::check_deadline(job, timeout),
+        }
+        .map_err(|e| anyhow!("{origin}: {e}"))?;
+    }
+    let default_deadline = match options.target {
+        Target::ArgoCd => spec::DEFAULT_DEADLINE,
+        Target::Helm => helm::deadline_within(timeout),
+    };
 
     // Earlier output of deploy-jobs is replaced, not duplicated.
     for entry in &mut docs.entries {
@@ -251,9 +273,21 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             entry.ignored = true;
         }
     }
+    let name_prefix = match (&options.name_prefix, &config.name_prefix) {
+        (Some(name), _) => Some(plan::NamePrefix {
+            name: name.clone(),
+            origin: "--name-prefix".to_string(),
+        }),
+        (None, Some(name)) => Some(plan::NamePrefix {
+            name: name.clone(),
+            origin: "metadata.name".to_string(),
+        }),
+        (None, None) => None,
+    };
     let ctx = plan::Settings {
         environment,
-        name_prefix: config.name_prefix.clone(),
+        name_prefix,
+        default_deadline,
     };
     let plan = plan::plan(&docs, jobs, &ctx).with_context(|| origin.clone())?;
 

@@ -13,9 +13,6 @@ use crate::exclusive::Target;
 use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
 
-/// Helm's default `--timeout`, in seconds: a hook Job that runs longer is abandoned.
-pub const HELM_DEFAULT_TIMEOUT: u64 = 300;
-
 /// Events in the order of a release's life.
 const EVENT_ORDER: &[&str] = &[
     "pre-install",
@@ -52,8 +49,15 @@ pub struct Hook {
     pub weight: i64,
     pub kind: String,
     pub name: String,
-    /// The `deploy_jobs` entry it belongs to.
-    pub job: String,
+    /// The `deploy_jobs` entry it belongs to; `None` for a hook of the chart's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
+    /// For a hook of the chart's own: the document rendering it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart_hook: Option<String>,
+    /// For a hook of the chart's own: the jobs that read it (and so run after it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub read_by: Vec<String>,
     /// For a hook copy: the object it copies (`Secret/shop-db`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy_of: Option<String>,
@@ -108,7 +112,9 @@ impl Report {
                     weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
                     kind: object.kind().to_string(),
                     name: object.name().to_string(),
-                    job: job.name().to_string(),
+                    job: Some(job.name().to_string()),
+                    chart_hook: None,
+                    read_by: Vec::new(),
                     copy_of: None,
                     wait_for: Vec::new(),
                     image: None,
@@ -145,6 +151,38 @@ impl Report {
                             hooks: vec![hook.clone()],
                         }),
                     }
+                }
+            }
+        }
+        // The chart's own hooks, at the events where jobs run: the order is theirs and ours.
+        for (i, chart) in plan.chart_hooks.iter().enumerate() {
+            let read_by: Vec<String> = plan
+                .jobs
+                .iter()
+                .filter(|p| {
+                    p.output
+                        .as_ref()
+                        .is_some_and(|o| o.reads_chart_hooks.contains(&i))
+                })
+                .map(|p| p.job.name().to_string())
+                .collect();
+            let hook = Hook {
+                weight: chart.weight,
+                kind: chart.kind.clone(),
+                name: chart.name.clone(),
+                job: None,
+                chart_hook: Some(chart.document.clone()),
+                read_by,
+                copy_of: None,
+                wait_for: Vec::new(),
+                image: None,
+                command: None,
+                active_deadline_seconds: None,
+                delete_policy: chart.delete_policy.clone(),
+            };
+            for event in &chart.events {
+                if let Some(e) = events.iter_mut().find(|e| &e.event == event) {
+                    e.hooks.push(hook.clone());
                 }
             }
         }
@@ -260,10 +298,14 @@ fn row(h: &Hook) -> [String; 8] {
         h.name.clone(),
         h.wait_for.join(", "),
         h.image.clone().unwrap_or_default(),
-        match (&h.command, &h.copy_of) {
-            (Some(words), _) => shorten(&words.join(" "), 40),
-            (None, Some(of)) => format!("(copy of {of})"),
-            (None, None) => String::new(),
+        match (&h.command, &h.copy_of, &h.chart_hook) {
+            (Some(words), _, _) => shorten(&words.join(" "), 40),
+            (None, Some(of), _) => format!("(copy of {of})"),
+            (None, None, Some(_)) if h.read_by.is_empty() => "(the chart's hook)".to_string(),
+            (None, None, Some(_)) => {
+                format!("(the chart's hook, read by {})", h.read_by.join(", "))
+            }
+            (None, None, None) => String::new(),
         },
         h.active_deadline_seconds
             .map(|s| format!("{s}s"))
@@ -306,29 +348,32 @@ fn warnings(plan: &Plan) -> Vec<String> {
             continue;
         };
         let job = &planned.job;
-        let deadline = output.object.spec.active_deadline_seconds;
-        let waits = if job.wait_for.is_empty() {
-            ""
-        } else {
-            " (plus the wait for its targets)"
-        };
-        if deadline > HELM_DEFAULT_TIMEOUT {
-            out.push(format!(
-                "{}: activeDeadlineSeconds {deadline} is longer than Helm's default --timeout of 5m: Helm would stop waiting while the Job still runs{waits}; pass --timeout {}s or more",
-                job.name(),
-                deadline + 60
-            ));
-        }
         let post = job
             .events
             .iter()
             .any(|e| e == "post-install" || e == "post-upgrade");
-        if post && output.source_has_readiness_probe {
+        if post && output.source_waited_for_readiness {
             out.push(format!(
                 "{}: runs after install/upgrade and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, `helm --wait` deadlocks (Helm waits for the app before it runs post hooks); run it pre-install/pre-upgrade instead",
                 job.name(),
                 output.source.as_deref().unwrap_or("a workload")
             ));
+        }
+        for chart in output
+            .reads_chart_hooks
+            .iter()
+            .map(|&i| &plan.chart_hooks[i])
+        {
+            if !chart.runs_at(&job.events) {
+                out.push(format!(
+                    "{}: reads {}, which the chart renders as a {} hook ({}): at {} it exists only if an earlier hook left it there",
+                    job.name(),
+                    chart.id(),
+                    chart.events.join(","),
+                    chart.document,
+                    job.events.join(", ")
+                ));
+            }
         }
         for (kind, name) in &output.external {
             out.push(format!(
@@ -367,13 +412,13 @@ fn warnings(plan: &Plan) -> Vec<String> {
             ));
         }
     }
-    let migrations = plan.jobs.iter().any(|p| {
-        p.output.is_some()
-            && p.job
-                .events
-                .iter()
-                .any(|e| e == "pre-install" || e == "pre-upgrade")
-    });
+    // Migrations run before an upgrade; a job that runs only at install leaves nothing
+    // for a rollback to miss, and one that runs only after an upgrade (warming a cache)
+    // is not a migration.
+    let migrations = plan
+        .jobs
+        .iter()
+        .any(|p| p.output.is_some() && p.job.events.iter().any(|e| e == "pre-upgrade"));
     if migrations {
         out.push("rollback: `helm rollback` does not undo migrations, and it runs the target release's pre-rollback hooks (with the old image), not these; make migrations backward compatible or write a down migration".to_string());
     }
@@ -395,4 +440,225 @@ fn warnings(plan: &Plan) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Options, render};
+
+    /// A Deployment (or `kind`) with an `app` container; `pod` adds to its pod spec and
+    /// `container` to the container, both indented as YAML at their place.
+    fn workload(kind: &str, replicas: &str, container: &str, pod: &str) -> String {
+        let pod_spec = format!(
+            "      containers:\n      - name: app\n        image: shop:1\n{container}{pod}"
+        );
+        let template = format!(
+            "  template:\n    metadata:\n      labels: {{app: shop}}\n    spec:\n{pod_spec}"
+        );
+        let spec = match kind {
+            "CronJob" => format!(
+                "  schedule: '@daily'\n  jobTemplate:\n    spec:\n{}",
+                template
+                    .lines()
+                    .map(|l| format!("    {l}\n"))
+                    .collect::<String>()
+            ),
+            _ => format!("{replicas}  selector:\n    matchLabels: {{app: shop}}\n{template}"),
+        };
+        format!(
+            "---\napiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: shop\n  labels:\n    app.kubernetes.io/instance: shop\nspec:\n{spec}"
+        )
+    }
+
+    const PROBE: &str = "        readinessProbe: {tcpSocket: {port: 8080}}\n";
+
+    /// The plan warnings for `stream` with a DeployJobs document holding `jobs`.
+    fn warnings_for(stream: &str, jobs: &str, environment: Option<&str>) -> Vec<String> {
+        let input = format!(
+            "{stream}---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\nmetadata:\n  name: shop\ndeploy_jobs:\n{jobs}"
+        );
+        let options = Options {
+            environment: environment.map(str::to_string),
+            ..Options::default()
+        };
+        let rendered = render(input.as_bytes(), &options).expect("renders");
+        Report::of(rendered.plan.as_ref().expect("a plan")).warnings
+    }
+
+    fn fires(what: &str, stream: &str, jobs: &str, environment: Option<&str>) -> bool {
+        warnings_for(stream, jobs, environment)
+            .iter()
+            .any(|w| w.contains(what))
+    }
+
+    const READINESS: &str = "`helm --wait` deadlocks";
+
+    #[test]
+    fn readiness_warning_fires_where_helm_wait_can_deadlock() {
+        let post = "- {name: warm, container: app, command: [warm], when: post-upgrade}\n";
+        let probed = workload("Deployment", "  replicas: 2\n", PROBE, "");
+        assert!(
+            fires(READINESS, &probed, post, None),
+            "post-upgrade, probed Deployment"
+        );
+        let sidecar = workload(
+            "Deployment",
+            "",
+            "",
+            "      initContainers:\n      - name: proxy\n        image: proxy:1\n        restartPolicy: Always\n        readinessProbe: {tcpSocket: {port: 5432}}\n",
+        );
+        assert!(
+            fires(READINESS, &sidecar, post, None),
+            "a native sidecar's probe gates the pod's readiness too"
+        );
+    }
+
+    #[test]
+    fn readiness_warning_is_silent_where_nothing_can_deadlock() {
+        let post = "- {name: warm, container: app, command: [warm], when: post-upgrade}\n";
+        let pre = "- {name: migrate, container: app, command: [migrate], when: pre-upgrade}\n";
+        let probed = workload("Deployment", "", PROBE, "");
+        for (why, stream, jobs) in [
+            (
+                "a pre-upgrade job runs before the wait",
+                probed.clone(),
+                pre,
+            ),
+            (
+                "no probe: pods are Ready once running",
+                workload("Deployment", "", "", ""),
+                post,
+            ),
+            (
+                "replicas: 0: nothing to wait for",
+                workload("Deployment", "  replicas: 0\n", PROBE, ""),
+                post,
+            ),
+            (
+                "helm --wait does not wait for a CronJob",
+                workload("CronJob", "", PROBE, ""),
+                post,
+            ),
+        ] {
+            assert!(!fires(READINESS, &stream, jobs, None), "{why}");
+        }
+    }
+
+    #[test]
+    fn external_reference_warning_only_for_objects_that_must_exist() {
+        let refs = |optional: &str| {
+            workload(
+                "Deployment",
+                "",
+                &format!("        envFrom:\n        - secretRef: {{name: db{optional}}}\n"),
+                "",
+            )
+        };
+        let job = "- {name: migrate, container: app, command: [migrate]}\n";
+        let external = "Secret `db` is not rendered by the chart";
+        assert!(fires(external, &refs(""), job, None), "not rendered");
+        let secret = |annotations: &str| {
+            format!(
+                "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n{annotations}stringData: {{p: x}}\n"
+            )
+        };
+        let rendered = format!("{}{}", secret(""), refs(""));
+        assert!(
+            !fires(external, &rendered, job, None),
+            "rendered by the chart"
+        );
+        let hook = format!(
+            "{}{}",
+            secret("  annotations: {helm.sh/hook: 'pre-install,pre-upgrade'}\n"),
+            refs("")
+        );
+        assert!(!fires(external, &hook, job, None), "a hook of the chart");
+        assert!(
+            !fires(external, &refs(", optional: true"), job, None),
+            "optional: the pod starts without it"
+        );
+    }
+
+    #[test]
+    fn chart_hook_of_other_events_warning() {
+        let stream = |events: &str| {
+            format!(
+                "---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  annotations: {{helm.sh/hook: '{events}'}}\nstringData: {{p: x}}\n{}",
+                workload(
+                    "Deployment",
+                    "",
+                    "        envFrom:\n        - secretRef: {name: db}\n",
+                    ""
+                )
+            )
+        };
+        let job = "- {name: migrate, container: app, command: [migrate], when: pre-install}\n";
+        let warning = "which the chart renders as a post-install hook";
+        assert!(fires(warning, &stream("post-install"), job, None));
+        assert!(!fires(
+            "which the chart renders as",
+            &stream("pre-install"),
+            job,
+            None
+        ));
+    }
+
+    #[test]
+    fn policy_and_downtime_warnings_fire_only_when_set() {
+        let app = workload("Deployment", "", "", "");
+        let job = |extra: &str| {
+            format!("- {{name: migrate, container: app, command: [migrate]{extra}}}\n")
+        };
+        for (warning, setting) in [
+            (
+                "deletes a failed Job, and its logs",
+                ", deletePolicy: 'before-hook-creation,hook-failed'",
+            ),
+            (
+                "ttlSecondsAfterFinished deletes the Job",
+                ", ttlSecondsAfterFinished: 60",
+            ),
+            ("causes downtime", ", exclusive: all"),
+        ] {
+            assert!(
+                fires(warning, &app, &job(setting), None),
+                "{warning} with {setting}"
+            );
+            assert!(
+                !fires(warning, &app, &job(""), None),
+                "{warning} without {setting}"
+            );
+        }
+    }
+
+    #[test]
+    fn rollback_warning_only_for_jobs_before_an_upgrade() {
+        let app = workload("Deployment", "", "", "");
+        let job =
+            |when: &str| format!("- {{name: j, container: app, command: [j], when: '{when}'}}\n");
+        let rollback = "`helm rollback` does not undo migrations";
+        assert!(fires(rollback, &app, &job("pre-install,pre-upgrade"), None));
+        assert!(
+            !fires(rollback, &app, &job("pre-install"), None),
+            "install only"
+        );
+        assert!(
+            !fires(rollback, &app, &job("post-upgrade"), None),
+            "after the upgrade"
+        );
+    }
+
+    #[test]
+    fn environment_typo_warning_only_for_near_misses() {
+        let app = workload("Deployment", "", "", "");
+        let job = "- {name: j, container: app, command: [j], when: {production: pre-upgrade, _default: pre-install}}\n";
+        let typo = "a typo?";
+        assert!(fires(typo, &app, job, Some("prodution")));
+        assert!(!fires(typo, &app, job, Some("production")), "a key of when");
+        assert!(
+            !fires(typo, &app, job, Some("staging")),
+            "far from every key"
+        );
+    }
 }

@@ -31,8 +31,12 @@ pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded",
 
 /// Events a job runs on when `when` is not given.
 pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
-/// `activeDeadlineSeconds` when not given: ten minutes.
-pub const DEFAULT_DEADLINE: u64 = 600;
+/// `activeDeadlineSeconds` when not given: four minutes, so that the Job (its wait-for
+/// step included: the deadline counts from the Job's start) has failed, and its pod has had
+/// the default 30 s to stop, before Helm's default `--timeout` of 5m gives up on it. A Job
+/// that outlives Helm keeps running, and the next deploy's `before-hook-creation` deletes it
+/// mid-run.
+pub const DEFAULT_DEADLINE: u64 = 240;
 /// The image of the stop and start steps: the Kubernetes project's kubectl image (it has
 /// a shell since 1.28).
 pub const DEFAULT_STOP_IMAGE: &str = "registry.k8s.io/kubectl:v1.35.0";
@@ -558,6 +562,23 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
                         );
                     }
                 }
+                if !parts.iter().any(|p| p == "before-hook-creation") {
+                    let has = |p: &str| parts.iter().any(|x| x == p);
+                    let outcome = if has("hook-failed") && has("hook-succeeded") {
+                        "a Job Helm stopped waiting for (a timeout, an interrupted deploy) stays, and the next deploy finds it instead of running the new one, or fails with `field is immutable` (new image)"
+                    } else if has("hook-failed") {
+                        "after a success the completed Job stays, and the next deploy either finds it and runs nothing (same spec) or fails with `field is immutable` (new image)"
+                    } else {
+                        "after a failure the failed Job stays, and the next deploy either finds it and fails again without running (same spec) or fails with `field is immutable` (new image)"
+                    };
+                    return err(
+                        format!("{path}.deletePolicy"),
+                        format!(
+                            "`{p}` lacks before-hook-creation: Helm would not delete the previous deploy's Job before creating this one, so {outcome}. Write `before-hook-creation,{}`",
+                            parts.join(",")
+                        ),
+                    );
+                }
                 parts
             }
         };
@@ -577,6 +598,13 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         }
         if let Some(sa) = &spec.service_account_name {
             check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
+        }
+        for key in spec.annotations.keys() {
+            check_annotation(
+                key,
+                &spec.annotations[key].0,
+                &format!("{path}.annotations"),
+            )?;
         }
         for (i, name) in spec.volumes.iter().enumerate() {
             if spec.container.is_none() {
@@ -612,6 +640,75 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         });
     }
     Ok(out)
+}
+
+/// Refuses a job whose deadline outlives Helm's `--timeout` of `timeout` seconds: Helm would
+/// give up on it while it still runs, and the next deploy's `before-hook-creation` would
+/// delete it mid-run. Jobs without a deadline get one that fits (see the planner).
+pub fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
+    use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
+    let Some(deadline) = job.spec.active_deadline_seconds else {
+        return Ok(());
+    };
+    if deadline <= deadline_within(timeout) {
+        return Ok(());
+    }
+    let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
+    err(
+        format!("{}.activeDeadlineSeconds", job.path()),
+        format!(
+            "{deadline} does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up while the Job still runs, and the next deploy would delete it mid-run. For a long job give Helm and deploy-jobs the same timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`); the deadline can then be left out, it defaults to the timeout less {TIMEOUT_MARGIN}s",
+            format_duration(timeout)
+        ),
+    )
+}
+
+/// The hook outcomes on which Helm prints a hook's container logs.
+pub const LOG_POLICIES: &[&str] = &["hook-succeeded", "hook-failed"];
+
+/// A job's own annotation. Those that deploy-jobs derives from a key of the job are errors
+/// naming the key (they would be overwritten, or worse, copied onto the pod where they mean
+/// nothing); Helm's log policy is the one hook annotation a job may set itself.
+fn check_annotation(key: &str, value: &str, path: &str) -> Result<(), SpecError> {
+    let instead = match key {
+        crate::HOOK_ANNOTATION | "argocd.argoproj.io/hook" => Some("when"),
+        crate::WEIGHT_ANNOTATION | "argocd.argoproj.io/sync-wave" => Some("weight"),
+        crate::DELETE_ANNOTATION | "argocd.argoproj.io/hook-delete-policy" => Some("deletePolicy"),
+        _ => None,
+    };
+    let path = format!("{path}.{key}");
+    if let Some(instead) = instead {
+        return err(
+            path,
+            format!(
+                "deploy-jobs sets this annotation itself, from the job's `{instead}`; set `{instead}` instead"
+            ),
+        );
+    }
+    if key == crate::LOG_ANNOTATION {
+        let parts = split_list(value);
+        return match parts.iter().find(|p| !LOG_POLICIES.contains(&p.as_str())) {
+            _ if parts.is_empty() => err(
+                path,
+                "is empty; expected hook-failed, hook-succeeded or both",
+            ),
+            Some(bad) => err(
+                path,
+                format!("unknown log policy `{bad}`; expected hook-failed, hook-succeeded or both"),
+            ),
+            None => Ok(()),
+        };
+    }
+    if key.starts_with("helm.sh/") || key.starts_with("deploy-jobs.io/") {
+        return err(
+            path,
+            format!(
+                "means nothing on a generated hook Job (Helm reads only its hook annotations there, and deploy-jobs.io/ ones are deploy-jobs' own); the hook settings are the job's `when`, `weight` and `deletePolicy`, and `{}` may be set here",
+                crate::LOG_ANNOTATION
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Which workloads a job stops before it runs.
@@ -1125,6 +1222,37 @@ mod tests {
         assert!(
             error("deploy_jobs:\n- {name: Migrate_DB, image: x}\n").contains("(try `migrate-db`)")
         );
+    }
+
+    #[test]
+    fn hook_annotations_name_the_key_that_sets_them() {
+        for (key, instead) in [
+            ("helm.sh/hook", "when"),
+            ("helm.sh/hook-weight", "weight"),
+            ("helm.sh/hook-delete-policy", "deletePolicy"),
+            ("argocd.argoproj.io/sync-wave", "weight"),
+        ] {
+            let message = error(&format!(
+                "deploy_jobs:\n- name: a\n  image: x\n  annotations: {{{key}: '1'}}\n"
+            ));
+            assert!(
+                message.starts_with(&format!("deploy_jobs[0].annotations.{key}: "))
+                    && message.contains(&format!("set `{instead}` instead")),
+                "{key}: {message}"
+            );
+        }
+        for key in ["helm.sh/resource-policy", "deploy-jobs.io/job"] {
+            let message = error(&format!(
+                "deploy_jobs:\n- name: a\n  image: x\n  annotations: {{{key}: keep}}\n"
+            ));
+            assert!(message.contains("means nothing"), "{key}: {message}");
+        }
+        assert!(
+            error("deploy_jobs:\n- name: a\n  image: x\n  annotations: {helm.sh/hook-output-log-policy: always}\n")
+                .contains("unknown log policy `always`")
+        );
+        jobs("deploy_jobs:\n- name: a\n  image: x\n  annotations: {helm.sh/hook-output-log-policy: 'hook-succeeded,hook-failed', example.com/x: y}\n")
+            .expect("the log policy and other annotations are the job's to set");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use deploy_jobs::{Options, render};
 
 fn job_config() -> String {
-    "---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\ndeploy_jobs:\n- name: migrate\n  image: m:1\n  envFrom:\n  - secretRef: {name: big}\n".to_string()
+    "---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\nmetadata:\n  name: shop\ndeploy_jobs:\n- name: migrate\n  image: m:1\n  envFrom:\n  - secretRef: {name: big}\n".to_string()
 }
 
 #[test]

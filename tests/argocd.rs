@@ -172,7 +172,7 @@ fn the_plugin_generates_presync_and_postsync_hooks_for_the_example_chart() {
 
 #[test]
 fn the_argocd_target_refuses_events_argo_cd_does_not_run() {
-    let input = "---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\ndeploy_jobs:\n- name: undo\n  image: x\n  when: pre-rollback\n";
+    let input = "---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\nmetadata:\n  name: shop\ndeploy_jobs:\n- name: undo\n  image: x\n  when: pre-rollback\n";
     let out = common::run(&["render", "--target", "argocd"], input.as_bytes());
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());

@@ -95,7 +95,7 @@ fn helm4_plugin_mode_reports_errors_as_a_document_helm_rejects() {
             .arg("render")
             .env("HELM_PLUGIN_NAME", "deploy-jobs")
             .env("HELM_PLUGIN_DIR", "/nonexistent"),
-        b"kind: [\n",
+        b"metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: shop/templates/x.yaml\nkind: [\n",
     );
     assert!(
         out.status.success(),
@@ -108,6 +108,54 @@ fn helm4_plugin_mode_reports_errors_as_a_document_helm_rejects() {
         .as_str()
         .unwrap();
     assert!(file.contains("document 1: invalid YAML"), "{file}");
+}
+
+/// Helm 3 sets the same variables for every plugin (helm-secrets, helm-diff), and shows
+/// stderr: input without Helm 4's annotation gets a plain error and a failing exit.
+#[test]
+fn plugin_variables_without_helm4_input_report_errors_plainly() {
+    let out = common::pipe(
+        std::process::Command::new(common::BIN)
+            .arg("render")
+            .env("HELM_PLUGIN_NAME", "secrets")
+            .env("HELM_PLUGIN_DIR", "/nonexistent"),
+        b"---\n# Source: shop/templates/x.yaml\nkind: [\n",
+    );
+    assert!(!out.status.success(), "a failure must fail the pipeline");
+    assert!(out.stdout.is_empty(), "no error document to apply");
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with("error: document 1 (shop/templates/x.yaml): invalid YAML"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A bad flag (`--post-renderer-args`) is an error document for Helm 4 only.
+#[test]
+fn plugin_mode_flag_errors_follow_the_input() {
+    let run = |input: &[u8]| {
+        common::pipe(
+            std::process::Command::new(common::BIN)
+                .args(["render", "--no-such-flag"])
+                .env("HELM_PLUGIN_NAME", "deploy-jobs")
+                .env("HELM_PLUGIN_DIR", "/nonexistent"),
+            input,
+        )
+    };
+    let helm4 = run(b"metadata:\n  annotations:\n    postrenderer.helm.sh/postrender-filename: shop/templates/x.yaml\n");
+    assert!(helm4.status.success(), "Helm 4 reads the error document");
+    assert!(
+        String::from_utf8_lossy(&helm4.stdout).contains("--no-such-flag"),
+        "the document names the flag"
+    );
+    let helm3 = run(b"---\n# Source: shop/templates/x.yaml\nkind: ConfigMap\n");
+    assert!(
+        !helm3.status.success(),
+        "Helm 3 shows stderr and needs the exit code"
+    );
+    assert!(helm3.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&helm3.stderr).contains("--no-such-flag"));
 }
 
 #[test]

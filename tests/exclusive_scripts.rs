@@ -199,13 +199,13 @@ fn stop_command() -> Vec<String> {
     assert_eq!(
         command[4..],
         [
-            "240",
+            "190",
             "Deployment/shop",
             DEPLOYMENT_SELECTOR,
             "StatefulSet/shop-worker",
             STATEFULSET_SELECTOR
         ],
-        "the stop step waits 240 s for both workloads"
+        "the stop step waits 190 s (its deadline under Helm's default --timeout, less its kubectl calls) for both workloads"
     );
     command
 }

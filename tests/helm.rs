@@ -234,6 +234,85 @@ fn helm3_post_renderer_is_refused_with_the_remedies() {
     assert!(out.stdout.is_empty(), "nothing rendered");
 }
 
+/// Helm 3 with deploy-jobs behind a wrapper: the refusal, with nothing on stdout for Helm to
+/// apply (old deploy-jobs looked only at its direct parent, or trusted HELM_PLUGIN_NAME,
+/// and Helm 3 then put the migration Job under MANIFEST, beside the app).
+fn assert_helm3_refused(out: std::process::Output, how: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "{how}: Helm 3 must not get injected hooks as ordinary resources; it rendered:\n{stdout}"
+    );
+    assert!(
+        stderr.contains("Helm 3 post-renderer") && stderr.contains("deploy-jobs render"),
+        "{how}: the refusal and its remedies reach Helm 3's error: {stderr}"
+    );
+    assert!(
+        !stdout.contains("kind: Job"),
+        "{how}: nothing rendered: {stdout}"
+    );
+}
+
+#[test]
+fn helm3_post_renderer_is_refused_through_a_wrapper_script() {
+    let helm = Helm::new("helm3");
+    let wrapper = helm.home.path().join("wrap.sh");
+    // No `exec`: the shell stays between Helm 3 and deploy-jobs.
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\n\"$DEPLOY_JOBS_BIN\" render --env production \"$@\"\n",
+    )
+    .unwrap();
+    make_executable(&wrapper);
+    let out = helm
+        .command()
+        .args(["template", "shop", CHART, "--post-renderer"])
+        .arg(&wrapper)
+        .output()
+        .unwrap();
+    assert_helm3_refused(out, "through a wrapper script");
+}
+
+#[test]
+fn helm3_post_renderer_is_refused_inside_a_helm3_plugin() {
+    let helm = Helm::new("helm3");
+    // A Helm 3 plugin that runs helm again, as helm-secrets and helm-diff do: Helm 3 sets
+    // HELM_PLUGIN_NAME and HELM_PLUGIN_DIR for it, and the inner helm passes them on.
+    let dir = helm.home.path().join("data/plugins/wrap");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("plugin.yaml"),
+        "name: wrap\nversion: 0.1.0\nusage: runs helm\ndescription: a wrapper plugin\ncommand: \"$HELM_PLUGIN_DIR/wrap.sh\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("wrap.sh"), "#!/bin/sh\n\"$HELM_BIN\" \"$@\"\n").unwrap();
+    make_executable(&dir.join("wrap.sh"));
+    let plugins = helm.ok(&["plugin", "list"]);
+    assert!(
+        plugins.contains("wrap"),
+        "the plugin is installed: {plugins}"
+    );
+    let out = helm
+        .command()
+        .args([
+            "wrap",
+            "template",
+            "shop",
+            CHART,
+            "--post-renderer",
+            common::BIN,
+        ])
+        .output()
+        .unwrap();
+    assert_helm3_refused(out, "inside a Helm 3 plugin");
+}
+
+fn make_executable(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 #[test]
 fn helm3_template_piped_into_render_works() {
     let helm = Helm::new("helm3");
@@ -374,4 +453,95 @@ fn helm4_install_stops_the_app_before_an_exclusive_migration() {
         find("Job/shop-example-migrate-stop")["spec"]["template"]["spec"]["serviceAccountName"],
         Value::from("shop-example-migrate-stop")
     );
+}
+
+/// A chart that renders a Secret of its own as a pre-install hook at weight 5, read by the
+/// migration: real Helm 4 must run the Secret first (deploy-jobs used to give the Job
+/// weight 0, before the Secret existed), and the Secret is not copied.
+#[test]
+fn helm4_runs_the_charts_own_hook_before_the_job_that_reads_it() {
+    let helm = Helm::with_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("example");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(common::repo_root().join(CHART))
+        .arg(&chart)
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    std::fs::write(
+        chart.join("templates/bootstrap-secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {{ include \"example.fullname\" . }}-bootstrap\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"5\"\nstringData:\n  token: generated-at-install\n",
+    )
+    .unwrap();
+    let values = dir.path().join("reads-hook.yaml");
+    std::fs::write(
+        &values,
+        "deploy_jobs:\n- name: migrate\n  container: app\n  command: [/app/shop, migrate]\n  env:\n  - name: BOOTSTRAP_TOKEN\n    valueFrom:\n      secretKeyRef: {name: shop-example-bootstrap, key: token}\n",
+    )
+    .unwrap();
+    let out = helm.ok(&[
+        "install",
+        "shop",
+        chart.to_str().unwrap(),
+        "--dry-run=client",
+        "--post-renderer",
+        "deploy-jobs",
+        "-f",
+        values.to_str().unwrap(),
+    ]);
+    let (hooks, _) = sections(&out);
+    let hooks = documents(&hooks);
+    let expected = [
+        "Secret/shop-example-bootstrap",
+        "Secret/shop-example-db-migrate-hook",
+        "ConfigMap/shop-example-config-migrate-hook",
+        "Job/shop-example-migrate",
+    ];
+    assert_eq!(execution_order(&hooks, "pre-install"), expected);
+    assert_eq!(execution_order(&hooks, "pre-upgrade"), expected);
+}
+
+/// A long migration through real Helm 4: refused under Helm's default --timeout, with the
+/// fix in the message Helm shows; accepted when the same --timeout reaches deploy-jobs.
+#[test]
+fn helm4_long_deadline_needs_the_same_timeout_in_deploy_jobs() {
+    let helm = Helm::with_plugin();
+    let dir = tempfile::tempdir().unwrap();
+    let values = dir.path().join("long.yaml");
+    std::fs::write(
+        &values,
+        "deploy_jobs:\n- name: migrate\n  container: app\n  command: [/app/shop, migrate]\n  activeDeadlineSeconds: 1800\n",
+    )
+    .unwrap();
+    let values = values.to_str().unwrap();
+    let out = helm
+        .command()
+        .args(install_through_plugin(&["-f", values]))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a Job outliving Helm's wait is refused"
+    );
+    assert!(
+        stderr.contains("deploy_jobs[0].activeDeadlineSeconds")
+            && stderr.contains("--post-renderer-args=--timeout=31m"),
+        "Helm shows the key and the fix: {stderr}"
+    );
+    let out = helm.ok(&install_through_plugin(&[
+        "-f",
+        values,
+        "--timeout",
+        "31m",
+        "--post-renderer-args=--timeout=31m",
+    ]));
+    let (hooks, _) = sections(&out);
+    let job = documents(&hooks)
+        .into_iter()
+        .find(|h| id(h) == "Job/shop-example-migrate")
+        .expect("the migration is a hook");
+    assert_eq!(job["spec"]["activeDeadlineSeconds"], Value::from(1800));
 }
