@@ -33,9 +33,11 @@ pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded",
 pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
 /// `activeDeadlineSeconds` when not given: ten minutes.
 pub const DEFAULT_DEADLINE: u64 = 600;
-/// The image of the stop and start steps: the Kubernetes project's kubectl image (it has
-/// a shell since 1.28).
-pub const DEFAULT_STOP_IMAGE: &str = "registry.k8s.io/kubectl:v1.35.0";
+/// The image of the stop and start steps. Their scripts need `sh`, `date`, `sleep` and
+/// `kubectl`: this one is `FROM alpine` (busybox provides the first three) with kubectl in
+/// /usr/local/bin, tagged with its kubectl version. The Kubernetes project's own
+/// registry.k8s.io/kubectl is distroless (go-runner base): no shell at all.
+pub const DEFAULT_STOP_IMAGE: &str = "alpine/kubectl:1.35.0";
 /// The image of the wait-for initContainer: a small, pinned busybox with `nc`.
 pub const DEFAULT_WAIT_IMAGE: &str = "busybox:1.37.0";
 /// The `environment` key that applies when the chosen environment has no entry.
@@ -134,9 +136,14 @@ pub struct JobSpec {
     #[serde(default)]
     #[schemars(schema_with = "exclusive_schema")]
     pub exclusive: Option<Value>,
-    /// Image of the stop and start steps (needs `sh` and `kubectl`).
+    /// Image of the stop and start steps (needs `sh`, `date`, `sleep` and `kubectl`).
     #[serde(default)]
     pub stop_image: Option<String>,
+    /// Seconds the stop step of an `exclusive` job waits for the stopped pods to go (default:
+    /// as long as fits in Helm's default 5m hook timeout). Its Job gets 50 more for its
+    /// kubectl calls; pass helm a `--timeout` longer than both.
+    #[serde(default)]
+    pub stop_timeout_seconds: Option<u64>,
 }
 
 /// A Kubernetes `EnvFromSource`.
@@ -597,6 +604,15 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
                 format!("{path}.stopImage"),
                 "only means something together with `exclusive`",
             );
+        }
+        if spec.stop_timeout_seconds.is_some() && exclusive == Exclusive::None {
+            return err(
+                format!("{path}.stopTimeoutSeconds"),
+                "only means something together with `exclusive`",
+            );
+        }
+        if spec.stop_timeout_seconds == Some(0) {
+            return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
         }
         out.push(Job {
             index,
