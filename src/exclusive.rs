@@ -220,22 +220,18 @@ pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
             continue;
         }
         if !listed {
-            let (reason, may_interfere) = match kind {
-                "Deployment" | "StatefulSet" => ("not listed in `exclusive`".to_string(), true),
-                "CronJob" => (
-                    "a CronJob is not stopped: a run that starts during the migration reaches the database".to_string(),
-                    true,
-                ),
-                "DaemonSet" => (
-                    "a DaemonSet cannot be scaled to zero: its pods keep running".to_string(),
-                    true,
-                ),
-                other => (format!("a {other} is not stopped: it keeps running"), true),
+            let reason = match kind {
+                "Deployment" | "StatefulSet" => "not listed in `exclusive`".to_string(),
+                "CronJob" => {
+                    "a CronJob is not stopped: a run may start during the migration; suspend it if that matters".to_string()
+                }
+                "DaemonSet" => "a DaemonSet cannot be scaled to zero".to_string(),
+                other => format!("a {other} is not stopped"),
             };
             left_running.push(LeftRunning {
                 id,
                 reason,
-                may_interfere,
+                may_interfere: true,
             });
             continue;
         }

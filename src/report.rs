@@ -416,16 +416,22 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<Str
             )
         }
     )];
-    if !stop.left_running.is_empty() {
+    for (interfering, what) in [
+        (false, "keeps running what it needs"),
+        (
+            true,
+            "leaves running, still able to reach the database while it runs",
+        ),
+    ] {
         let left: Vec<String> = stop
             .left_running
             .iter()
+            .filter(|l| l.may_interfere == interfering)
             .map(|l| format!("{} ({})", l.id, l.reason))
             .collect();
-        out.push(format!(
-            "{name}: leaves running while it runs: {}",
-            left.join("; ")
-        ));
+        if !left.is_empty() {
+            out.push(format!("{name}: {what}: {}", left.join("; ")));
+        }
     }
     if let Some(slow) = stop.slowest()
         && slow.stop_seconds() > stop.wait_seconds
