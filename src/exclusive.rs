@@ -724,12 +724,7 @@ mod tests {
     fn rules_name_only_the_targets() {
         let t = |kind: &str, name: &str| Target {
             kind: kind.into(),
-            name: name.into(),
-            namespace: None,
-            selector: "app=x".into(),
-            sets_replicas: true,
-            grace_seconds: 30,
-            sequential_pods: 1,
+            ..target_in(name, None)
         };
         let rules = rules(&[&t("Deployment", "web"), &t("StatefulSet", "db")]);
         let text = serde_json::to_string(&rules).unwrap();
@@ -746,6 +741,52 @@ mod tests {
                     .all(|v| ["get", "patch", "list"].contains(&v.as_str().unwrap()))
             );
         }
+    }
+
+    fn target_in(name: &str, namespace: Option<&str>) -> Target {
+        Target {
+            kind: "Deployment".into(),
+            name: name.into(),
+            namespace: namespace.map(str::to_string),
+            selector: "app=x".into(),
+            sets_replicas: true,
+            grace_seconds: 30,
+            sequential_pods: 1,
+        }
+    }
+
+    #[test]
+    fn the_stop_step_runs_where_it_can_reach_every_target() {
+        let home = |targets: &[Target], job: Option<&str>| {
+            home_namespace(targets, job).map_err(|e| e.to_string())
+        };
+        let (web, worker) = (target_in("web", None), target_in("worker", None));
+        assert_eq!(
+            home(&[web.clone(), worker], None),
+            Ok(None),
+            "all in the release's"
+        );
+        let (a, b) = (target_in("a", Some("x")), target_in("b", Some("y")));
+        assert_eq!(
+            home(&[a.clone(), b.clone()], Some("z")),
+            Ok(Some("z".into())),
+            "next to the job when it is placed explicitly"
+        );
+        assert_eq!(
+            home(&[a.clone(), b], None),
+            Ok(Some("x".into())),
+            "the first target's when the job goes to the release's namespace"
+        );
+        let mixed = home(&[web.clone(), a], None).unwrap_err();
+        assert!(
+            mixed.contains("Deployment/web is rendered without a namespace"),
+            "{mixed}"
+        );
+        let job_elsewhere = home(&[web], Some("z")).unwrap_err();
+        assert!(
+            job_elsewhere.contains("the job runs in namespace `z`"),
+            "{job_elsewhere}"
+        );
     }
 
     #[test]
