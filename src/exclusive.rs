@@ -1,10 +1,14 @@
 //! `exclusive:` jobs: migrations that need the database to themselves. Before such a job,
 //! in strictly increasing weights: a ServiceAccount, a Role and a RoleBinding (least
-//! privilege: only the verbs the stop script uses, only on the named workloads), then a
-//! "stop" Job that scales the workloads to zero and waits for their pods to go. After the
-//! release's apply (post-install, -upgrade or -rollback), a "start" Job restores the
-//! workloads whose manifests do not set `replicas` (an autoscaler owns them, so the apply
-//! itself would leave them at zero).
+//! privilege: only the verbs the stop script uses, only on the named workloads, a Role and
+//! RoleBinding in each namespace they live in), then a "stop" Job that scales the workloads
+//! to zero and waits for their pods to go. After the release's apply (post-install, -upgrade
+//! or -rollback), a "start" Job ends the stop: it restores the workloads whose manifests do
+//! not set `replicas` (an autoscaler owns them, so the apply itself would leave them at zero)
+//! and clears the replica count recorded on every one.
+//!
+//! What is stopped is decided here too: never a workload the job waits for (`waitFor`
+//! reaching it through a Service), and the report is told what is left running and why.
 //!
 //! The Role is derived from [`KUBECTL_CALLS`], and a test holds the scripts to that table,
 //! so the permissions and what the scripts do cannot drift apart.
@@ -14,23 +18,30 @@ use indexmap::IndexMap;
 use serde_json::json;
 use serde_norway::Value;
 
+use crate::helm::TIMEOUT_MARGIN;
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate};
 use crate::names;
 use crate::plan::{self, Documents};
 use crate::spec::{Exclusive, Job};
 
-/// What the stop and start steps' deadline leaves, after the stop step's wait for pods to
-/// terminate, for its kubectl calls: the script fails by itself, saying which pods are left,
-/// before Kubernetes stops the Job.
-pub const STOP_SLACK_SECONDS: u64 = 50;
+/// Seconds the stop and start Jobs allow for their kubectl calls, on top of the wait for pods.
+pub const STOP_OVERHEAD_SECONDS: u64 = 50;
 
-/// How long the stop step waits for pods to terminate within a step deadline of `deadline`
-/// seconds: 190 s under Helm's default 5m `--timeout`.
-pub fn stop_wait(deadline: u64) -> u64 {
+/// Seconds added to a workload's grace periods for the controllers and kubelet to act; the
+/// stop script adds the same (a test holds them together).
+pub const STOP_SLACK_SECONDS: u64 = 10;
+
+/// How long the stop step waits for pods by default, when its Job may run `deadline`
+/// seconds (what a job without `activeDeadlineSeconds` gets, so it fails inside Helm's
+/// `--timeout`): 190 s under Helm's default 5m.
+pub fn default_stop_wait(deadline: u64) -> u64 {
     deadline
-        .saturating_sub(STOP_SLACK_SECONDS)
+        .saturating_sub(STOP_OVERHEAD_SECONDS)
         .max(deadline / 2)
 }
+
+/// Kubernetes' default `terminationGracePeriodSeconds`.
+const DEFAULT_GRACE_SECONDS: u64 = 30;
 
 /// Annotation the stop step records the replica count in.
 pub const REPLICAS_ANNOTATION: &str = "deploy-jobs.io/replicas-before-stop";
@@ -88,61 +99,145 @@ pub const KUBECTL_CALLS: &[Call] = &[
 pub struct Target {
     pub kind: String,
     pub name: String,
+    /// Its `metadata.namespace`; `None` is the release's namespace.
+    pub namespace: Option<String>,
     /// `k=v,k2=v2`: its pods.
     pub selector: String,
     /// Whether the rendered manifest sets `spec.replicas` (then the upgrade restores it).
     pub sets_replicas: bool,
+    /// `terminationGracePeriodSeconds` of its pods.
+    pub grace_seconds: u64,
+    /// How many pods go one after the other: an OrderedReady StatefulSet's replicas
+    /// (1 when the manifest leaves them to an autoscaler), otherwise 1.
+    pub sequential_pods: u64,
 }
 
 impl Target {
     pub fn id(&self) -> String {
         format!("{}/{}", self.kind, self.name)
     }
+
+    /// How long its pods may take to go, by its manifest; the stop script computes the same
+    /// from the live object before it stops anything.
+    pub fn stop_seconds(&self) -> u64 {
+        self.grace_seconds * self.sequential_pods + STOP_SLACK_SECONDS
+    }
+
+    /// `3 pods one after the other, 120s grace period each`, for messages.
+    pub fn stop_reason(&self) -> String {
+        if self.sequential_pods > 1 {
+            format!(
+                "{} pods one after the other, {}s grace period each",
+                self.sequential_pods, self.grace_seconds
+            )
+        } else {
+            format!("a {}s grace period", self.grace_seconds)
+        }
+    }
+}
+
+/// A workload the stream renders that an exclusive job leaves running, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeftRunning {
+    /// `CronJob/report`.
+    pub id: String,
+    pub reason: String,
+    /// Whether it can still reach the database during the migration (a CronJob's runs, a
+    /// DaemonSet's pods), as opposed to being left running on purpose.
+    pub may_interfere: bool,
+}
+
+/// What an `exclusive` setting selects in a stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Selection {
+    pub targets: Vec<Target>,
+    pub left_running: Vec<LeftRunning>,
 }
 
 /// The objects an exclusive job adds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stop {
     pub targets: Vec<Target>,
-    /// ServiceAccount, Role, RoleBinding.
+    /// The workloads of the stream it does not stop.
+    pub left_running: Vec<LeftRunning>,
+    /// ServiceAccount, then a Role and a RoleBinding per namespace of the targets.
     pub rbac: Vec<Value>,
     pub stop_job: k8s::Job,
-    /// After the release's apply: restores the targets that do not set `replicas`.
-    pub start_job: Option<k8s::Job>,
+    /// Seconds the stop step waits for pods to go.
+    pub wait_seconds: u64,
+    /// After the release's apply: restores the targets that do not set `replicas`, and
+    /// clears the recorded counts.
+    pub start_job: k8s::Job,
 }
 
 impl Stop {
     /// The targets the start step brings back: those whose manifest leaves `replicas` out.
     pub fn restarted(&self) -> impl Iterator<Item = &Target> {
-        restarted(&self.targets)
+        self.targets.iter().filter(|t| !t.sets_replicas)
+    }
+
+    /// The slowest target to stop, by its manifest.
+    pub fn slowest(&self) -> Option<&Target> {
+        self.targets.iter().max_by_key(|t| t.stop_seconds())
+    }
+
+    /// The `--timeout` Helm needs to wait for the stop step to finish.
+    pub fn helm_timeout(&self) -> u64 {
+        self.stop_job.spec.active_deadline_seconds + TIMEOUT_MARGIN
     }
 }
 
-fn restarted(targets: &[Target]) -> impl Iterator<Item = &Target> {
-    targets.iter().filter(|t| !t.sets_replicas)
-}
-
-/// Finds the workloads an `exclusive` setting names.
-pub fn targets(docs: &dyn Documents, exclusive: &Exclusive) -> Result<Vec<Target>> {
+/// Finds the workloads an `exclusive` setting names, and those it leaves running. Never one
+/// the job waits for: stopping the database would leave the migration waiting for it.
+pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
+    let waited = waited_for(docs, job)?;
     let mut found = Vec::new();
+    let mut left_running = Vec::new();
     let mut rendered = Vec::new();
     for (i, h, kind) in plan::workloads(docs) {
-        if !(kind == "Deployment" || kind == "StatefulSet") {
-            continue;
-        }
         let name = h.name.clone().unwrap_or_default();
-        rendered.push(format!("{kind}/{name}"));
-        let wanted = match exclusive {
+        let id = format!("{kind}/{name}");
+        let stoppable = kind == "Deployment" || kind == "StatefulSet";
+        if stoppable {
+            rendered.push(id.clone());
+        }
+        let listed = match &job.exclusive {
             Exclusive::None => false,
-            Exclusive::All => true,
+            Exclusive::All => stoppable,
             Exclusive::Listed(list) => list.iter().any(|(k, n)| k == kind && *n == name),
         };
-        if !wanted {
+        if let Some((_, reach)) = waited.iter().find(|(w, _)| *w == i) {
+            if matches!(job.exclusive, Exclusive::Listed(_)) && listed {
+                bail!(
+                    "{id} is what the job waits for ({reach}): stopping it would leave the migration waiting for its own database; list only the app's workloads"
+                );
+            }
+            left_running.push(LeftRunning {
+                id,
+                reason: format!("the job waits for it: {reach}"),
+                may_interfere: false,
+            });
+            continue;
+        }
+        if !listed {
+            let reason = match kind {
+                "Deployment" | "StatefulSet" => "not listed in `exclusive`".to_string(),
+                "CronJob" => {
+                    "a CronJob is not stopped: a run may start during the migration; suspend it if that matters".to_string()
+                }
+                "DaemonSet" => "a DaemonSet cannot be scaled to zero".to_string(),
+                other => format!("a {other} is not stopped"),
+            };
+            left_running.push(LeftRunning {
+                id,
+                reason,
+                may_interfere: true,
+            });
             continue;
         }
         if !h.selector_expressions.is_empty() || h.selector.is_empty() {
             bail!(
-                "{kind}/{name} in {} has no plain matchLabels selector, which the stop step needs to find its pods",
+                "{id} in {} has no plain matchLabels selector, which the stop step needs to find its pods",
                 docs.label(i)
             );
         }
@@ -152,19 +247,35 @@ pub fn targets(docs: &dyn Documents, exclusive: &Exclusive) -> Result<Vec<Target
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join(",");
-        let sets_replicas = docs
-            .value(i)?
-            .get("spec")
-            .and_then(|s| s.get("replicas"))
-            .is_some();
+        let spec = docs.value(i)?.get("spec");
+        let field = |path: &[&str]| {
+            path.iter()
+                .try_fold(spec?, |v, key| v.get(*key))
+                .filter(|v| !v.is_null())
+        };
+        let replicas = field(&["replicas"]);
+        let grace_seconds = field(&["template", "spec", "terminationGracePeriodSeconds"])
+            .and_then(Value::as_u64)
+            .unwrap_or(DEFAULT_GRACE_SECONDS);
+        // A StatefulSet scales down one pod at a time unless its policy is Parallel.
+        let ordered = kind == "StatefulSet"
+            && field(&["podManagementPolicy"]).and_then(Value::as_str) != Some("Parallel");
+        let sequential_pods = if ordered {
+            replicas.and_then(Value::as_u64).unwrap_or(1).max(1)
+        } else {
+            1
+        };
         found.push(Target {
             kind: kind.to_string(),
             name,
+            namespace: h.namespace.clone(),
             selector,
-            sets_replicas,
+            sets_replicas: replicas.is_some(),
+            grace_seconds,
+            sequential_pods,
         });
     }
-    if let Exclusive::Listed(list) = exclusive {
+    if let Exclusive::Listed(list) = &job.exclusive {
         for (kind, name) in list {
             if !found.iter().any(|t| t.kind == *kind && t.name == *name) {
                 bail!(
@@ -179,9 +290,77 @@ pub fn targets(docs: &dyn Documents, exclusive: &Exclusive) -> Result<Vec<Target
         }
     }
     if found.is_empty() {
+        if left_running.iter().any(|l| !l.may_interfere) {
+            bail!(
+                "`all` stops the app's Deployments and StatefulSets, but the chart renders only what the job waits for"
+            );
+        }
         bail!("`all` stops every Deployment and StatefulSet, but the chart renders none");
     }
-    Ok(found)
+    Ok(Selection {
+        targets: found,
+        left_running,
+    })
+}
+
+/// The workloads behind the job's `waitFor` targets, with how the job reaches each
+/// (`waitFor db:5432, Service/db`): a Service named by the host (`db`, `db.ns`,
+/// `db.ns.svc.cluster.local`, or `db-0.db-headless` for one pod of a StatefulSet) whose
+/// selector matches the workload's pod template.
+fn waited_for(docs: &dyn Documents, job: &Job) -> Result<Vec<(usize, String)>> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for (host, port) in &job.wait_for {
+        let labels: Vec<&str> = host.split('.').collect();
+        let mut services: Vec<&str> = vec![labels[0]];
+        // `pod-0.service`: a StatefulSet pod's own name, under its headless Service.
+        if let Some(second) = labels.get(1)
+            && labels[0]
+                .rsplit_once('-')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            services.push(second);
+        }
+        for s in 0..docs.count() {
+            let Some(sh) = docs.header(s) else { continue };
+            let named = sh.name.as_deref().is_some_and(|n| services.contains(&n));
+            if docs.ignored(s) || sh.is_hook() || !sh.is_kind("Service") || !named {
+                continue;
+            }
+            for (i, _, kind) in plan::workloads(docs) {
+                let template_labels: IndexMap<String, String> = pod_template(kind, docs.value(i)?)
+                    .and_then(|t| t.get("metadata")?.get("labels")?.as_mapping())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| {
+                                Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if plan::selector_matches(sh, &template_labels) && !out.iter().any(|(w, _)| *w == i)
+                {
+                    out.push((
+                        i,
+                        format!(
+                            "waitFor {host}:{port} reaches it through Service/{}",
+                            sh.name.as_deref().unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The pod template of a workload that has one.
+fn pod_template<'a>(kind: &str, value: &'a Value) -> Option<&'a Value> {
+    let spec = value.get("spec")?;
+    match kind {
+        "CronJob" => spec.get("jobTemplate")?.get("spec")?.get("template"),
+        "Pod" => None,
+        _ => spec.get("template"),
+    }
 }
 
 /// Common settings of the generated objects.
@@ -200,16 +379,41 @@ pub struct Context<'a> {
     pub deadline: u64,
 }
 
+/// Where the stop step runs: the namespace every target can be addressed from. `None` is
+/// the release's namespace, which deploy-jobs cannot know at render time, so a target there
+/// and one named explicitly (or a job placed explicitly) cannot share a stop step: the
+/// RoleBinding in one namespace would have to name the ServiceAccount's namespace.
+fn home_namespace(targets: &[Target], job_namespace: Option<&str>) -> Result<Option<String>> {
+    let explicit = targets.iter().find(|t| t.namespace.is_some());
+    let implicit = targets.iter().find(|t| t.namespace.is_none());
+    match (implicit, explicit, job_namespace) {
+        (Some(t), Some(e), _) => bail!(
+            "{} is rendered without a namespace (it goes to the release's namespace) and {} into namespace `{}`: one stop step cannot reach both, as deploy-jobs cannot know the release's namespace when it renders; render both with an explicit namespace, or list only one of them",
+            t.id(),
+            e.id(),
+            e.namespace.as_deref().unwrap_or_default()
+        ),
+        (Some(t), None, Some(ns)) => bail!(
+            "{} is rendered without a namespace (it goes to the release's namespace), but the job runs in namespace `{ns}`: deploy-jobs cannot know the release's namespace when it renders, so it cannot grant the stop step access there; render {} with an explicit namespace",
+            t.id(),
+            t.id()
+        ),
+        (Some(_), None, None) => Ok(None),
+        (None, _, Some(ns)) => Ok(Some(ns.to_string())),
+        (None, e, None) => Ok(e.and_then(|t| t.namespace.clone())),
+    }
+}
+
 /// Builds the RBAC objects and the stop and start Jobs.
-pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
+pub fn build(selection: Selection, ctx: &Context<'_>) -> Result<Stop> {
+    let Selection {
+        targets,
+        left_running,
+    } = selection;
     let job = ctx.job;
+    let home = home_namespace(&targets, ctx.namespace.as_deref())?;
     let name = names::fit(&format!("{}-stop", ctx.job_name), names::MAX_JOB_NAME);
-    let restarting: Vec<&Target> = restarted(&targets).collect();
-    let start_events = if restarting.is_empty() {
-        Vec::new()
-    } else {
-        start_events(&job.events)
-    };
+    let start_events = start_events(&job.events);
     let mut rbac_events = job.events.clone();
     rbac_events.extend(start_events.iter().cloned());
     let meta = |kind_weight: i64, events: &[String], delete: &str| -> ObjectMeta {
@@ -226,59 +430,118 @@ pub fn build(targets: Vec<Target>, ctx: &Context<'_>) -> Result<Stop> {
         );
         ObjectMeta {
             name: Some(name.clone()),
-            namespace: ctx.namespace.clone(),
+            namespace: home.clone(),
             labels: ctx.labels.clone(),
             annotations,
         }
     };
     let rbac_delete = "before-hook-creation,hook-succeeded";
     let w = ctx.first_weight;
-    let sa = json!({
+    let mut rbac = vec![json!({
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": meta(w, &rbac_events, rbac_delete),
-    });
-    let role = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": meta(w + 1, &rbac_events, rbac_delete),
-        "rules": rules(&targets),
-    });
-    let binding = json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": meta(w + 2, &rbac_events, rbac_delete),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name}],
-    });
-    let rbac = [sa, role, binding]
+    })];
+    // A Role and RoleBinding in each namespace, the home one first; weights are per kind, so
+    // Helm creates every Role before any RoleBinding.
+    let mut namespaces: Vec<Option<String>> = vec![home.clone()];
+    for t in &targets {
+        if !namespaces.contains(&t.namespace) {
+            namespaces.push(t.namespace.clone());
+        }
+    }
+    let mut bindings = Vec::new();
+    for ns in namespaces {
+        let here: Vec<&Target> = targets.iter().filter(|t| t.namespace == ns).collect();
+        if here.is_empty() {
+            continue;
+        }
+        let mut role_meta = meta(w + 1, &rbac_events, rbac_delete);
+        role_meta.namespace = ns.clone();
+        rbac.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": role_meta,
+            "rules": rules(&here),
+        }));
+        let mut binding_meta = meta(w + 2, &rbac_events, rbac_delete);
+        binding_meta.namespace = ns.clone();
+        let mut subject = json!({"kind": "ServiceAccount", "name": name});
+        if ns != home {
+            subject["namespace"] = json!(home);
+        }
+        bindings.push(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": binding_meta,
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [subject],
+        }));
+    }
+    rbac.extend(bindings);
+    let rbac = rbac
         .iter()
         .map(serde_norway::to_value)
         .collect::<Result<Vec<_>, _>>()?;
 
-    let stop_args = std::iter::once(stop_wait(ctx.deadline).to_string())
-        .chain(targets.iter().flat_map(|t| [t.id(), t.selector.clone()]));
+    let wait_seconds = job
+        .spec
+        .stop_timeout_seconds
+        .unwrap_or_else(|| default_stop_wait(ctx.deadline));
+    let deadline = wait_seconds + STOP_OVERHEAD_SECONDS;
+    // A target in the home namespace is passed as "": the pod's own, which is the release's
+    // when the home is.
+    let ns_arg = |t: &Target| {
+        if t.namespace == home {
+            String::new()
+        } else {
+            t.namespace.clone().unwrap_or_default()
+        }
+    };
+    let stop_args = [wait_seconds, STOP_OVERHEAD_SECONDS + TIMEOUT_MARGIN]
+        .map(|n| n.to_string())
+        .into_iter()
+        .chain(
+            targets
+                .iter()
+                .flat_map(|t| [t.id(), ns_arg(t), t.selector.clone()]),
+        );
+    let mut stop_meta = meta(w + 3, &job.events, "before-hook-creation");
+    stop_meta.namespace = home.clone();
     let stop_job = kubectl_job(
         "stop",
         job.stop_image(),
         script(STOP_SCRIPT, "stop", stop_args),
-        meta(w + 3, &job.events, "before-hook-creation"),
+        stop_meta,
+        deadline,
         &name,
         ctx,
     );
-    let start_job = (!start_events.is_empty()).then(|| {
-        let mut m = meta(ctx.start_weight, &start_events, "before-hook-creation");
-        m.name = Some(names::fit(
-            &format!("{}-start", ctx.job_name),
-            names::MAX_JOB_NAME,
-        ));
-        let args = script(START_SCRIPT, "start", restarting.iter().map(|t| t.id()));
-        kubectl_job("start", job.stop_image(), args, m, &name, ctx)
+    let mut m = meta(ctx.start_weight, &start_events, "before-hook-creation");
+    m.name = Some(names::fit(
+        &format!("{}-start", ctx.job_name),
+        names::MAX_JOB_NAME,
+    ));
+    let start_args = targets.iter().flat_map(|t| {
+        let mode = if t.sets_replicas { "clear" } else { "restore" };
+        [t.id(), ns_arg(t), mode.to_string()]
     });
+    let start_job = kubectl_job(
+        "start",
+        job.stop_image(),
+        script(START_SCRIPT, "start", start_args),
+        m,
+        // It waits for nothing: a few kubectl calls per target.
+        2 * STOP_OVERHEAD_SECONDS,
+        &name,
+        ctx,
+    );
     Ok(Stop {
         targets,
+        left_running,
         rbac,
         stop_job,
+        wait_seconds,
         start_job,
     })
 }
@@ -294,7 +557,7 @@ pub fn start_events(events: &[String]) -> Vec<String> {
 }
 
 /// Role rules: exactly the verbs of [`KUBECTL_CALLS`], on the named workloads only.
-fn rules(targets: &[Target]) -> Vec<serde_json::Value> {
+fn rules(targets: &[&Target]) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for (kind, resource) in [
         ("Deployment", "deployments"),
@@ -336,6 +599,7 @@ fn kubectl_job(
     image: String,
     command: Vec<String>,
     mut metadata: ObjectMeta,
+    deadline: u64,
     service_account: &str,
     ctx: &Context<'_>,
 ) -> k8s::Job {
@@ -355,7 +619,7 @@ fn kubectl_job(
         metadata,
         spec: k8s::JobSpec {
             backoff_limit: 0,
-            active_deadline_seconds: ctx.deadline,
+            active_deadline_seconds: deadline,
             ttl_seconds_after_finished: None,
             template: PodTemplate {
                 metadata: ObjectMeta {
@@ -393,8 +657,16 @@ fn script(text: &str, name: &str, args: impl IntoIterator<Item = String>) -> Vec
 
 /// The container added to an exclusive migration Job: Helm prints the logs of a failed
 /// hook's containers, so the way back to a running app is right next to the failure.
-pub fn restore_hint(job: &Job, targets: &[Target]) -> Container {
-    let command = script(HINT_SCRIPT, "hint", targets.iter().map(Target::id));
+/// `namespace` is the migration Job's: a target there is passed as the pod's own.
+pub fn restore_hint(job: &Job, stop: &Stop, namespace: Option<&str>) -> Container {
+    let command = script(
+        HINT_SCRIPT,
+        "hint",
+        stop.targets.iter().flat_map(|t| {
+            let ns = t.namespace.as_deref().filter(|ns| Some(*ns) != namespace);
+            [t.id(), ns.unwrap_or_default().to_string()]
+        }),
+    );
     let mut c = Container::hardened("restore-hint", job.wait_image(), command);
     c.env = vec![pod_namespace_env()];
     c
@@ -404,13 +676,16 @@ pub fn restore_hint(job: &Job, targets: &[Target]) -> Container {
 mod tests {
     use super::*;
 
-    /// The kubectl calls a script makes: `$(kubectl SUBCOMMAND ...` (echoed hints are not
-    /// calls), classified like [`KUBECTL_CALLS`].
+    /// The kubectl calls a script makes: `$(kubectl -n "$ns" SUBCOMMAND ...` (echoed hints
+    /// are not calls), classified like [`KUBECTL_CALLS`].
     fn calls_in(script: &str) -> Vec<(String, On)> {
         script
             .match_indices("$(kubectl ")
             .map(|(i, m)| {
                 let rest = &script[i + m.len()..];
+                let rest = rest
+                    .strip_prefix("-n \"$ns\" ")
+                    .expect("every call names the target's namespace");
                 let sub = rest
                     .split_whitespace()
                     .next()
@@ -452,11 +727,9 @@ mod tests {
     fn rules_name_only_the_targets() {
         let t = |kind: &str, name: &str| Target {
             kind: kind.into(),
-            name: name.into(),
-            selector: "app=x".into(),
-            sets_replicas: true,
+            ..target_in(name, None)
         };
-        let rules = rules(&[t("Deployment", "web"), t("StatefulSet", "db")]);
+        let rules = rules(&[&t("Deployment", "web"), &t("StatefulSet", "db")]);
         let text = serde_json::to_string(&rules).unwrap();
         assert!(
             text.contains(r#""resourceNames":["web"]"#)
@@ -471,6 +744,66 @@ mod tests {
                     .all(|v| ["get", "patch", "list"].contains(&v.as_str().unwrap()))
             );
         }
+    }
+
+    fn target_in(name: &str, namespace: Option<&str>) -> Target {
+        Target {
+            kind: "Deployment".into(),
+            name: name.into(),
+            namespace: namespace.map(str::to_string),
+            selector: "app=x".into(),
+            sets_replicas: true,
+            grace_seconds: 30,
+            sequential_pods: 1,
+        }
+    }
+
+    #[test]
+    fn the_stop_step_runs_where_it_can_reach_every_target() {
+        let home = |targets: &[Target], job: Option<&str>| {
+            home_namespace(targets, job).map_err(|e| e.to_string())
+        };
+        let (web, worker) = (target_in("web", None), target_in("worker", None));
+        assert_eq!(
+            home(&[web.clone(), worker], None),
+            Ok(None),
+            "all in the release's"
+        );
+        let (a, b) = (target_in("a", Some("x")), target_in("b", Some("y")));
+        assert_eq!(
+            home(&[a.clone(), b.clone()], Some("z")),
+            Ok(Some("z".into())),
+            "next to the job when it is placed explicitly"
+        );
+        assert_eq!(
+            home(&[a.clone(), b], None),
+            Ok(Some("x".into())),
+            "the first target's when the job goes to the release's namespace"
+        );
+        let mixed = home(&[web.clone(), a], None).unwrap_err();
+        assert!(
+            mixed.contains("Deployment/web is rendered without a namespace"),
+            "{mixed}"
+        );
+        let job_elsewhere = home(&[web], Some("z")).unwrap_err();
+        assert!(
+            job_elsewhere.contains("the job runs in namespace `z`"),
+            "{job_elsewhere}"
+        );
+    }
+
+    #[test]
+    fn the_stop_script_estimates_stop_times_like_the_planner() {
+        assert!(
+            STOP_SCRIPT.contains(&format!("need=$((grace * pods + {STOP_SLACK_SECONDS}))")),
+            "the script's slack is STOP_SLACK_SECONDS"
+        );
+        assert!(
+            STOP_SCRIPT.contains(&format!(
+                "[ -n \"$grace\" ] || grace={DEFAULT_GRACE_SECONDS}"
+            )),
+            "the script's default grace period is Kubernetes' own"
+        );
     }
 
     #[test]

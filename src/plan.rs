@@ -170,10 +170,8 @@ impl JobOutput {
         }
         out.extend(self.copies.iter().map(Generated::Copy));
         out.push(Generated::Job(&self.object));
-        if let Some(stop) = &self.stop
-            && let Some(start) = &stop.start_job
-        {
-            out.push(Generated::Start(stop, start));
+        if let Some(stop) = &self.stop {
+            out.push(Generated::Start(stop, &stop.start_job));
         }
         out
     }
@@ -210,6 +208,15 @@ impl<'a> Generated<'a> {
                 .job()
                 .and_then(|j| j.metadata.name.as_deref())
                 .unwrap_or_default(),
+        }
+    }
+
+    /// Its `metadata.namespace`; `None` is the release's.
+    pub fn namespace(&self) -> Option<&'a str> {
+        match *self {
+            Generated::Rbac(v) => v["metadata"]["namespace"].as_str(),
+            Generated::Copy(c) => c.object["metadata"]["namespace"].as_str(),
+            _ => self.job().and_then(|j| j.metadata.namespace.as_deref()),
         }
     }
 
@@ -495,9 +502,9 @@ fn plan_job(
 
     let stop_targets = match &job.exclusive {
         Exclusive::None => None,
-        e => {
-            Some(exclusive::targets(docs, e).with_context(|| format!("{}.exclusive", job.path()))?)
-        }
+        _ => Some(
+            exclusive::targets(docs, job).with_context(|| format!("{}.exclusive", job.path()))?,
+        ),
     };
 
     // Weights: strictly increasing through the list, never tied. Before the Job: the stop
@@ -558,27 +565,27 @@ fn plan_job(
     }
     let stop = match stop_targets {
         None => None,
-        Some(targets) => Some(exclusive::build(
-            targets,
-            &exclusive::Context {
-                job,
-                job_name: &job_name,
-                namespace: namespace.clone(),
-                labels: labels.clone(),
-                first_weight: weight - before,
-                start_weight: weight + 1,
-                deadline: ctx.default_deadline,
-            },
-        )?),
+        Some(selection) => Some(
+            exclusive::build(
+                selection,
+                &exclusive::Context {
+                    job,
+                    job_name: &job_name,
+                    namespace: namespace.clone(),
+                    labels: labels.clone(),
+                    first_weight: weight - before,
+                    start_weight: weight + 1,
+                    deadline: ctx.default_deadline,
+                },
+            )
+            .with_context(|| format!("{}.exclusive", job.path()))?,
+        ),
     };
-    let last = match &stop {
-        Some(s) if s.start_job.is_some() => weight + 1,
-        _ => weight,
-    };
+    let last = if stop.is_some() { weight + 1 } else { weight };
     *last_weight = Some((last, job.index));
     if let Some(stop) = &stop {
         pod.containers
-            .push(exclusive::restore_hint(job, &stop.targets));
+            .push(exclusive::restore_hint(job, stop, namespace.as_deref()));
     }
 
     let mut annotations = IndexMap::new();
@@ -1134,7 +1141,7 @@ fn pod_labels(
 
 /// Whether a document's selector selects pods with these labels. An empty selector selects
 /// nothing here: Services without one route to no pods, and workloads must have one.
-fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> bool {
+pub(crate) fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> bool {
     if header.selector.is_empty() && header.selector_expressions.is_empty() {
         return false;
     }
@@ -1240,15 +1247,20 @@ fn hook_copy(original: &Value, job: &Job, name: &str, weight: i64) -> Result<Val
 
 /// Generated names must not clash with each other or with what the stream renders.
 fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()> {
-    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    // An exclusive job's Role and RoleBinding repeat in each namespace of its targets.
+    let mut seen: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
     for p in planned {
         let Some(out) = &p.output else { continue };
-        let generated = out
-            .generated()
-            .into_iter()
-            .map(|g| (g.kind().to_string(), g.name().to_string()));
-        for (kind, name) in generated {
-            if let Some(other) = seen.insert((kind.clone(), name.clone()), p.job.path()) {
+        let generated = out.generated().into_iter().map(|g| {
+            (
+                g.kind().to_string(),
+                g.namespace().map(str::to_string),
+                g.name().to_string(),
+            )
+        });
+        for (kind, namespace, name) in generated {
+            if let Some(other) = seen.insert((kind.clone(), namespace, name.clone()), p.job.path())
+            {
                 bail!(
                     "{}: generated {kind} `{name}` has the same name as one generated for {other}; rename one of the jobs",
                     p.job.path()

@@ -132,7 +132,7 @@ impl Report {
                         describe_job(&mut hook, &stop.stop_job, Some(step("stop", &stop.targets)))
                     }
                     Generated::Start(stop, start) => {
-                        describe_job(&mut hook, start, Some(step("start", stop.restarted())))
+                        describe_job(&mut hook, start, Some(step("start", &stop.targets)))
                     }
                     Generated::Job(object) => {
                         describe_job(&mut hook, object, None);
@@ -389,21 +389,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
             ));
         }
         if let Some(stop) = &output.stop {
-            let ids: Vec<String> = stop.targets.iter().map(|t| t.id()).collect();
-            out.push(format!(
-                "{}: causes downtime: stops {} before it runs, and the release's own apply brings {} back{}; if the job fails, the app stays down and the job's log says how to restore it",
-                job.name(),
-                ids.join(", "),
-                if ids.len() == 1 { "it" } else { "them" },
-                if stop.start_job.is_some() {
-                    format!(
-                        " (a start step at {} restores those without `replicas` in their manifest)",
-                        crate::exclusive::start_events(&job.events).join(", ")
-                    )
-                } else {
-                    String::new()
-                }
-            ));
+            out.extend(exclusive_warnings(job, stop));
         }
         if job.spec.ttl_seconds_after_finished.is_some() {
             out.push(format!(
@@ -438,6 +424,80 @@ fn warnings(plan: &Plan) -> Vec<String> {
                 "environment `{env}` is not a key of any job's `when`, but `{close}` is: a typo? Only `{DEFAULT_ENV_KEY}` entries apply"
             ));
         }
+    }
+    out
+}
+
+/// What an exclusive job stops, what it leaves running, and whether its stop step fits in
+/// the time Helm gives it.
+fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<String> {
+    let name = job.name();
+    let ids: Vec<String> = stop.targets.iter().map(Target::id).collect();
+    let restarted: Vec<String> = stop.restarted().map(Target::id).collect();
+    let slowest = stop
+        .slowest()
+        .map(|t| {
+            format!(
+                " (the slowest, {}, needs about {}s: {})",
+                t.id(),
+                t.stop_seconds(),
+                t.stop_reason()
+            )
+        })
+        .unwrap_or_default();
+    let mut out = vec![format!(
+        "{name}: causes downtime: stops {} before it runs, waiting up to {}s for {} pods to go{slowest}, and the release's own apply brings {} back{}; if the job fails, the app stays down and the job's log says how to restore it",
+        ids.join(", "),
+        stop.wait_seconds,
+        if ids.len() == 1 { "its" } else { "their" },
+        if ids.len() == 1 { "it" } else { "them" },
+        if restarted.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (a start step at {} restores {}, whose manifest leaves `replicas` out)",
+                crate::exclusive::start_events(&job.events).join(", "),
+                restarted.join(", ")
+            )
+        }
+    )];
+    for (interfering, what) in [
+        (false, "keeps running what it needs"),
+        (
+            true,
+            "leaves running, still able to reach the database while it runs",
+        ),
+    ] {
+        let left: Vec<String> = stop
+            .left_running
+            .iter()
+            .filter(|l| l.may_interfere == interfering)
+            .map(|l| format!("{} ({})", l.id, l.reason))
+            .collect();
+        if !left.is_empty() {
+            out.push(format!("{name}: {what}: {}", left.join("; ")));
+        }
+    }
+    if let Some(slow) = stop.slowest()
+        && slow.stop_seconds() > stop.wait_seconds
+    {
+        let need = slow.stop_seconds();
+        out.push(format!(
+            "{name}: {} may need {need}s to stop ({}), but the stop step waits {}s: it will fail before stopping anything; set stopTimeoutSeconds: {need} and pass --timeout {}s or more",
+            slow.id(),
+            slow.stop_reason(),
+            stop.wait_seconds,
+            need + crate::exclusive::STOP_OVERHEAD_SECONDS + crate::helm::TIMEOUT_MARGIN
+        ));
+    }
+    let deadline = stop.stop_job.spec.active_deadline_seconds;
+    if stop.helm_timeout() > crate::helm::DEFAULT_TIMEOUT {
+        out.push(format!(
+            "{name}: its stop step may run {deadline}s (stopTimeoutSeconds {} plus {}s for its kubectl calls), longer than Helm's default --timeout of 5m allows: give Helm the --timeout given to deploy-jobs ({}s or more)",
+            stop.wait_seconds,
+            crate::exclusive::STOP_OVERHEAD_SECONDS,
+            stop.helm_timeout()
+        ));
     }
     out
 }

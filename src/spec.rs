@@ -37,9 +37,11 @@ pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
 /// that outlives Helm keeps running, and the next deploy's `before-hook-creation` deletes it
 /// mid-run.
 pub const DEFAULT_DEADLINE: u64 = 240;
-/// The image of the stop and start steps: the Kubernetes project's kubectl image (it has
-/// a shell since 1.28).
-pub const DEFAULT_STOP_IMAGE: &str = "registry.k8s.io/kubectl:v1.35.0";
+/// The image of the stop and start steps. Their scripts need `sh`, `date`, `sleep` and
+/// `kubectl`: this one is `FROM alpine` (busybox provides the first three) with kubectl in
+/// /usr/local/bin, tagged with its kubectl version. The Kubernetes project's own
+/// registry.k8s.io/kubectl is distroless (go-runner base): no shell at all.
+pub const DEFAULT_STOP_IMAGE: &str = "alpine/kubectl:1.35.0";
 /// The image of the wait-for initContainer: a small, pinned busybox with `nc`.
 pub const DEFAULT_WAIT_IMAGE: &str = "busybox:1.37.0";
 /// The `environment` key that applies when the chosen environment has no entry.
@@ -138,9 +140,14 @@ pub struct JobSpec {
     #[serde(default)]
     #[schemars(schema_with = "exclusive_schema")]
     pub exclusive: Option<Value>,
-    /// Image of the stop and start steps (needs `sh` and `kubectl`).
+    /// Image of the stop and start steps (needs `sh`, `date`, `sleep` and `kubectl`).
     #[serde(default)]
     pub stop_image: Option<String>,
+    /// Seconds the stop step of an `exclusive` job waits for the stopped pods to go (default:
+    /// as long as fits in Helm's default 5m hook timeout). Its Job gets 50 more for its
+    /// kubectl calls; pass helm a `--timeout` longer than both.
+    #[serde(default)]
+    pub stop_timeout_seconds: Option<u64>,
 }
 
 /// A Kubernetes `EnvFromSource`.
@@ -626,6 +633,15 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
                 "only means something together with `exclusive`",
             );
         }
+        if spec.stop_timeout_seconds.is_some() && exclusive == Exclusive::None {
+            return err(
+                format!("{path}.stopTimeoutSeconds"),
+                "only means something together with `exclusive`",
+            );
+        }
+        if spec.stop_timeout_seconds == Some(0) {
+            return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
+        }
         out.push(Job {
             index,
             spec: spec.clone(),
@@ -645,8 +661,25 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
 /// Refuses a job whose deadline outlives Helm's `--timeout` of `timeout` seconds: Helm would
 /// give up on it while it still runs, and the next deploy's `before-hook-creation` would
 /// delete it mid-run. Jobs without a deadline get one that fits (see the planner).
+///
+/// The same holds for an `exclusive` job's stop step, whose Job runs `stopTimeoutSeconds`
+/// plus the time its kubectl calls take.
 pub fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
+    use crate::exclusive::STOP_OVERHEAD_SECONDS;
     use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
+    if let Some(wait) = job.spec.stop_timeout_seconds {
+        let deadline = wait.saturating_add(STOP_OVERHEAD_SECONDS);
+        if deadline > deadline_within(timeout) {
+            let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
+            return err(
+                format!("{}.stopTimeoutSeconds", job.path()),
+                format!(
+                    "{wait}, plus {STOP_OVERHEAD_SECONDS}s for the stop step's kubectl calls, does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up on the stop step while it still runs. Give Helm and deploy-jobs the same longer timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`)",
+                    format_duration(timeout)
+                ),
+            );
+        }
+    }
     let Some(deadline) = job.spec.active_deadline_seconds else {
         return Ok(());
     };

@@ -2,6 +2,10 @@
 //! run by `sh` against a `kubectl` stand-in. The stand-in only replays recorded responses, in
 //! order, and fails any call that differs from the recorded one; it is not a cluster. Every
 //! case checks the exit status, what the log says, and the exact list of calls made.
+//!
+//! The scripts run with a PATH that holds only programs their image really contains (links
+//! to this machine's copies), so a script that calls anything else fails here as it would
+//! in the pod.
 
 mod common;
 
@@ -13,17 +17,29 @@ use std::sync::OnceLock;
 use common::{documents, repo_root, run};
 
 const CASE: &str = "testdata/exclusive-all-stops-every-workload";
+const NAMESPACED_CASE: &str = "testdata/exclusive-targets-in-their-own-namespaces";
 const NAMESPACE: &str = "shop-ns";
 const DEPLOYMENT_SELECTOR: &str = "app.kubernetes.io/name=shop,app.kubernetes.io/instance=shop";
 const STATEFULSET_SELECTOR: &str = "app.kubernetes.io/name=worker,app.kubernetes.io/instance=shop";
-const READ_STATE: &str =
-    "-o jsonpath={.spec.replicas} {.metadata.annotations.deploy-jobs\\.io/replicas-before-stop}";
+const READ_STATE: &str = "-o jsonpath={.spec.replicas}|{.spec.template.spec.terminationGracePeriodSeconds}|{.spec.podManagementPolicy}|{.metadata.annotations.deploy-jobs\\.io/replicas-before-stop}";
+const LIVE_PODS: &str = "--field-selector=status.phase!=Succeeded,status.phase!=Failed -o jsonpath={range .items[*]}{.metadata.name} {.metadata.ownerReferences[?(@.controller==true)].kind}/{.metadata.ownerReferences[?(@.controller==true)].name}{\"\\n\"}{end}";
 const NOT_FOUND: &str = r#"Error from server (NotFound): deployments.apps "shop" not found"#;
 const FORBIDDEN: &str = r#"Error from server (Forbidden): deployments.apps "shop" is forbidden: User "system:serviceaccount:shop-ns:shop-migrate-stop" cannot get resource "deployments" in API group "apps" in the namespace "shop-ns""#;
 
+/// The default stop image, `alpine/kubectl`, is `FROM alpine` with kubectl added (its
+/// published Dockerfile, alpine-docker/multi-arch-docker-images kubectl/Dockerfile): Alpine's
+/// busybox provides these. Only the ones the scripts need are linked; add one here only
+/// after checking the image has it.
+const STOP_IMAGE: &str = "alpine/kubectl:1.35.0";
+const STOP_IMAGE_PROGRAMS: &[&str] = &["sh", "date", "sleep"];
+/// The restore hint runs in the wait image, busybox, whose `sh` is all it may use.
+const HINT_IMAGE_PROGRAMS: &[&str] = &["sh"];
+
 /// The stand-in: call N must have the arguments in responses/N.args; it then prints
 /// responses/N.out (to stderr when it fails, like kubectl) and exits with responses/N.rc.
+/// It is not part of the image, so it uses the machine's own programs.
 const STAND_IN: &str = r#"#!/bin/sh
+PATH=$STAND_IN_PATH
 d=$(dirname "$0")/..
 n=$(($(cat "$d/count") + 1))
 echo "$n" > "$d/count"
@@ -40,6 +56,14 @@ fi
 rc=$(cat "$r.rc")
 if [ "$rc" = 0 ]; then cat "$r.out"; else cat "$r.out" >&2; fi
 exit "$rc"
+"#;
+
+/// A clock that jumps 1000 s between the first reading and the next: the stop step's wait
+/// runs out at once, whatever the machine's speed.
+const JUMPING_CLOCK: &str = r#"#!/bin/sh
+PATH=$STAND_IN_PATH
+f=$(dirname "$0")/../clock
+if [ -f "$f" ]; then echo 2000; else echo 1000; : > "$f"; fi
 "#;
 
 /// A recorded kubectl response: the arguments it answers, its exit status and its output.
@@ -65,42 +89,58 @@ fn err(args: &str, out: &str) -> Reply {
     }
 }
 
-fn get_state(target: &str, out: &str) -> Reply {
+fn get_state_in(ns: &str, target: &str, out: &str) -> Reply {
     let (kind, name) = target.split_once('/').unwrap();
-    ok(&format!("get {kind} {name} {READ_STATE}"), out)
+    ok(&format!("-n {ns} get {kind} {name} {READ_STATE}"), out)
 }
 
-fn annotate(target: &str, replicas: u32) -> Reply {
+fn get_state(target: &str, out: &str) -> Reply {
+    get_state_in(NAMESPACE, target, out)
+}
+
+fn annotate_in(ns: &str, target: &str, replicas: u32) -> Reply {
     let (kind, name) = target.split_once('/').unwrap();
     ok(
         &format!(
-            "annotate --overwrite {kind} {name} deploy-jobs.io/replicas-before-stop={replicas}"
+            "-n {ns} annotate --overwrite {kind} {name} deploy-jobs.io/replicas-before-stop={replicas}"
         ),
         &format!("{}.apps/{name} annotated", kind.to_lowercase()),
     )
 }
 
-fn scale_args(target: &str, replicas: u32) -> String {
-    let (kind, name) = target.split_once('/').unwrap();
-    format!("scale {kind} {name} --replicas={replicas}")
+fn annotate(target: &str, replicas: u32) -> Reply {
+    annotate_in(NAMESPACE, target, replicas)
 }
 
-fn scale(target: &str, replicas: u32) -> Reply {
+fn scale_args(target: &str, replicas: u32) -> String {
+    let (kind, name) = target.split_once('/').unwrap();
+    format!("-n {NAMESPACE} scale {kind} {name} --replicas={replicas}")
+}
+
+fn scale_in(ns: &str, target: &str, replicas: u32) -> Reply {
     let (kind, name) = target.split_once('/').unwrap();
     ok(
-        &scale_args(target, replicas),
+        &format!("-n {ns} scale {kind} {name} --replicas={replicas}"),
         &format!("{}.apps/{name} scaled", kind.to_lowercase()),
     )
 }
 
+fn scale(target: &str, replicas: u32) -> Reply {
+    scale_in(NAMESPACE, target, replicas)
+}
+
+fn pods_in(ns: &str, selector: &str, out: &str) -> Reply {
+    ok(&format!("-n {ns} get pods -l {selector} {LIVE_PODS}"), out)
+}
+
 fn pods(selector: &str, out: &str) -> Reply {
-    ok(&format!("get pods -l {selector} -o name"), out)
+    pods_in(NAMESPACE, selector, out)
 }
 
 /// Plays `replies`, then checks the exit status, that exactly the recorded calls were made
 /// in order, and that the log has every phrase.
 fn check(command: &[String], replies: &[Reply], succeeds: bool, phrases: &[&str]) -> Outcome {
-    let outcome = play(command, replies);
+    let outcome = play(command, replies, Image::Stop);
     assert_eq!(outcome.success, succeeds, "{}", outcome.log);
     assert_eq!(outcome.calls, args(replies));
     assert_log(&outcome, phrases);
@@ -113,15 +153,46 @@ struct Outcome {
     calls: Vec<String>,
 }
 
-/// Runs `command` (`sh -c SCRIPT NAME ARGS...`) with the stand-in first on PATH.
-fn play(command: &[String], replies: &[Reply]) -> Outcome {
+/// The image a script runs in, and so the programs on its PATH.
+#[derive(Clone, Copy, PartialEq)]
+enum Image {
+    /// The stop image, with the kubectl stand-in.
+    Stop,
+    /// The stop image with a clock that jumps: the wait for pods runs out at once.
+    StopWithJumpingClock,
+    /// The wait image, for the restore hint.
+    Hint,
+}
+
+/// Runs `command` (`sh -c SCRIPT NAME ARGS...`) with a PATH of the image's programs only.
+fn play(command: &[String], replies: &[Reply], image: Image) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    fs::create_dir_all(root.join("bin")).unwrap();
+    let bin = root.join("bin");
+    fs::create_dir_all(&bin).unwrap();
     fs::create_dir_all(root.join("responses")).unwrap();
-    let kubectl = root.join("bin/kubectl");
-    fs::write(&kubectl, STAND_IN).unwrap();
-    make_executable(&kubectl);
+    let host_path = std::env::var("PATH").unwrap_or_default();
+    let programs = match image {
+        Image::Stop | Image::StopWithJumpingClock => STOP_IMAGE_PROGRAMS,
+        Image::Hint => HINT_IMAGE_PROGRAMS,
+    };
+    for program in programs {
+        if *program == "date" && image == Image::StopWithJumpingClock {
+            fs::write(bin.join("date"), JUMPING_CLOCK).unwrap();
+            make_executable(&bin.join("date"));
+            continue;
+        }
+        let found = std::env::split_paths(&host_path)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+            .unwrap_or_else(|| panic!("this machine has {program}"));
+        std::os::unix::fs::symlink(found, bin.join(program)).unwrap();
+    }
+    if image != Image::Hint {
+        let kubectl = bin.join("kubectl");
+        fs::write(&kubectl, STAND_IN).unwrap();
+        make_executable(&kubectl);
+    }
     fs::write(root.join("count"), "0").unwrap();
     fs::write(root.join("calls"), "").unwrap();
     for (i, reply) in replies.iter().enumerate() {
@@ -130,15 +201,12 @@ fn play(command: &[String], replies: &[Reply]) -> Outcome {
         fs::write(base.with_extension("out"), &reply.out).unwrap();
         fs::write(base.with_extension("rc"), reply.rc.to_string()).unwrap();
     }
-    let path = format!(
-        "{}:{}",
-        root.join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     assert_eq!(command[..2], ["sh", "-c"], "the Job runs a shell script");
-    let out = Command::new("sh")
+    let out = Command::new(bin.join("sh"))
         .args(&command[1..])
-        .env("PATH", path)
+        .env_clear()
+        .env("PATH", &bin)
+        .env("STAND_IN_PATH", &host_path)
         .env("POD_NAMESPACE", NAMESPACE)
         .output()
         .unwrap();
@@ -161,24 +229,39 @@ fn make_executable(path: &Path) {
     fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The rendered exclusive case, rendered once for all the tests.
-fn rendered() -> &'static [serde_norway::Value] {
-    static DOCS: OnceLock<Vec<serde_norway::Value>> = OnceLock::new();
-    DOCS.get_or_init(|| {
-        let dir = repo_root().join(CASE);
+/// A golden case, rendered once for all the tests.
+fn rendered(case: &'static str) -> &'static [serde_norway::Value] {
+    static DOCS: OnceLock<
+        std::sync::Mutex<std::collections::HashMap<&str, &'static [serde_norway::Value]>>,
+    > = OnceLock::new();
+    let mut cache = DOCS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    cache.entry(case).or_insert_with(|| {
+        let dir = repo_root().join(case);
         let values = dir.join("values.yaml");
         let input = fs::read(dir.join("input.yaml")).unwrap();
         let out = run(&["render", "--values", values.to_str().unwrap()], &input);
-        documents(&common::succeeded(out, "deploy-jobs render"))
+        documents(&common::succeeded(out, "deploy-jobs render")).leak()
     })
+}
+
+/// The rendered Job of the exclusive case by name.
+fn rendered_job(case: &'static str, job: &str) -> &'static serde_norway::Value {
+    rendered(case)
+        .iter()
+        .find(|d| d["kind"] == "Job" && d["metadata"]["name"] == job)
+        .unwrap_or_else(|| panic!("the render has a Job {job}"))
 }
 
 /// The container commands of the rendered exclusive case, by Job and container name.
 fn rendered_command(job: &str, container: &str) -> Vec<String> {
-    let job = rendered()
-        .iter()
-        .find(|d| d["kind"] == "Job" && d["metadata"]["name"] == job)
-        .unwrap_or_else(|| panic!("the render has a Job {job}"));
+    rendered_command_in(CASE, job, container)
+}
+
+fn rendered_command_in(case: &'static str, job: &str, container: &str) -> Vec<String> {
+    let job = rendered_job(case, job);
     let containers = job["spec"]["template"]["spec"]["containers"]
         .as_sequence()
         .unwrap();
@@ -200,20 +283,16 @@ fn stop_command() -> Vec<String> {
         command[4..],
         [
             "190",
+            "110",
             "Deployment/shop",
+            "",
             DEPLOYMENT_SELECTOR,
             "StatefulSet/shop-worker",
+            "",
             STATEFULSET_SELECTOR
         ],
-        "the stop step waits 190 s (its deadline under Helm's default --timeout, less its kubectl calls) for both workloads"
+        "the stop step waits 190 s (its deadline under Helm's default --timeout, less its kubectl calls) for both workloads, in the pod's own namespace; a longer wait needs 110 s more of --timeout"
     );
-    command
-}
-
-/// A shorter wait for pods. With 0 the first listing that still shows pods is the last one,
-/// which keeps the call list exact whatever the machine's speed.
-fn with_timeout(mut command: Vec<String>, seconds: &str) -> Vec<String> {
-    command[4] = seconds.to_string();
     command
 }
 
@@ -233,23 +312,47 @@ fn assert_log(outcome: &Outcome, phrases: &[&str]) {
 
 const DEPLOYMENT: &str = "Deployment/shop";
 const STATEFULSET: &str = "StatefulSet/shop-worker";
+/// `replicas|grace|podManagementPolicy|recorded`, as the API server returns them (it
+/// defaults the grace period and, for a StatefulSet, the policy).
+const DEPLOYMENT_RUNNING: &str = "3|30||";
+const STATEFULSET_RUNNING: &str = "2|30|OrderedReady|";
+
+fn pod(name: &str, owner: &str) -> String {
+    format!("{name} {owner}\n")
+}
+
+fn stops_both() -> Vec<Reply> {
+    vec![
+        get_state(DEPLOYMENT, DEPLOYMENT_RUNNING),
+        get_state(STATEFULSET, STATEFULSET_RUNNING),
+        annotate(DEPLOYMENT, 3),
+        scale(DEPLOYMENT, 0),
+        annotate(STATEFULSET, 2),
+        scale(STATEFULSET, 0),
+    ]
+}
+
+#[test]
+fn the_default_stop_image_is_the_one_whose_programs_the_tests_allow() {
+    let job = rendered_job(CASE, "shop-migrate-stop");
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["image"],
+        serde_norway::Value::from(STOP_IMAGE)
+    );
+}
 
 #[test]
 fn stop_scales_both_to_zero_records_the_counts_and_waits_for_the_pods() {
-    let replies = [
-        get_state(DEPLOYMENT, "3 "),
-        annotate(DEPLOYMENT, 3),
-        scale(DEPLOYMENT, 0),
-        get_state(STATEFULSET, "2 "),
-        annotate(STATEFULSET, 2),
-        scale(STATEFULSET, 0),
+    let mut replies = stops_both();
+    replies.extend([
         pods(
             DEPLOYMENT_SELECTOR,
-            "pod/shop-7d9f-abcde\npod/shop-7d9f-fghij\n",
+            &(pod("shop-7d9f8c-abcde", "ReplicaSet/shop-7d9f8c")
+                + &pod("shop-7d9f8c-fghij", "ReplicaSet/shop-7d9f8c")),
         ),
         pods(DEPLOYMENT_SELECTOR, ""),
         pods(STATEFULSET_SELECTOR, ""),
-    ];
+    ]);
     let outcome = check(
         &stop_command(),
         &replies,
@@ -267,6 +370,38 @@ fn stop_scales_both_to_zero_records_the_counts_and_waits_for_the_pods() {
 }
 
 #[test]
+fn stop_waits_only_for_pods_the_workload_owns() {
+    // The server leaves out Succeeded and Failed pods (the field selector is part of the
+    // exact call). What matches the labels but belongs to something else is not waited
+    // for: a CronJob's pod, a pod of Deployment/shop-api (its ReplicaSet is shop-api-HASH),
+    // a bare pod.
+    let mut replies = stops_both();
+    replies.extend([
+        pods(
+            DEPLOYMENT_SELECTOR,
+            &(pod("shop-report-29000-x2x", "Job/shop-report-29000")
+                + &pod("shop-api-5f6d7-abcde", "ReplicaSet/shop-api-5f6d7")
+                + "debug /\n"),
+        ),
+        pods(
+            STATEFULSET_SELECTOR,
+            &pod("shop-worker-1", "StatefulSet/shop-worker"),
+        ),
+        pods(STATEFULSET_SELECTOR, ""),
+    ]);
+    check(
+        &stop_command(),
+        &replies,
+        true,
+        &[
+            "Deployment/shop has no pods left",
+            "waiting for 1 pod(s) of StatefulSet/shop-worker to terminate",
+            "the next job has the database to itself",
+        ],
+    );
+}
+
+#[test]
 fn stop_succeeds_on_first_install_when_nothing_exists_yet() {
     let replies = [
         err(&get_state(DEPLOYMENT, "").args, NOT_FOUND),
@@ -281,8 +416,8 @@ fn stop_succeeds_on_first_install_when_nothing_exists_yet() {
         &replies,
         true,
         &[
-            "Deployment/shop does not exist yet (first install): nothing to stop",
-            "StatefulSet/shop-worker does not exist yet (first install): nothing to stop",
+            "Deployment/shop does not exist in namespace shop-ns yet (first install): nothing to stop",
+            "StatefulSet/shop-worker does not exist in namespace shop-ns yet (first install): nothing to stop",
         ],
     );
 }
@@ -309,10 +444,90 @@ fn stop_fails_and_says_so_when_rbac_denies_it() {
 }
 
 #[test]
+fn stop_reads_every_target_before_it_stops_any() {
+    // The second target cannot be read: the first is not stopped either.
+    let replies = [
+        get_state(DEPLOYMENT, DEPLOYMENT_RUNNING),
+        err(
+            &get_state(STATEFULSET, "").args,
+            "The connection to the server 10.0.0.1:443 was refused - did you specify the right host or port?",
+        ),
+    ];
+    let outcome = check(
+        &stop_command(),
+        &replies,
+        false,
+        &["FAILED: cannot read StatefulSet/shop-worker in namespace shop-ns"],
+    );
+    assert!(
+        !outcome.log.contains("To restore service"),
+        "{}",
+        outcome.log
+    );
+}
+
+#[test]
+fn stop_refuses_before_stopping_anything_when_a_grace_period_is_longer_than_its_wait() {
+    // Workers that take up to 10 minutes to shut down.
+    let replies = [get_state(DEPLOYMENT, "3|600||")];
+    let outcome = check(
+        &stop_command(),
+        &replies,
+        false,
+        &[
+            "FAILED: Deployment/shop may need 610s to stop (a 600s grace period), longer than this step waits (190s); nothing was stopped",
+            "Set stopTimeoutSeconds: 610 on the job and run helm with --timeout 720s or more",
+        ],
+    );
+    assert!(
+        !outcome.log.contains("To restore service"),
+        "{}",
+        outcome.log
+    );
+}
+
+#[test]
+fn stop_counts_an_ordered_statefulsets_pods_one_after_the_other() {
+    // Five pods, 60 s each, one at a time: 310 s. In Parallel they go together: 70 s.
+    let replies = [
+        get_state(DEPLOYMENT, DEPLOYMENT_RUNNING),
+        get_state(STATEFULSET, "5|60|OrderedReady|"),
+    ];
+    check(
+        &stop_command(),
+        &replies,
+        false,
+        &[
+            "StatefulSet/shop-worker may need 310s to stop (5 pods one after the other, 60s grace period each)",
+        ],
+    );
+
+    let mut replies = vec![
+        get_state(DEPLOYMENT, DEPLOYMENT_RUNNING),
+        get_state(STATEFULSET, "5|60|Parallel|"),
+        annotate(DEPLOYMENT, 3),
+        scale(DEPLOYMENT, 0),
+        annotate(STATEFULSET, 5),
+        scale(STATEFULSET, 0),
+    ];
+    replies.extend([
+        pods(DEPLOYMENT_SELECTOR, ""),
+        pods(STATEFULSET_SELECTOR, ""),
+    ]);
+    check(
+        &stop_command(),
+        &replies,
+        true,
+        &["scaled StatefulSet/shop-worker from 5 to 0 replicas"],
+    );
+}
+
+#[test]
 fn stop_fails_when_a_workload_exists_but_cannot_be_scaled() {
     let denied = r#"Error from server (Forbidden): admission webhook "validate.policy.example" denied the request: scaling to zero is not allowed"#;
     let replies = [
-        get_state(DEPLOYMENT, "3 "),
+        get_state(DEPLOYMENT, DEPLOYMENT_RUNNING),
+        get_state(STATEFULSET, STATEFULSET_RUNNING),
         annotate(DEPLOYMENT, 3),
         err(&scale_args(DEPLOYMENT, 0), denied),
     ];
@@ -330,10 +545,10 @@ fn stop_fails_when_a_workload_exists_but_cannot_be_scaled() {
 #[test]
 fn stop_prints_the_restore_command_when_it_fails_after_stopping_something() {
     let replies = [
-        get_state(DEPLOYMENT, "3 "),
+        get_state(DEPLOYMENT, DEPLOYMENT_RUNNING),
+        get_state(STATEFULSET, STATEFULSET_RUNNING),
         annotate(DEPLOYMENT, 3),
         scale(DEPLOYMENT, 0),
-        get_state(STATEFULSET, "2 "),
         annotate(STATEFULSET, 2),
         err(
             &scale_args(STATEFULSET, 0),
@@ -347,7 +562,7 @@ fn stop_prints_the_restore_command_when_it_fails_after_stopping_something() {
         &[
             "FAILED: cannot scale StatefulSet/shop-worker to 0 replicas",
             "To restore service run:",
-            "kubectl -n shop-ns scale Deployment/shop --replicas=3",
+            "kubectl -n shop-ns scale Deployment/shop --replicas=3 && kubectl -n shop-ns annotate Deployment/shop deploy-jobs.io/replicas-before-stop-",
         ],
     );
     assert!(
@@ -361,24 +576,20 @@ fn stop_prints_the_restore_command_when_it_fails_after_stopping_something() {
 
 #[test]
 fn stop_fails_when_pods_do_not_terminate_in_time() {
-    let stuck = "pod/shop-7d9f-abcde\n";
-    let replies = [
-        get_state(DEPLOYMENT, "3 "),
-        annotate(DEPLOYMENT, 3),
-        scale(DEPLOYMENT, 0),
-        get_state(STATEFULSET, "2 "),
-        annotate(STATEFULSET, 2),
-        scale(STATEFULSET, 0),
-        pods(DEPLOYMENT_SELECTOR, stuck),
-    ];
+    let mut replies = stops_both();
+    replies.push(pods(
+        DEPLOYMENT_SELECTOR,
+        &pod("shop-7d9f8c-abcde", "ReplicaSet/shop-7d9f8c"),
+    ));
     // The calls stop once time is up.
-    let outcome = check(
-        &with_timeout(stop_command(), "0"),
-        &replies,
-        false,
+    let outcome = play(&stop_command(), &replies, Image::StopWithJumpingClock);
+    assert!(!outcome.success, "{}", outcome.log);
+    assert_eq!(outcome.calls, args(&replies));
+    assert_log(
+        &outcome,
         &[
-            "FAILED: pods of Deployment/shop did not terminate within 0s: pod/shop-7d9f-abcde",
-            "kubectl -n shop-ns scale Deployment/shop --replicas=3 && kubectl -n shop-ns scale StatefulSet/shop-worker --replicas=2",
+            "FAILED: 1 pod(s) of Deployment/shop did not terminate within 190s: shop-7d9f8c-abcde",
+            "kubectl -n shop-ns scale Deployment/shop --replicas=3 && kubectl -n shop-ns annotate Deployment/shop deploy-jobs.io/replicas-before-stop- && kubectl -n shop-ns scale StatefulSet/shop-worker --replicas=2 && kubectl -n shop-ns annotate StatefulSet/shop-worker deploy-jobs.io/replicas-before-stop-",
         ],
     );
     assert!(
@@ -392,18 +603,11 @@ fn stop_fails_when_pods_do_not_terminate_in_time() {
 
 #[test]
 fn stop_fails_when_it_cannot_list_pods() {
-    let replies = [
-        get_state(DEPLOYMENT, "3 "),
-        annotate(DEPLOYMENT, 3),
-        scale(DEPLOYMENT, 0),
-        get_state(STATEFULSET, "2 "),
-        annotate(STATEFULSET, 2),
-        scale(STATEFULSET, 0),
-        err(
-            &pods(DEPLOYMENT_SELECTOR, "").args,
-            r#"Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:shop-ns:shop-migrate-stop" cannot list resource "pods""#,
-        ),
-    ];
+    let mut replies = stops_both();
+    replies.push(err(
+        &pods(DEPLOYMENT_SELECTOR, "").args,
+        r#"Error from server (Forbidden): pods is forbidden: User "system:serviceaccount:shop-ns:shop-migrate-stop" cannot list resource "pods""#,
+    ));
     check(
         &stop_command(),
         &replies,
@@ -425,7 +629,7 @@ fn stop_fails_on_an_unexpected_error() {
         &stop_command(),
         &replies,
         false,
-        &["FAILED: cannot read Deployment/shop: The connection to the server"],
+        &["FAILED: cannot read Deployment/shop in namespace shop-ns: The connection to the server"],
     );
 }
 
@@ -433,22 +637,86 @@ fn stop_fails_on_an_unexpected_error() {
 fn stop_after_a_failed_run_keeps_the_count_recorded_by_that_run() {
     // The previous migration failed with the app stopped: replicas is 0 and the annotation
     // still says 3. Overwriting it with 0 would lose the way back.
-    let stuck = "pod/shop-7d9f-abcde\n";
     let replies = [
-        get_state(DEPLOYMENT, "0 3"),
-        get_state(STATEFULSET, "2 "),
+        get_state(DEPLOYMENT, "0|30||3"),
+        get_state(STATEFULSET, STATEFULSET_RUNNING),
         annotate(STATEFULSET, 2),
         scale(STATEFULSET, 0),
-        pods(DEPLOYMENT_SELECTOR, stuck),
+        pods(
+            DEPLOYMENT_SELECTOR,
+            &pod("shop-7d9f8c-abcde", "ReplicaSet/shop-7d9f8c"),
+        ),
     ];
     // No annotate or scale of it.
-    check(
-        &with_timeout(stop_command(), "0"),
-        &replies,
-        false,
+    let outcome = play(&stop_command(), &replies, Image::StopWithJumpingClock);
+    assert!(!outcome.success, "{}", outcome.log);
+    assert_eq!(outcome.calls, args(&replies));
+    assert_log(
+        &outcome,
         &[
             "Deployment/shop is already stopped; it had 3 replicas before deploy-jobs stopped it",
             "kubectl -n shop-ns scale Deployment/shop --replicas=3",
+        ],
+    );
+}
+
+#[test]
+fn stop_addresses_each_target_in_its_own_namespace() {
+    // The job runs in `shop` (its own, passed as ""), the worker lives in `shop-jobs`.
+    let command = rendered_command_in(NAMESPACED_CASE, "shop-migrate-stop", "stop");
+    let worker = "Deployment/shop-worker";
+    assert_eq!(
+        command[4..],
+        [
+            "190",
+            "110",
+            "Deployment/shop",
+            "",
+            DEPLOYMENT_SELECTOR,
+            worker,
+            "shop-jobs",
+            STATEFULSET_SELECTOR
+        ]
+    );
+    let replies = [
+        err(&get_state(DEPLOYMENT, "").args, NOT_FOUND),
+        err(
+            &get_state_in("shop-jobs", worker, "").args,
+            r#"Error from server (NotFound): deployments.apps "shop-worker" not found"#,
+        ),
+    ];
+    // A worker that is missing where it is rendered is reported there, not looked for in
+    // the job's namespace.
+    let outcome = play(&command, &replies, Image::Stop);
+    assert_eq!(outcome.calls, args(&replies), "{}", outcome.log);
+    assert_log(
+        &outcome,
+        &["Deployment/shop-worker does not exist in namespace shop-jobs yet"],
+    );
+
+    let replies = [
+        get_state(DEPLOYMENT, DEPLOYMENT_RUNNING),
+        get_state_in("shop-jobs", worker, "4|30||"),
+        annotate(DEPLOYMENT, 3),
+        scale(DEPLOYMENT, 0),
+        annotate_in("shop-jobs", worker, 4),
+        scale_in("shop-jobs", worker, 0),
+        pods(DEPLOYMENT_SELECTOR, ""),
+        pods_in(
+            "shop-jobs",
+            STATEFULSET_SELECTOR,
+            &pod("shop-worker-6c7d8-abcde", "ReplicaSet/shop-worker-6c7d8"),
+        ),
+        pods_in("shop-jobs", STATEFULSET_SELECTOR, ""),
+    ];
+    let outcome = play(&command, &replies, Image::Stop);
+    assert!(outcome.success, "{}", outcome.log);
+    assert_eq!(outcome.calls, args(&replies));
+    assert_log(
+        &outcome,
+        &[
+            "scaled Deployment/shop-worker from 4 to 0 replicas",
+            "waiting for 1 pod(s) of Deployment/shop-worker to terminate",
         ],
     );
 }
@@ -457,35 +725,69 @@ fn start_command() -> Vec<String> {
     let command = rendered_command("shop-migrate-start", "start");
     assert_eq!(
         command[4..],
-        [STATEFULSET],
-        "only the StatefulSet leaves replicas to an autoscaler"
+        [DEPLOYMENT, "", "clear", STATEFULSET, "", "restore"],
+        "the Deployment sets replicas (the apply restores it), the StatefulSet leaves them to an autoscaler"
     );
     command
 }
 
-const READ_RECORDED: &str = "get StatefulSet shop-worker -o jsonpath={.metadata.annotations.deploy-jobs\\.io/replicas-before-stop}";
-const READ_REPLICAS: &str = "get StatefulSet shop-worker -o jsonpath={.spec.replicas}";
-const CLEAR: &str = "annotate StatefulSet shop-worker deploy-jobs.io/replicas-before-stop-";
+fn read(target: &str) -> String {
+    let (kind, name) = target.split_once('/').unwrap();
+    format!(
+        "-n {NAMESPACE} get {kind} {name} -o jsonpath={{.spec.replicas}}|{{.metadata.annotations.deploy-jobs\\.io/replicas-before-stop}}"
+    )
+}
+
+fn clear(target: &str) -> Reply {
+    let (kind, name) = target.split_once('/').unwrap();
+    ok(
+        &format!("-n {NAMESPACE} annotate {kind} {name} deploy-jobs.io/replicas-before-stop-"),
+        &format!("{}.apps/{name} annotated", kind.to_lowercase()),
+    )
+}
 
 #[test]
-fn start_scales_back_to_the_recorded_count() {
+fn start_scales_back_what_the_apply_leaves_at_zero_and_clears_every_recorded_count() {
     let replies = [
-        ok(READ_RECORDED, "2"),
-        ok(READ_REPLICAS, "0"),
+        ok(&read(DEPLOYMENT), "3|3"),
+        clear(DEPLOYMENT),
+        ok(&read(STATEFULSET), "0|2"),
         scale(STATEFULSET, 2),
-        ok(CLEAR, "statefulset.apps/shop-worker annotated"),
+        clear(STATEFULSET),
     ];
     check(
         &start_command(),
         &replies,
         true,
-        &["scaled StatefulSet/shop-worker back to 2 replicas"],
+        &[
+            "Deployment/shop has the 3 replicas its manifest sets",
+            "cleared the replica count recorded on Deployment/shop",
+            "scaled StatefulSet/shop-worker back to 2 replicas",
+            "cleared the replica count recorded on StatefulSet/shop-worker",
+        ],
+    );
+}
+
+#[test]
+fn start_never_scales_up_a_workload_whose_manifest_sets_replicas() {
+    // The chart sets replicas: 0 now (maintenance): the count recorded before goes, and the
+    // app stays at the manifest's 0.
+    let replies = [
+        ok(&read(DEPLOYMENT), "0|3"),
+        clear(DEPLOYMENT),
+        ok(&read(STATEFULSET), "|"),
+    ];
+    check(
+        &start_command(),
+        &replies,
+        true,
+        &["Deployment/shop has the 0 replicas its manifest sets"],
     );
 }
 
 #[test]
 fn start_leaves_alone_what_deploy_jobs_did_not_stop() {
-    let replies = [ok(READ_RECORDED, "")];
+    let replies = [ok(&read(DEPLOYMENT), "3|"), ok(&read(STATEFULSET), "2|")];
     check(
         &start_command(),
         &replies,
@@ -497,9 +799,9 @@ fn start_leaves_alone_what_deploy_jobs_did_not_stop() {
 #[test]
 fn start_does_not_undo_an_autoscaler_that_already_scaled_up() {
     let replies = [
-        ok(READ_RECORDED, "2"),
-        ok(READ_REPLICAS, "4"),
-        ok(CLEAR, "statefulset.apps/shop-worker annotated"),
+        ok(&read(DEPLOYMENT), "3|"),
+        ok(&read(STATEFULSET), "4|2"),
+        clear(STATEFULSET),
     ];
     // No scale call.
     check(
@@ -512,23 +814,26 @@ fn start_does_not_undo_an_autoscaler_that_already_scaled_up() {
 
 #[test]
 fn start_skips_a_workload_that_is_gone() {
-    let replies = [err(
-        READ_RECORDED,
-        r#"Error from server (NotFound): statefulsets.apps "shop-worker" not found"#,
-    )];
+    let replies = [
+        err(&read(DEPLOYMENT), NOT_FOUND),
+        err(
+            &read(STATEFULSET),
+            r#"Error from server (NotFound): statefulsets.apps "shop-worker" not found"#,
+        ),
+    ];
     check(
         &start_command(),
         &replies,
         true,
-        &["does not exist: nothing to start"],
+        &["does not exist in namespace shop-ns: nothing to start"],
     );
 }
 
 #[test]
 fn start_fails_when_it_cannot_scale_back() {
     let replies = [
-        ok(READ_RECORDED, "2"),
-        ok(READ_REPLICAS, "0"),
+        ok(&read(DEPLOYMENT), "3|"),
+        ok(&read(STATEFULSET), "0|2"),
         err(&scale_args(STATEFULSET, 2), FORBIDDEN),
     ];
     check(
@@ -539,79 +844,157 @@ fn start_fails_when_it_cannot_scale_back() {
     );
 }
 
-#[test]
-fn the_restore_hint_prints_one_command_that_restores_every_stopped_workload() {
-    let hint = rendered_command("shop-migrate", "restore-hint");
-    let printed = play(&hint, &[]);
+/// Runs the restore hint and then what a user would paste from it, against the stand-in.
+fn paste_the_hint(case: &'static str, reads: &[(&str, &str, u32)]) {
+    let hint = rendered_command_in(case, "shop-migrate", "restore-hint");
+    let printed = play(&hint, &[], Image::Hint);
     assert!(printed.success, "{}", printed.log);
-    assert!(printed.calls.is_empty(), "the hint itself calls nothing");
     let command = printed
         .log
         .lines()
         .find_map(|l| l.strip_prefix("  "))
         .unwrap_or_else(|| panic!("an indented command line in:\n{}", printed.log));
 
-    // Run what a user would paste, against the stand-in.
-    let read = |target: &str| {
-        format!(
-            "-n {NAMESPACE} get {target} -o jsonpath={{.metadata.annotations.deploy-jobs\\.io/replicas-before-stop}}"
-        )
-    };
-    let replies = [
-        ok(&read(DEPLOYMENT), "3"),
-        ok(
-            &format!("-n {NAMESPACE} scale {DEPLOYMENT} --replicas=3"),
-            "deployment.apps/shop scaled",
-        ),
-        ok(&read(STATEFULSET), "2"),
-        ok(
-            &format!("-n {NAMESPACE} scale {STATEFULSET} --replicas=2"),
-            "statefulset.apps/shop-worker scaled",
-        ),
-    ];
-    let pasted = play(&["sh".into(), "-c".into(), command.to_string()], &replies);
+    let mut replies = Vec::new();
+    for (ns, target, replicas) in reads {
+        let (kind, name) = target.split_once('/').unwrap();
+        replies.push(ok(
+            &format!(
+                "-n {ns} get {target} -o jsonpath={{.metadata.annotations.deploy-jobs\\.io/replicas-before-stop}}"
+            ),
+            &replicas.to_string(),
+        ));
+        replies.push(ok(
+            &format!("-n {ns} scale {target} --replicas={replicas}"),
+            &format!("{}.apps/{name} scaled", kind.to_lowercase()),
+        ));
+        replies.push(ok(
+            &format!("-n {ns} annotate {target} deploy-jobs.io/replicas-before-stop-"),
+            &format!("{}.apps/{name} annotated", kind.to_lowercase()),
+        ));
+    }
+    let pasted = play(
+        &["sh".into(), "-c".into(), command.to_string()],
+        &replies,
+        Image::Stop,
+    );
     assert!(pasted.success, "{command}\n{}", pasted.log);
     assert_eq!(pasted.calls, args(&replies));
 }
 
+#[test]
+fn the_restore_hint_prints_one_command_that_restores_every_stopped_workload_and_clears_its_count() {
+    paste_the_hint(
+        CASE,
+        &[(NAMESPACE, DEPLOYMENT, 3), (NAMESPACE, STATEFULSET, 2)],
+    );
+}
+
+#[test]
+fn the_restore_hint_names_each_workloads_own_namespace() {
+    paste_the_hint(
+        NAMESPACED_CASE,
+        &[
+            (NAMESPACE, DEPLOYMENT, 3),
+            ("shop-jobs", "Deployment/shop-worker", 4),
+        ],
+    );
+}
+
+/// Runs real kubectl's jsonpath printer offline on a local object.
+fn print(dir: &Path, object: &str, template: &str) -> String {
+    let file = dir.join("object.yaml");
+    fs::write(&file, object).unwrap();
+    let out = Command::new(common::tool("kubectl"))
+        .args(["annotate", "--local", "-f"])
+        .arg(&file)
+        .args(["unrelated=x", "-o", &format!("jsonpath={template}")])
+        .output()
+        .unwrap();
+    common::succeeded(out, "kubectl annotate --local")
+}
+
+fn workload(kind: &str, replicas: u32, annotation: Option<&str>, extra: &str) -> String {
+    let annotations = annotation
+        .map(|a| format!("  annotations:\n    deploy-jobs.io/replicas-before-stop: \"{a}\"\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: apps/v1\nkind: {kind}\nmetadata:\n  name: shop\n{annotations}spec:\n  replicas: {replicas}\n{extra}  selector: {{matchLabels: {{a: b}}}}\n  template: {{metadata: {{labels: {{a: b}}}}, spec: {{terminationGracePeriodSeconds: 600, containers: [{{name: c, image: i}}]}}}}\n"
+    )
+}
+
 /// The recorded replies to the scripts' `-o jsonpath=...` reads have the shape real kubectl
-/// 1.35 prints: `{.spec.replicas} {annotation}` gives "3 " without the annotation and "0 3"
-/// with it. kubectl's printer is run offline on a local object with the scripts' templates.
+/// 1.35 prints, on objects as the API server returns them (defaults filled in).
 #[test]
 fn recorded_replies_have_the_shape_real_kubectl_prints() {
     let stop = stop_command();
     let start = start_command();
-    let template = READ_STATE.strip_prefix("-o jsonpath=").unwrap();
+    let state = READ_STATE.strip_prefix("-o jsonpath=").unwrap();
     assert!(
-        stop[2].contains(&format!("-o 'jsonpath={template}'")),
-        "the stop script reads {template}"
+        stop[2].contains(&format!("-o 'jsonpath={state}'")),
+        "the stop script reads {state}"
     );
-    let recorded = READ_RECORDED.split_once("-o jsonpath=").unwrap().1;
+    let live = LIVE_PODS.split_once("-o jsonpath=").unwrap().1;
+    assert!(
+        stop[2].contains(&format!("-o 'jsonpath={live}'")),
+        "the stop script lists {live}"
+    );
+    let started = read(STATEFULSET);
+    let recorded = started.split_once("-o jsonpath=").unwrap().1;
     assert!(start[2].contains(&format!("-o 'jsonpath={recorded}'")));
 
     let dir = tempfile::tempdir().unwrap();
-    let print = |replicas: u32, annotation: Option<&str>, template: &str| -> String {
-        let annotations = annotation
-            .map(|a| format!("  annotations:\n    deploy-jobs.io/replicas-before-stop: \"{a}\"\n"))
-            .unwrap_or_default();
-        let file = dir.path().join("deployment.yaml");
-        fs::write(
-            &file,
-            format!(
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\n{annotations}spec:\n  replicas: {replicas}\n  selector: {{matchLabels: {{a: b}}}}\n  template: {{metadata: {{labels: {{a: b}}}}, spec: {{containers: [{{name: c, image: i}}]}}}}\n"
+    let dir = dir.path();
+    assert_eq!(
+        print(dir, &workload("Deployment", 3, None, ""), state),
+        "3|600||"
+    );
+    assert_eq!(
+        print(dir, &workload("Deployment", 0, Some("3"), ""), state),
+        "0|600||3"
+    );
+    assert_eq!(
+        print(
+            dir,
+            &workload(
+                "StatefulSet",
+                5,
+                None,
+                "  podManagementPolicy: OrderedReady\n"
             ),
+            state
+        ),
+        "5|600|OrderedReady|"
+    );
+    assert_eq!(
+        print(dir, &workload("StatefulSet", 0, Some("2"), ""), recorded),
+        "0|2"
+    );
+    assert_eq!(
+        print(dir, &workload("StatefulSet", 4, None, ""), recorded),
+        "4|"
+    );
+
+    // One line per pod: name, then its controller as Kind/name ("/" for a bare pod). The
+    // server returns a list; kubectl prints the template inside `range` for each item.
+    let item = live
+        .strip_prefix("{range .items[*]}")
+        .and_then(|t| t.strip_suffix("{end}"))
+        .expect("the template ranges over the list's items");
+    let owned = |owner: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n{owner}spec: {{containers: [{{name: c, image: i}}]}}\n"
         )
-        .unwrap();
-        let out = Command::new(common::tool("kubectl"))
-            .args(["annotate", "--local", "-f"])
-            .arg(&file)
-            .args(["unrelated=x", "-o", &format!("jsonpath={template}")])
-            .output()
-            .unwrap();
-        common::succeeded(out, "kubectl annotate --local")
     };
-    assert_eq!(print(3, None, template), "3 ");
-    assert_eq!(print(0, Some("3"), template), "0 3");
-    assert_eq!(print(0, Some("2"), recorded), "2");
-    assert_eq!(print(4, None, recorded), "");
+    assert_eq!(
+        print(
+            dir,
+            &owned(
+                "  ownerReferences:\n  - {apiVersion: apps/v1, kind: Job, name: other, uid: '1', controller: false}\n  - {apiVersion: apps/v1, kind: ReplicaSet, name: shop-7d9f8c, uid: '2', controller: true}\n"
+            ),
+            item
+        ),
+        "p ReplicaSet/shop-7d9f8c\n"
+    );
+    assert_eq!(print(dir, &owned(""), item), "p /\n");
 }

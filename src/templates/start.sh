@@ -1,32 +1,40 @@
-# deploy-jobs: bring back workloads stopped before a migration whose manifests do not set
-# replicas (an autoscaler owns them), from the count recorded when they were stopped.
-# Arguments: Kind/name of each.
+# deploy-jobs: after the release's apply, end the stop that came before the migration.
+# Workloads whose manifests leave replicas out (an autoscaler owns them) are scaled back to
+# the count recorded when they were stopped; the apply itself set the others' replicas.
+# Either way the recorded count goes: it belongs to that stop, and a later one must not
+# bring back an app someone scaled to zero since.
+# Arguments: triples of Kind/name, namespace (empty: this pod's own) and `restore` or `clear`.
 set -u
-for target in "$@"; do
+key=deploy-jobs.io/replicas-before-stop
+while [ $# -ge 3 ]; do
+  target=$1
+  ns=${2:-${POD_NAMESPACE:-default}}
+  mode=$3
+  shift 3
   kind=${target%%/*}
   name=${target#*/}
-  if ! before=$(kubectl get "$kind" "$name" -o 'jsonpath={.metadata.annotations.deploy-jobs\.io/replicas-before-stop}' 2>&1); then
-    case $before in
+  if ! state=$(kubectl -n "$ns" get "$kind" "$name" -o 'jsonpath={.spec.replicas}|{.metadata.annotations.deploy-jobs\.io/replicas-before-stop}' 2>&1); then
+    case $state in
       *NotFound* | *"not found"*)
-        echo "deploy-jobs start: $target does not exist: nothing to start"
+        echo "deploy-jobs start: $target does not exist in namespace $ns: nothing to start"
         continue
         ;;
       *)
-        echo "deploy-jobs start: FAILED: cannot read $target: $before"
+        echo "deploy-jobs start: FAILED: cannot read $target: $state"
         exit 1
         ;;
     esac
   fi
+  current=${state%%|*}
+  before=${state#*|}
   if [ -z "$before" ]; then
     echo "deploy-jobs start: $target was not stopped by deploy-jobs: left as it is"
     continue
   fi
-  if ! current=$(kubectl get "$kind" "$name" -o 'jsonpath={.spec.replicas}' 2>&1); then
-    echo "deploy-jobs start: FAILED: cannot read $target: $current"
-    exit 1
-  fi
-  if [ "$current" = 0 ]; then
-    if ! out=$(kubectl scale "$kind" "$name" --replicas="$before" 2>&1); then
+  if [ "$mode" = clear ]; then
+    echo "deploy-jobs start: $target has the $current replicas its manifest sets"
+  elif [ "$current" = 0 ]; then
+    if ! out=$(kubectl -n "$ns" scale "$kind" "$name" --replicas="$before" 2>&1); then
       echo "deploy-jobs start: FAILED: cannot scale $target back to $before replicas: $out"
       exit 1
     fi
@@ -34,8 +42,9 @@ for target in "$@"; do
   else
     echo "deploy-jobs start: $target already has $current replicas"
   fi
-  if ! out=$(kubectl annotate "$kind" "$name" deploy-jobs.io/replicas-before-stop- 2>&1); then
+  if ! out=$(kubectl -n "$ns" annotate "$kind" "$name" "$key-" 2>&1); then
     echo "deploy-jobs start: FAILED: cannot clear the recorded count on $target: $out"
     exit 1
   fi
+  echo "deploy-jobs start: cleared the replica count recorded on $target"
 done
