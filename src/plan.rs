@@ -14,6 +14,7 @@ use crate::exclusive;
 use crate::header::{Header, describe};
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate, RefKind};
 use crate::names;
+use crate::reuse::{self, Reused, containers, str_field};
 use crate::script;
 use crate::spec::{self, Exclusive, Job};
 use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION, SPEC_HASH_ANNOTATION};
@@ -33,15 +34,6 @@ pub const WORKLOAD_KINDS: &[&str] = &[
 pub const JOB_LABEL: &str = "deploy-jobs.io/job";
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
-
-/// Volume types that are safe to mount in a second pod: they hold configuration, not state.
-const CONFIG_VOLUME_TYPES: &[&str] = &[
-    "configMap",
-    "secret",
-    "projected",
-    "downwardAPI",
-    "emptyDir",
-];
 
 /// Events at which the release's ordinary resources do not exist (yet, or any more) with
 /// this release's content: a job running then needs hook copies of what it references.
@@ -239,14 +231,6 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
     })
 }
 
-/// The container a job reuses, found in the stream.
-struct Reused<'a> {
-    doc: usize,
-    source: String,
-    pod: &'a Mapping,
-    container: &'a Mapping,
-}
-
 fn plan_job(
     docs: &dyn Documents,
     job: &Job,
@@ -269,11 +253,11 @@ fn plan_job(
     let namespace = workload_header.and_then(|h| h.namespace.clone());
 
     let mut pod = match &reused {
-        Some(r) => pod_from_workload(job, r)?,
+        Some(r) => reuse::pod_from_workload(job, r)?,
         None => PodSpec::default(),
     };
     pod.restart_policy = "Never";
-    pod.containers = vec![main_container(job, reused.as_ref(), &pod.volumes)?];
+    pod.containers = vec![reuse::main_container(job, reused.as_ref(), &pod.volumes)?];
     if !job.wait_for.is_empty() {
         pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
     }
@@ -566,145 +550,6 @@ fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
         _ => spec.get("template")?.get("spec")?,
     };
     pod.as_mapping()
-}
-
-fn containers(pod: &Mapping) -> Vec<&Mapping> {
-    match pod.get("containers") {
-        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn str_field<'a>(map: &'a Mapping, key: &str) -> Option<&'a str> {
-    map.get(key).and_then(Value::as_str)
-}
-
-fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
-    match map.get(key) {
-        Some(Value::Sequence(items)) => items.clone(),
-        _ => Vec::new(),
-    }
-}
-
-/// Pod-level settings that come along with a reused container, and the volumes its mounts
-/// need (config-like ones, plus those the job asks for by name).
-fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
-    let pod = reused.pod;
-    let volumes = seq_field(pod, "volumes");
-    let volume_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
-    for (i, wanted) in job.spec.volumes.iter().enumerate() {
-        if !volumes
-            .iter()
-            .any(|v| volume_name(v).as_deref() == Some(wanted.as_str()))
-        {
-            let have: Vec<String> = volumes.iter().filter_map(volume_name).collect();
-            bail!(
-                "{}.volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
-                job.path(),
-                reused.source,
-                if have.is_empty() {
-                    "none".to_string()
-                } else {
-                    have.join(", ")
-                }
-            );
-        }
-    }
-    let keep = |v: &Value| {
-        let name = volume_name(v).unwrap_or_default();
-        job.spec.volumes.contains(&name)
-            || v.as_mapping().is_some_and(|m| {
-                m.keys()
-                    .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
-            })
-    };
-    let mounted: Vec<String> = seq_field(reused.container, "volumeMounts")
-        .iter()
-        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    Ok(PodSpec {
-        image_pull_secrets: seq_field(pod, "imagePullSecrets"),
-        security_context: pod.get("securityContext").cloned(),
-        node_selector: pod.get("nodeSelector").cloned(),
-        tolerations: pod.get("tolerations").cloned(),
-        volumes: volumes
-            .iter()
-            .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
-            .cloned()
-            .collect(),
-        ..PodSpec::default()
-    })
-}
-
-fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> Result<Container> {
-    let from = reused.map(|r| r.container);
-    let field = |key: &str| from.and_then(|c| str_field(c, key)).map(str::to_string);
-    let image = match (&job.spec.image, field("image")) {
-        (Some(image), _) => image.clone(),
-        (None, Some(image)) => image,
-        (None, None) => bail!(
-            "{}.image: the reused container has no image; set `image`",
-            job.path()
-        ),
-    };
-    let mut env: Vec<Value> = from.map(|c| seq_field(c, "env")).unwrap_or_default();
-    for var in &job.env {
-        let value = serde_norway::to_value(var).with_context(|| format!("{}.env", job.path()))?;
-        match env
-            .iter_mut()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some(var.name.as_str()))
-        {
-            Some(existing) => *existing = value,
-            None => env.push(value),
-        }
-    }
-    let env_from = match &job.spec.env_from {
-        Some(list) => list
-            .iter()
-            .map(serde_norway::to_value)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{}.envFrom", job.path()))?,
-        None => from.map(|c| seq_field(c, "envFrom")).unwrap_or_default(),
-    };
-    let volume_mounts = match reused {
-        Some(r) => {
-            let kept: Vec<&str> = volumes
-                .iter()
-                .filter_map(|v| v.get("name").and_then(Value::as_str))
-                .collect();
-            seq_field(r.container, "volumeMounts")
-                .into_iter()
-                .filter(|m| {
-                    m.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| kept.contains(&n))
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    Ok(Container {
-        name: job.name().to_string(),
-        image,
-        image_pull_policy: job
-            .spec
-            .image_pull_policy
-            .clone()
-            .or_else(|| field("imagePullPolicy")),
-        command: job.command.clone(),
-        args: job.args.clone(),
-        working_dir: field("workingDir"),
-        env,
-        env_from,
-        resources: match &job.spec.resources {
-            Some(r) => Some(
-                serde_norway::to_value(r).with_context(|| format!("{}.resources", job.path()))?,
-            ),
-            None => None,
-        },
-        volume_mounts,
-        security_context: from.and_then(|c| c.get("securityContext").cloned()),
-    })
 }
 
 /// The hardened initContainer that waits for TCP targets.

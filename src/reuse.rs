@@ -1,0 +1,216 @@
+//! What `container:` copies from the app into a job's pod, and why: the rule the README's
+//! "What `container` copies" table states. The job runs the app's program the way the app
+//! runs it (same image, command, env, config volumes, pod settings that decide how it reaches
+//! the database), minus what would hurt a one-off run (probes, ports, replicas, state volumes).
+//!
+//! Finding the container is `plan`'s job; this module only copies from it.
+
+use anyhow::{Context, Result, bail};
+use serde_norway::{Mapping, Value};
+
+use crate::k8s::{Container, PodSpec};
+use crate::spec::Job;
+
+/// Volume types that are safe to mount in a second pod: they hold configuration, not state.
+const CONFIG_VOLUME_TYPES: &[&str] = &[
+    "configMap",
+    "secret",
+    "projected",
+    "downwardAPI",
+    "emptyDir",
+];
+
+/// The container a job reuses, found in the stream.
+pub struct Reused<'a> {
+    pub doc: usize,
+    /// `Deployment/web`.
+    pub source: String,
+    pub pod: &'a Mapping,
+    pub container: &'a Mapping,
+}
+
+pub fn containers(pod: &Mapping) -> Vec<&Mapping> {
+    match pod.get("containers") {
+        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn str_field<'a>(map: &'a Mapping, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+/// The program the job runs. Kubernetes layers a container's `command` and `args` over the
+/// image's ENTRYPOINT and CMD; the job layers its own over the reused container's the same way:
+/// - `command` (with or without `args`) replaces the program, and the app's `args`, which were
+///   arguments to the app's program, go with it;
+/// - `args` alone are new arguments to the app's program: the container's `command` when it
+///   sets one, else the image's ENTRYPOINT (which deploy-jobs cannot see, and need not);
+/// - neither is refused by `spec` when a container is reused (the app itself would run).
+///
+/// With `args` alone and an image of its own, the app's `command` may not exist in that image
+/// and the image's ENTRYPOINT may be what was meant: that is an error asking for `command`.
+fn command(job: &Job, from: Option<&Mapping>, image: &str) -> Result<Option<Vec<String>>> {
+    if job.command.is_some() || job.args.is_none() {
+        return Ok(job.command.clone());
+    }
+    let Some(from) = from else {
+        return Ok(None);
+    };
+    let app = match from.get("command") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Sequence(words)) => words
+            .iter()
+            .map(|w| w.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>(),
+        Some(_) => None,
+    };
+    let Some(app) = app else {
+        bail!(
+            "{}.args: the reused container's `command` is not a list of strings, so the program these args go to is unknown; set `command` too",
+            job.path()
+        );
+    };
+    let app_image = str_field(from, "image").unwrap_or_default();
+    if job.spec.image.is_some() && image != app_image {
+        bail!(
+            "{}.args: with its own `image` and only `args`, the program is ambiguous: the reused container runs `{}` (in {app_image}), which {image} may not have, while its entrypoint may be what is meant; set `command` too",
+            job.path(),
+            app.join(" ")
+        );
+    }
+    Ok(Some(app))
+}
+
+fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
+    match map.get(key) {
+        Some(Value::Sequence(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Pod-level settings that come along with a reused container, and the volumes its mounts
+/// need (config-like ones, plus those the job asks for by name).
+pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
+    let pod = reused.pod;
+    let volumes = seq_field(pod, "volumes");
+    let volume_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
+    for (i, wanted) in job.spec.volumes.iter().enumerate() {
+        if !volumes
+            .iter()
+            .any(|v| volume_name(v).as_deref() == Some(wanted.as_str()))
+        {
+            let have: Vec<String> = volumes.iter().filter_map(volume_name).collect();
+            bail!(
+                "{}.volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
+                job.path(),
+                reused.source,
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
+            );
+        }
+    }
+    let keep = |v: &Value| {
+        let name = volume_name(v).unwrap_or_default();
+        job.spec.volumes.contains(&name)
+            || v.as_mapping().is_some_and(|m| {
+                m.keys()
+                    .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
+            })
+    };
+    let mounted: Vec<String> = seq_field(reused.container, "volumeMounts")
+        .iter()
+        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    Ok(PodSpec {
+        image_pull_secrets: seq_field(pod, "imagePullSecrets"),
+        security_context: pod.get("securityContext").cloned(),
+        node_selector: pod.get("nodeSelector").cloned(),
+        tolerations: pod.get("tolerations").cloned(),
+        volumes: volumes
+            .iter()
+            .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
+            .cloned()
+            .collect(),
+        ..PodSpec::default()
+    })
+}
+
+pub fn main_container(
+    job: &Job,
+    reused: Option<&Reused<'_>>,
+    volumes: &[Value],
+) -> Result<Container> {
+    let from = reused.map(|r| r.container);
+    let field = |key: &str| from.and_then(|c| str_field(c, key)).map(str::to_string);
+    let image = match (&job.spec.image, field("image")) {
+        (Some(image), _) => image.clone(),
+        (None, Some(image)) => image,
+        (None, None) => bail!(
+            "{}.image: the reused container has no image; set `image`",
+            job.path()
+        ),
+    };
+    let command = command(job, from, &image)?;
+    let mut env: Vec<Value> = from.map(|c| seq_field(c, "env")).unwrap_or_default();
+    for var in &job.env {
+        let value = serde_norway::to_value(var).with_context(|| format!("{}.env", job.path()))?;
+        match env
+            .iter_mut()
+            .find(|e| e.get("name").and_then(Value::as_str) == Some(var.name.as_str()))
+        {
+            Some(existing) => *existing = value,
+            None => env.push(value),
+        }
+    }
+    let env_from = match &job.spec.env_from {
+        Some(list) => list
+            .iter()
+            .map(serde_norway::to_value)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}.envFrom", job.path()))?,
+        None => from.map(|c| seq_field(c, "envFrom")).unwrap_or_default(),
+    };
+    let volume_mounts = match reused {
+        Some(r) => {
+            let kept: Vec<&str> = volumes
+                .iter()
+                .filter_map(|v| v.get("name").and_then(Value::as_str))
+                .collect();
+            seq_field(r.container, "volumeMounts")
+                .into_iter()
+                .filter(|m| {
+                    m.get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| kept.contains(&n))
+                })
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Container {
+        name: job.name().to_string(),
+        image,
+        image_pull_policy: job
+            .spec
+            .image_pull_policy
+            .clone()
+            .or_else(|| field("imagePullPolicy")),
+        command,
+        args: job.args.clone(),
+        working_dir: field("workingDir"),
+        env,
+        env_from,
+        resources: match &job.spec.resources {
+            Some(r) => Some(
+                serde_norway::to_value(r).with_context(|| format!("{}.resources", job.path()))?,
+            ),
+            None => None,
+        },
+        volume_mounts,
+        security_context: from.and_then(|c| c.get("securityContext").cloned()),
+    })
+}
