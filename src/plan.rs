@@ -257,7 +257,16 @@ fn plan_job(
         None => PodSpec::default(),
     };
     pod.restart_policy = "Never";
-    pod.containers = vec![reuse::main_container(job, reused.as_ref(), &pod.volumes)?];
+    let env_from_names = match &job.spec.env_from {
+        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace.as_deref())?,
+        _ => Vec::new(),
+    };
+    pod.containers = vec![reuse::main_container(
+        job,
+        reused.as_ref(),
+        &pod.volumes,
+        &env_from_names,
+    )?];
     if !job.wait_for.is_empty() {
         pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
     }
@@ -550,6 +559,38 @@ fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
         _ => spec.get("template")?.get("spec")?,
     };
     pod.as_mapping()
+}
+
+/// The variables a job's `envFrom` provides, as far as the stream shows them: the keys of the
+/// Secrets and ConfigMaps it renders (with the source's prefix). Sources it does not render
+/// are left out: their keys cannot be known here.
+fn env_from_names(
+    docs: &dyn Documents,
+    sources: &[spec::EnvFromSource],
+    namespace: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for source in sources {
+        let (kind, local, fields) = match (&source.secret_ref, &source.config_map_ref) {
+            (Some(r), _) => (RefKind::Secret, r, &["data", "stringData"][..]),
+            (None, Some(r)) => (RefKind::ConfigMap, r, &["data", "binaryData"][..]),
+            (None, None) => continue,
+        };
+        let Some(doc) = find_object(docs, kind, &local.name, namespace) else {
+            continue;
+        };
+        let value = docs.value(doc)?;
+        for field in fields {
+            if let Some(Value::Mapping(data)) = value.get(field) {
+                names.extend(
+                    data.keys()
+                        .filter_map(Value::as_str)
+                        .map(|k| format!("{}{k}", source.prefix.as_deref().unwrap_or_default())),
+                );
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// The hardened initContainer that waits for TCP targets.

@@ -82,6 +82,38 @@ fn command(job: &Job, from: Option<&Mapping>, image: &str) -> Result<Option<Vec<
     Ok(Some(app))
 }
 
+/// The app's env with the job's merged over it, so that each variable the job sets is the
+/// value the kubelet ends up with. The kubelet reads `envFrom` first, then `env` in order,
+/// each entry overwriting an earlier one of the same name (and `$(NAME)` in a value expands
+/// to what NAME holds at that point). So a variable the job sets takes the place of the
+/// app's first entry of that name (later entries that referred to it now see the job's
+/// value) and the app's later duplicates, which would win, are removed; new variables go
+/// last. `env_from_names` are the variables the job's own `envFrom` provides: an app entry of
+/// such a name would beat it, so it is removed unless the job's `env` sets it.
+fn merge_env(mut env: Vec<Value>, job: &Job, env_from_names: &[String]) -> Result<Vec<Value>> {
+    let name_of = |e: &Value| e.get("name").and_then(Value::as_str).map(str::to_string);
+    env.retain(|e| {
+        name_of(e)
+            .is_none_or(|n| !env_from_names.contains(&n) || job.env.iter().any(|v| v.name == n))
+    });
+    for var in &job.env {
+        let value = serde_norway::to_value(var)?;
+        let mut same =
+            (0..env.len()).filter(|&i| name_of(&env[i]).as_deref() == Some(var.name.as_str()));
+        match same.next() {
+            Some(first) => {
+                let later: Vec<usize> = same.collect();
+                env[first] = value;
+                for i in later.into_iter().rev() {
+                    env.remove(i);
+                }
+            }
+            None => env.push(value),
+        }
+    }
+    Ok(env)
+}
+
 fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
     match map.get(key) {
         Some(Value::Sequence(items)) => items.clone(),
@@ -143,6 +175,7 @@ pub fn main_container(
     job: &Job,
     reused: Option<&Reused<'_>>,
     volumes: &[Value],
+    env_from_names: &[String],
 ) -> Result<Container> {
     let from = reused.map(|r| r.container);
     let field = |key: &str| from.and_then(|c| str_field(c, key)).map(str::to_string);
@@ -155,17 +188,12 @@ pub fn main_container(
         ),
     };
     let command = command(job, from, &image)?;
-    let mut env: Vec<Value> = from.map(|c| seq_field(c, "env")).unwrap_or_default();
-    for var in &job.env {
-        let value = serde_norway::to_value(var).with_context(|| format!("{}.env", job.path()))?;
-        match env
-            .iter_mut()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some(var.name.as_str()))
-        {
-            Some(existing) => *existing = value,
-            None => env.push(value),
-        }
-    }
+    let env = merge_env(
+        from.map(|c| seq_field(c, "env")).unwrap_or_default(),
+        job,
+        env_from_names,
+    )
+    .with_context(|| format!("{}.env", job.path()))?;
     let env_from = match &job.spec.env_from {
         Some(list) => list
             .iter()

@@ -953,6 +953,15 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
         if var.name.is_empty() || var.name.contains('=') {
             return err(format!("{path}[{i}].name"), "is not a valid variable name");
         }
+        if let Some(first) = vars[..i].iter().position(|v| v.name == var.name) {
+            return err(
+                format!("{path}[{i}].name"),
+                format!(
+                    "`{}` is already set by {path}[{first}]; Kubernetes would silently use the last one, so set it once",
+                    var.name
+                ),
+            );
+        }
     }
     Ok(vars)
 }
