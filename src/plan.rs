@@ -358,6 +358,8 @@ fn plan_job(
             .push(exclusive::restore_hint(job, &stop.targets));
     }
 
+    reuse::check_container_names(&pod).with_context(|| format!("{}.container", job.path()))?;
+
     let mut annotations = IndexMap::new();
     annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
     annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());

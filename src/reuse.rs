@@ -114,6 +114,60 @@ fn merge_env(mut env: Vec<Value>, job: &Job, env_from_names: &[String]) -> Resul
     Ok(env)
 }
 
+/// Checks that container names are unique in the pod (the reused container keeps the app's
+/// name, deploy-jobs' own steps have theirs) and that every `resourceFieldRef.containerName`
+/// (in env and in downward API volumes) names a container the pod runs: the API server
+/// accepts a dangling one and the kubelet then fails the pod.
+pub fn check_container_names(pod: &PodSpec) -> Result<()> {
+    let all: Vec<&Container> = pod.init_containers.iter().chain(&pod.containers).collect();
+    for (i, c) in all.iter().enumerate() {
+        if all[..i].iter().any(|o| o.name == c.name) {
+            bail!(
+                "the Job's pod would have two containers named `{}`: the reused container keeps the app's name, which one of deploy-jobs' own steps (wait-for, restore-hint) or a copied sidecar also has",
+                c.name
+            );
+        }
+    }
+    let runs = |name: &str| all.iter().any(|c| c.name == name);
+    for c in &all {
+        for var in &c.env {
+            if let Some(target) = var["valueFrom"]["resourceFieldRef"]["containerName"].as_str()
+                && !runs(target)
+            {
+                bail!(
+                    "env `{}` of container `{}` reads the resources of container `{target}` (resourceFieldRef), which the Job does not run, so the kubelet would fail the pod; set `{0}` in the job's `env`",
+                    var["name"].as_str().unwrap_or("?"),
+                    c.name
+                );
+            }
+        }
+    }
+    for volume in &pod.volumes {
+        let mut items: Vec<&Value> = Vec::new();
+        if let Some(Value::Sequence(list)) = volume["downwardAPI"].get("items") {
+            items.extend(list);
+        }
+        if let Some(Value::Sequence(sources)) = volume["projected"].get("sources") {
+            for source in sources {
+                if let Some(Value::Sequence(list)) = source["downwardAPI"].get("items") {
+                    items.extend(list);
+                }
+            }
+        }
+        for item in items {
+            if let Some(target) = item["resourceFieldRef"]["containerName"].as_str()
+                && !runs(target)
+            {
+                bail!(
+                    "volume `{}` reads the resources of container `{target}` (resourceFieldRef), which the Job does not run, so the kubelet would fail the pod",
+                    volume["name"].as_str().unwrap_or("?")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
     match map.get(key) {
         Some(Value::Sequence(items)) => items.clone(),
@@ -220,7 +274,9 @@ pub fn main_container(
         None => Vec::new(),
     };
     Ok(Container {
-        name: job.name().to_string(),
+        // The app's name, so that what refers to the container by name (resourceFieldRef,
+        // per-container annotations, kubectl's default container) still finds it.
+        name: field("name").unwrap_or_else(|| job.name().to_string()),
         image,
         image_pull_policy: job
             .spec
