@@ -494,6 +494,15 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
         Some((kind, wl)) => format!(" in {kind}/{wl}"),
         None => String::new(),
     };
+    if found.is_empty() {
+        let hooks = hook_workloads_with(docs, job, name)?;
+        if !hooks.is_empty() {
+            bail!(
+                "no container named `{name}`{scope} in the workloads the chart renders as ordinary resources; it is in {}: a hook is a one-off step that Helm creates at its own event and deletes by its own policy (often the chart's own migration), not the running app, so its container is not reused; set `image` and `command` on the job instead, or reuse a container of the app",
+                hooks.join(", ")
+            );
+        }
+    }
     match found.len() {
         1 => Ok(found.pop().expect("one match")),
         0 if candidates.is_empty() => bail!(
@@ -512,6 +521,46 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
                 .join(", ")
         ),
     }
+}
+
+/// The hook workloads (`helm.sh/hook`) that have a container of this name, described for a
+/// message: `Job/shop-db-init in document 3 (shop/templates/db-init.yaml), a pre-install hook`.
+fn hook_workloads_with(docs: &dyn Documents, job: &Job, name: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for i in 0..docs.count() {
+        let Some(header) = docs.header(i) else {
+            continue;
+        };
+        let Some(kind) = header.kind.as_deref() else {
+            continue;
+        };
+        let wanted = job
+            .workload
+            .as_ref()
+            .is_none_or(|(k, n)| k == kind && header.name.as_deref() == Some(n.as_str()));
+        if docs.ignored(i)
+            || !header.is_hook()
+            || !WORKLOAD_KINDS.contains(&kind)
+            || !wanted
+            || !docs.raw(i).contains(name)
+        {
+            continue;
+        }
+        let has = pod_spec(kind, docs.value(i)?).is_some_and(|pod| {
+            containers(pod)
+                .iter()
+                .any(|c| str_field(c, "name") == Some(name))
+        });
+        if has {
+            out.push(format!(
+                "{kind}/{} in {}, a {} hook",
+                header.name.as_deref().unwrap_or("?"),
+                docs.label(i),
+                header.annotations.get(HOOK_ANNOTATION).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The workloads the stream renders as ordinary resources (hooks and ignored documents left
