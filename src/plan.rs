@@ -14,7 +14,7 @@ use crate::exclusive;
 use crate::header::{Header, describe};
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate, RefKind};
 use crate::names;
-use crate::reuse::{self, Reused, containers, str_field};
+use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
 use crate::spec::{self, Exclusive, Job};
 use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION, SPEC_HASH_ANNOTATION};
@@ -268,15 +268,17 @@ fn plan_job(
         &env_from_names,
     )?];
     if !job.wait_for.is_empty() {
-        pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
+        // After the native sidecars: a database proxy among them must be up first.
+        pod.init_containers
+            .push(wait_container(job).with_context(|| job.path())?);
     }
     match &job.spec.service_account_name {
         Some(sa) => pod.service_account_name = Some(sa.clone()),
         None => pod.automount_service_account_token = Some(false),
     }
 
-    let labels =
-        pod_labels(docs, job, instance).with_context(|| format!("{}.labels", job.path()))?;
+    let labels = pod_labels(docs, job, instance, reused.as_ref().and_then(|r| r.meta))
+        .with_context(|| format!("{}.labels", job.path()))?;
 
     // Hook copies of what the stream renders as ordinary resources.
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
@@ -378,7 +380,11 @@ fn plan_job(
     for (k, v) in &user_annotations {
         annotations.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    let mut pod_annotations = user_annotations;
+    let mut pod_annotations = reuse::pod_annotations(
+        reused.as_ref().and_then(|r| r.meta),
+        &pod,
+        &user_annotations,
+    );
     if stop.is_some() {
         // `kubectl logs job/NAME` shows the migration, not the restore hint next to it.
         pod_annotations
@@ -469,23 +475,35 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
         let pod = pod_spec(kind, value)
             .ok_or_else(|| anyhow!("{}: {workload} has no pod template", docs.label(i)))?;
         let containers = containers(pod);
-        let names: Vec<&str> = containers
-            .iter()
-            .filter_map(|c| str_field(c, "name"))
-            .collect();
+        let init = init_containers(pod);
+        let names = |list: &[&Mapping]| {
+            list.iter()
+                .filter_map(|c| str_field(c, "name"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         candidates.push(format!(
-            "{workload} in {} (containers: {})",
+            "{workload} in {} (containers: {}{})",
             docs.label(i),
-            names.join(", ")
+            names(&containers),
+            if init.is_empty() {
+                String::new()
+            } else {
+                format!("; init containers: {}", names(&init))
+            }
         ));
+        // An init container too: a chart that runs its migration as one has the very
+        // container the job should run.
         if let Some(container) = containers
             .into_iter()
+            .chain(init)
             .find(|c| str_field(c, "name") == Some(name))
         {
             found.push(Reused {
                 doc: i,
                 source: workload,
                 pod,
+                meta: pod_metadata(kind, value),
                 container,
             });
         }
@@ -548,7 +566,8 @@ fn hook_workloads_with(docs: &dyn Documents, job: &Job, name: &str) -> Result<Ve
         }
         let has = pod_spec(kind, docs.value(i)?).is_some_and(|pod| {
             containers(pod)
-                .iter()
+                .into_iter()
+                .chain(init_containers(pod))
                 .any(|c| str_field(c, "name") == Some(name))
         });
         if has {
@@ -595,6 +614,21 @@ pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<Stri
         ));
     }
     Ok(out)
+}
+
+/// The pod template's metadata inside a workload (a Pod's own).
+fn pod_metadata<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
+    let meta = match kind {
+        "Pod" => value.get("metadata")?,
+        "CronJob" => value
+            .get("spec")?
+            .get("jobTemplate")?
+            .get("spec")?
+            .get("template")?
+            .get("metadata")?,
+        _ => value.get("spec")?.get("template")?.get("metadata")?,
+    };
+    meta.as_mapping()
 }
 
 /// The pod spec inside a workload.
@@ -659,51 +693,88 @@ fn wait_container(job: &Job) -> Result<Container> {
     ))
 }
 
-/// Labels for the Job and its pods: deploy-jobs' own, never ones a Service or workload in the
-/// stream selects (that would send live traffic to a migration pod).
+/// Labels for the Job and its pods: deploy-jobs' own, the app pod's (a NetworkPolicy that
+/// lets the app reach the database, or a sidecar injector or identity webhook, may select on
+/// them), and the job's; never a set that a Service or workload selector in the stream
+/// matches (live traffic or ownership would reach the migration pod). Where a selector would
+/// match, the labels that are not the user's are dropped one at a time, the app's labels the
+/// selector names first, the release's instance label last, until it no longer does; a match
+/// the user's labels cause is an error.
 fn pod_labels(
     docs: &dyn Documents,
     job: &Job,
     instance: Option<&str>,
+    app: Option<&Mapping>,
 ) -> Result<IndexMap<String, String>> {
     let mut labels = IndexMap::new();
-    // Ours to drop if a broad selector would match; a label the user set is never dropped.
-    let own_instance = instance.is_some() && !job.spec.labels.contains_key(INSTANCE_LABEL);
     if let Some(instance) = instance {
         labels.insert(INSTANCE_LABEL.to_string(), instance.to_string());
     }
     labels.insert(COMPONENT_LABEL.to_string(), "deploy-job".to_string());
     labels.insert(JOB_LABEL.to_string(), job.name().to_string());
+    let app_labels = app
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)));
+    for (k, v) in app_labels {
+        labels.entry(k.to_string()).or_insert_with(|| v.to_string());
+    }
     for (k, v) in &job.spec.labels {
         labels.insert(k.clone(), v.0.clone());
     }
-    for i in 0..docs.count() {
-        let Some(header) = docs.header(i) else {
-            continue;
-        };
-        let selects = header.is_kind("Service")
-            || header
-                .kind
-                .as_deref()
-                .is_some_and(|k| WORKLOAD_KINDS.contains(&k));
-        if docs.ignored(i) || !selects || !selector_matches(header, &labels) {
-            continue;
+    // Ours to drop: everything but deploy-jobs' identity labels and the user's.
+    let droppable =
+        |k: &str| k != COMPONENT_LABEL && k != JOB_LABEL && !job.spec.labels.contains_key(k);
+    let selecting: Vec<usize> = (0..docs.count())
+        .filter(|&i| {
+            docs.header(i).is_some_and(|h| {
+                !docs.ignored(i)
+                    && (h.is_kind("Service")
+                        || h.kind
+                            .as_deref()
+                            .is_some_and(|k| WORKLOAD_KINDS.contains(&k)))
+            })
+        })
+        .collect();
+    // Dropping a label can make a `DoesNotExist` or `NotIn` selector match: repeat until a
+    // pass drops nothing.
+    loop {
+        let mut dropped = false;
+        for &i in &selecting {
+            let header = docs.header(i).expect("selecting documents have headers");
+            let keys = header
+                .selector
+                .0
+                .iter()
+                .map(|(k, _)| k.as_str())
+                .chain(header.selector_expressions.iter().map(|r| r.key.as_str()))
+                .filter(|k| *k != INSTANCE_LABEL)
+                .chain(std::iter::once(INSTANCE_LABEL))
+                .map(str::to_string)
+                .collect::<Vec<_>>();
+            for key in keys {
+                if !selector_matches(header, &labels) {
+                    break;
+                }
+                if droppable(&key) && labels.shift_remove(&key).is_some() {
+                    dropped = true;
+                }
+            }
+            if selector_matches(header, &labels) {
+                bail!(
+                    "the job's pods would be selected by {}/{} in {}, which would route live traffic or ownership to a migration pod; change the labels",
+                    header.kind.as_deref().unwrap_or("?"),
+                    header.name.as_deref().unwrap_or("?"),
+                    docs.label(i)
+                );
+            }
         }
-        // The instance label alone is what usually makes a broad selector match.
-        if own_instance
-            && labels.shift_remove(INSTANCE_LABEL).is_some()
-            && !selector_matches(header, &labels)
-        {
-            continue;
+        if !dropped {
+            return Ok(labels);
         }
-        bail!(
-            "the job's pods would be selected by {}/{} in {}, which would route live traffic or ownership to a migration pod; change the labels",
-            header.kind.as_deref().unwrap_or("?"),
-            header.name.as_deref().unwrap_or("?"),
-            docs.label(i)
-        );
     }
-    Ok(labels)
 }
 
 /// Whether a document's selector selects pods with these labels. An empty selector selects

@@ -6,9 +6,10 @@
 //! Finding the container is `plan`'s job; this module only copies from it.
 
 use anyhow::{Context, Result, bail};
+use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
-use crate::k8s::{Container, PodSpec};
+use crate::k8s::{self, Container, PodSpec};
 use crate::spec::Job;
 
 /// Volume types that are safe to mount in a second pod: they hold configuration, not state.
@@ -26,11 +27,20 @@ pub struct Reused<'a> {
     /// `Deployment/web`.
     pub source: String,
     pub pod: &'a Mapping,
+    /// The pod template's metadata: labels and annotations.
+    pub meta: Option<&'a Mapping>,
     pub container: &'a Mapping,
 }
 
 pub fn containers(pod: &Mapping) -> Vec<&Mapping> {
     match pod.get("containers") {
+        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn init_containers(pod: &Mapping) -> Vec<&Mapping> {
+    match pod.get("initContainers") {
         Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
         _ => Vec::new(),
     }
@@ -168,6 +178,55 @@ pub fn check_container_names(pod: &PodSpec) -> Result<()> {
     Ok(())
 }
 
+/// Turns on a Vault agent injector for a pod; without `agent-pre-populate-only` the injector
+/// adds a classic sidecar that never exits, and the Job would never complete.
+const VAULT_INJECT: &str = "vault.hashicorp.com/agent-inject";
+const VAULT_INIT_ONLY: &str = "vault.hashicorp.com/agent-pre-populate-only";
+/// Per-container annotations: the API server rejects one naming a container the pod lacks.
+const APPARMOR_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
+/// kubectl's default container, which for the app may be one the Job does not run.
+const DEFAULT_CONTAINER: &[&str] = &[
+    "kubectl.kubernetes.io/default-container",
+    "kubectl.kubernetes.io/default-logs-container",
+];
+
+/// The annotations of a generated pod: the app pod's (sidecar injectors, secret agents and
+/// identity webhooks act on them; those about containers the Job does not run are left out),
+/// then the native-sidecar requests to service meshes ([`k8s::NATIVE_SIDECAR_ANNOTATIONS`]),
+/// then the job's own `annotations`, which win. A Vault agent the pod asks for is made
+/// init-only (it fetches the secrets before the job starts), unless the job says otherwise.
+pub fn pod_annotations(
+    app: Option<&Mapping>,
+    pod: &PodSpec,
+    user: &IndexMap<String, String>,
+) -> IndexMap<String, String> {
+    let runs = |name: &str| {
+        pod.init_containers
+            .iter()
+            .chain(&pod.containers)
+            .any(|c| c.name == name)
+    };
+    let mut out: IndexMap<String, String> = app
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)))
+        .filter(|(k, _)| {
+            !DEFAULT_CONTAINER.contains(k) && k.strip_prefix(APPARMOR_PREFIX).is_none_or(&runs)
+        })
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    out.extend(k8s::mesh_annotations());
+    out.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if out.get(VAULT_INJECT).map(String::as_str) == Some("true")
+        && !user.contains_key(VAULT_INIT_ONLY)
+    {
+        out.insert(VAULT_INIT_ONLY.to_string(), "true".to_string());
+    }
+    out
+}
+
 fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
     match map.get(key) {
         Some(Value::Sequence(items)) => items.clone(),
@@ -175,8 +234,36 @@ fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
     }
 }
 
-/// Pod-level settings that come along with a reused container, and the volumes its mounts
-/// need (config-like ones, plus those the job asks for by name).
+/// Pod settings copied as they are, after `securityContext`, `nodeSelector`, `tolerations`
+/// and node affinity: where the pod may run and how it resolves and reaches the database.
+const POD_SETTINGS: &[&str] = &[
+    // Scheduled like the app (a node pool that can reach the database, a priority that fits).
+    "priorityClassName",
+    "schedulerName",
+    // The same sandbox (gVisor, Kata) and operating system, so the same network path.
+    "runtimeClassName",
+    "os",
+    // The node's address, which a database allowlist may be written for.
+    "hostNetwork",
+    "hostUsers",
+    // Names the app resolves (hostAliases, search domains, resolvers), and whether Services'
+    // variables are injected (charts turn them off where they clobber the app's env).
+    "hostAliases",
+    "dnsPolicy",
+    "dnsConfig",
+    "enableServiceLinks",
+];
+
+/// Pod-level settings that come along with a reused container: the pod's own (see
+/// [`POD_SETTINGS`]), its native sidecars (initContainers with `restartPolicy: Always`, such
+/// as a database proxy: they start before the job and stop when it exits), and the volumes
+/// the copied containers mount (config-like ones, plus those the job asks for by name).
+///
+/// Not copied: pod affinity and anti-affinity and topology spread constraints (they place the
+/// app's replicas relative to each other and to other pods; the job's pod is not a replica,
+/// and a required anti-affinity to the app would leave it unschedulable while the app runs),
+/// the app's other containers and regular init containers, and everything that is about
+/// serving or the app's identity (hostname, readiness gates, scheduling gates, grace period).
 pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
     let pod = reused.pod;
     let volumes = seq_field(pod, "volumes");
@@ -207,22 +294,124 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
                     .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
             })
     };
-    let mounted: Vec<String> = seq_field(reused.container, "volumeMounts")
-        .iter()
+    let sidecars: Vec<&Mapping> = init_containers(pod)
+        .into_iter()
+        .filter(|c| str_field(c, "restartPolicy") == Some("Always"))
+        .filter(|c| str_field(c, "name") != str_field(reused.container, "name"))
+        .collect();
+    let mounted: Vec<String> = std::iter::once(reused.container)
+        .chain(sidecars.iter().copied())
+        .flat_map(|c| {
+            let mut m = seq_field(c, "volumeMounts");
+            m.extend(seq_field(c, "volumeDevices"));
+            m
+        })
         .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
         .collect();
+    let volumes: Vec<Value> = volumes
+        .iter()
+        .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
+        .cloned()
+        .collect();
+    let mut copied = indexmap::IndexMap::new();
+    if let Some(node) = pod.get("affinity").and_then(|a| a.get("nodeAffinity")) {
+        let mut affinity = Mapping::new();
+        affinity.insert("nodeAffinity".into(), node.clone());
+        copied.insert("affinity".to_string(), Value::Mapping(affinity));
+    }
+    for key in POD_SETTINGS {
+        if let Some(value) = pod.get(*key).filter(|v| !v.is_null()) {
+            copied.insert(key.to_string(), value.clone());
+        }
+    }
+    let init_containers = sidecars
+        .into_iter()
+        .map(|c| sidecar(c, &volumes))
+        .collect::<Result<_>>()
+        .with_context(|| format!("{}: initContainers", reused.source))?;
     Ok(PodSpec {
         image_pull_secrets: seq_field(pod, "imagePullSecrets"),
         security_context: pod.get("securityContext").cloned(),
         node_selector: pod.get("nodeSelector").cloned(),
         tolerations: pod.get("tolerations").cloned(),
-        volumes: volumes
-            .iter()
-            .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
-            .cloned()
-            .collect(),
+        copied,
+        init_containers,
+        volumes,
         ..PodSpec::default()
     })
+}
+
+/// A native sidecar of the app's pod, as it is (its probes tell the kubelet when it is ready
+/// for the next container; its lifecycle was written for running beside the app's containers,
+/// as it does beside the job's), but with only the mounts of volumes the job's pod has.
+fn sidecar(c: &Mapping, volumes: &[Value]) -> Result<Container> {
+    let name = str_field(c, "name").unwrap_or_default().to_string();
+    let words = |key: &str| -> Result<Option<Vec<String>>> {
+        match c.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => serde_norway::from_value(v.clone())
+                .map(Some)
+                .with_context(|| format!("`{name}`.{key}: expected a list of strings")),
+        }
+    };
+    let field = |key: &str| str_field(c, key).map(str::to_string);
+    let mut copied = indexmap::IndexMap::new();
+    for (k, v) in c {
+        let Some(k) = k.as_str() else { continue };
+        let typed = [
+            "name",
+            "image",
+            "imagePullPolicy",
+            "command",
+            "args",
+            "workingDir",
+            "env",
+            "envFrom",
+            "resources",
+            "volumeMounts",
+            "securityContext",
+            "restartPolicy",
+        ];
+        if typed.contains(&k) {
+            continue;
+        }
+        let v = match k {
+            "volumeDevices" => Value::Sequence(mounts(c, k, volumes)),
+            _ => v.clone(),
+        };
+        copied.insert(k.to_string(), v);
+    }
+    Ok(Container {
+        image: field("image").unwrap_or_default(),
+        image_pull_policy: field("imagePullPolicy"),
+        command: words("command")?,
+        args: words("args")?,
+        working_dir: field("workingDir"),
+        env: seq_field(c, "env"),
+        env_from: seq_field(c, "envFrom"),
+        resources: c.get("resources").cloned(),
+        volume_mounts: mounts(c, "volumeMounts", volumes),
+        security_context: c.get("securityContext").cloned(),
+        restart_policy: field("restartPolicy"),
+        copied,
+        name,
+    })
+}
+
+/// A container's `volumeMounts` (or `volumeDevices`) of the volumes the job's pod has.
+fn mounts(c: &Mapping, key: &str, volumes: &[Value]) -> Vec<Value> {
+    let kept: Vec<&str> = volumes
+        .iter()
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .collect();
+    seq_field(c, key)
+        .into_iter()
+        .filter(|m| {
+            m.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| kept.contains(&n))
+        })
+        .collect()
 }
 
 pub fn main_container(
@@ -257,20 +446,7 @@ pub fn main_container(
         None => from.map(|c| seq_field(c, "envFrom")).unwrap_or_default(),
     };
     let volume_mounts = match reused {
-        Some(r) => {
-            let kept: Vec<&str> = volumes
-                .iter()
-                .filter_map(|v| v.get("name").and_then(Value::as_str))
-                .collect();
-            seq_field(r.container, "volumeMounts")
-                .into_iter()
-                .filter(|m| {
-                    m.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| kept.contains(&n))
-                })
-                .collect()
-        }
+        Some(r) => mounts(r.container, "volumeMounts", volumes),
         None => Vec::new(),
     };
     Ok(Container {
@@ -296,5 +472,6 @@ pub fn main_container(
         },
         volume_mounts,
         security_context: from.and_then(|c| c.get("securityContext").cloned()),
+        ..Container::default()
     })
 }
