@@ -256,7 +256,8 @@ const POD_SETTINGS: &[&str] = &[
 
 /// Pod-level settings that come along with a reused container: the pod's own (see
 /// [`POD_SETTINGS`]), its native sidecars (initContainers with `restartPolicy: Always`, such
-/// as a database proxy: they start before the job and stop when it exits), and the volumes
+/// as a database proxy: they start before the job and stop when it exits) and the classic
+/// ones the job lists in `sidecars` (made native), and the volumes
 /// the copied containers mount (config-like ones, plus those the job asks for by name).
 ///
 /// Not copied: pod affinity and anti-affinity and topology spread constraints (they place the
@@ -294,11 +295,42 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
                     .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
             })
     };
-    let sidecars: Vec<&Mapping> = init_containers(pod)
+    let mut sidecars: Vec<&Mapping> = init_containers(pod)
         .into_iter()
         .filter(|c| str_field(c, "restartPolicy") == Some("Always"))
         .filter(|c| str_field(c, "name") != str_field(reused.container, "name"))
         .collect();
+    let natives = sidecars.len();
+    for (i, wanted) in job.spec.sidecars.iter().enumerate() {
+        let found = containers(pod)
+            .into_iter()
+            .filter(|c| str_field(c, "name") != str_field(reused.container, "name"))
+            .find(|c| str_field(c, "name") == Some(wanted.as_str()));
+        let Some(found) = found else {
+            let others: Vec<&str> = containers(pod)
+                .into_iter()
+                .filter_map(|c| str_field(c, "name"))
+                .filter(|n| Some(*n) != str_field(reused.container, "name"))
+                .collect();
+            let hint = crate::spec::closest(
+                wanted,
+                &others.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
+            .map(|n| format!("did you mean `{n}`? "))
+            .unwrap_or_default();
+            bail!(
+                "{}.sidecars[{i}]: {} has no other container named `{wanted}`; {hint}(its other containers: {}; native sidecars come along without being listed)",
+                job.path(),
+                reused.source,
+                if others.is_empty() {
+                    "none".to_string()
+                } else {
+                    others.join(", ")
+                }
+            );
+        };
+        sidecars.push(found);
+    }
     let mounted: Vec<String> = std::iter::once(reused.container)
         .chain(sidecars.iter().copied())
         .flat_map(|c| {
@@ -324,11 +356,16 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
             copied.insert(key.to_string(), value.clone());
         }
     }
-    let init_containers = sidecars
-        .into_iter()
-        .map(|c| sidecar(c, &volumes))
-        .collect::<Result<_>>()
-        .with_context(|| format!("{}: initContainers", reused.source))?;
+    let mut init_containers = Vec::new();
+    for (i, c) in sidecars.into_iter().enumerate() {
+        let mut c = sidecar(c, &volumes).with_context(|| reused.source.clone())?;
+        if i >= natives {
+            // A classic sidecar listed in `sidecars`: as a native one it starts before the
+            // job and is stopped when the job exits, instead of keeping the pod running.
+            c.restart_policy = Some("Always".to_string());
+        }
+        init_containers.push(c);
+    }
     Ok(PodSpec {
         image_pull_secrets: seq_field(pod, "imagePullSecrets"),
         security_context: pod.get("securityContext").cloned(),

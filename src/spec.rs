@@ -128,6 +128,11 @@ pub struct JobSpec {
     /// (a PersistentVolumeClaim, a hostPath).
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// Other containers of the reused pod to run beside the job as native sidecars, such as
+    /// a database proxy the app runs as a classic sidecar. The pod's native sidecars come
+    /// along without being listed.
+    #[serde(default)]
+    pub sidecars: Vec<String>,
     /// Workloads to stop before this job runs, for migrations that need the database to
     /// themselves: `all` (every Deployment and StatefulSet the chart renders) or a list of
     /// `Deployment/name` and `StatefulSet/name`.
@@ -586,6 +591,15 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
                 );
             }
             check_label(name, &format!("{path}.volumes[{i}]"))?;
+        }
+        for (i, name) in spec.sidecars.iter().enumerate() {
+            if spec.container.is_none() {
+                return err(
+                    format!("{path}.sidecars"),
+                    "only means something together with `container`",
+                );
+            }
+            check_label(name, &format!("{path}.sidecars[{i}]"))?;
         }
         let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
         let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;

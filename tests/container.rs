@@ -18,6 +18,7 @@ const CASES: &[&str] = &[
     "container-keeps-its-name-for-resource-references",
     "container-names-an-init-container",
     "pod-settings-and-native-sidecars-come-along",
+    "classic-sidecar-listed-runs-as-native",
 ];
 
 /// The generated documents of a case's expected output, as deploy-jobs meant them (JSON),
@@ -163,6 +164,18 @@ fn kubectl_sees_the_pod_settings_and_the_native_sidecar_first() {
     for key in ["ports", "readinessProbe", "livenessProbe", "lifecycle"] {
         assert!(app.get(key).is_none(), "{key} is not copied: {app}");
     }
+    let (_, docs) = read_back("classic-sidecar-listed-runs-as-native");
+    let listed = &job(&docs, "shop-migrate")["spec"]["template"]["spec"];
+    assert_eq!(
+        names(&listed["initContainers"]),
+        ["cloud-sql-proxy", "wait-for"]
+    );
+    assert_eq!(
+        listed["initContainers"][0]["restartPolicy"], "Always",
+        "a listed classic sidecar runs as a native one, so the Job completes"
+    );
+    assert_eq!(names(&listed["containers"]), ["app"]);
+
     let annotations = &template["metadata"]["annotations"];
     assert_eq!(annotations["sidecar.istio.io/nativeSidecar"], "true");
     assert_eq!(
