@@ -749,7 +749,14 @@ fn pod_labels(
                 .0
                 .iter()
                 .map(|(k, _)| k.as_str())
-                .chain(header.selector_expressions.iter().map(|r| r.key.as_str()))
+                // Removing a label cannot unmatch a `NotIn` or `DoesNotExist` requirement.
+                .chain(
+                    header
+                        .selector_expressions
+                        .iter()
+                        .filter(|r| r.operator == "In" || r.operator == "Exists")
+                        .map(|r| r.key.as_str()),
+                )
                 .filter(|k| *k != INSTANCE_LABEL)
                 .chain(std::iter::once(INSTANCE_LABEL))
                 .map(str::to_string)
