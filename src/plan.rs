@@ -595,16 +595,21 @@ pub fn workloads<'a>(
     })
 }
 
-/// Every workload the stream renders (hooks excluded) with the names of its containers:
-/// what `container:` can reuse.
+/// Every workload the stream renders (hooks excluded) with the names of its containers, then
+/// its init containers (`name (init container)`): what `container:` can reuse.
 pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<String>)>> {
     let mut out = Vec::new();
     for (i, header, kind) in workloads(docs) {
         let names = pod_spec(kind, docs.value(i)?)
             .map(|pod| {
+                let init = init_containers(pod)
+                    .into_iter()
+                    .filter_map(|c| str_field(c, "name"))
+                    .map(|n| format!("{n} (init container)"));
                 containers(pod)
                     .iter()
                     .filter_map(|c| str_field(c, "name").map(str::to_string))
+                    .chain(init)
                     .collect()
             })
             .unwrap_or_default();
@@ -908,4 +913,20 @@ fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reusable_containers_include_init_containers() {
+        let input = b"---\n# Source: shop/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: shop}\nspec:\n  selector: {matchLabels: {app: shop}}\n  template:\n    metadata: {labels: {app: shop}}\n    spec:\n      initContainers: [{name: db-migrate, image: x}]\n      containers: [{name: app, image: x}]\n";
+        assert_eq!(
+            crate::render::workloads(input).unwrap(),
+            vec![(
+                "Deployment/shop".to_string(),
+                vec!["app".to_string(), "db-migrate (init container)".to_string()]
+            )],
+            "init lists the init containers `container:` can name, after the containers"
+        );
+    }
 }
