@@ -194,3 +194,63 @@ fn kubectl_sees_the_pod_settings_and_the_native_sidecar_first() {
         "the label that would put the pod behind the app's Service is dropped: {labels}"
     );
 }
+
+#[test]
+fn helm4_installs_the_job_with_the_proxy_sidecar_as_a_hook() {
+    // The golden case's input as a chart of its own, rendered by real Helm 4.1.4 through the
+    // plugin: the Job Helm will run (HOOKS) has the database proxy as a native sidecar before
+    // the wait-for step, the app's DNS settings, and the native-sidecar request to meshes.
+    let dir = tempfile::tempdir().unwrap();
+    let chart = dir.path().join("shop");
+    fs::create_dir_all(chart.join("templates")).unwrap();
+    fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: shop\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    let input = fs::read_to_string(
+        common::repo_root().join("testdata/pod-settings-and-native-sidecars-come-along/input.yaml"),
+    )
+    .unwrap();
+    let template: String = input
+        .lines()
+        .filter(|l| !l.starts_with("# Source:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(chart.join("templates/all.yaml"), template).unwrap();
+
+    let helm = common::Helm::with_plugin();
+    let out = helm.ok(&[
+        "install",
+        "shop",
+        chart.to_str().unwrap(),
+        "--dry-run=client",
+        "--post-renderer",
+        "deploy-jobs",
+    ]);
+    let hooks = &out[out.find("\nHOOKS:\n").expect("a HOOKS section")
+        ..out.find("\nMANIFEST:\n").expect("a MANIFEST section")];
+    let docs = common::documents(&hooks["\nHOOKS:\n".len()..]);
+    let job = docs
+        .iter()
+        .find(|d| d["kind"].as_str() == Some("Job"))
+        .expect("Helm lists the Job as a hook");
+    let spec = &job["spec"]["template"]["spec"];
+    let init: Vec<&str> = spec["initContainers"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(init, ["cloud-sql-proxy", "wait-for"], "{hooks}");
+    assert_eq!(
+        spec["initContainers"][0]["restartPolicy"].as_str(),
+        Some("Always")
+    );
+    assert_eq!(spec["dnsPolicy"].as_str(), Some("None"));
+    assert_eq!(
+        job["spec"]["template"]["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"]
+            .as_str(),
+        Some("true")
+    );
+}
