@@ -358,7 +358,14 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
     }
     let mut init_containers = Vec::new();
     for (i, c) in sidecars.into_iter().enumerate() {
-        let mut c = sidecar(c, &volumes).with_context(|| reused.source.clone())?;
+        let mut c = sidecar(c, &volumes).with_context(|| {
+            format!(
+                "{}.container: copying the sidecar `{}` of {}",
+                job.path(),
+                str_field(c, "name").unwrap_or("?"),
+                reused.source
+            )
+        })?;
         if i >= natives {
             // A classic sidecar listed in `sidecars`: as a native one it starts before the
             // job and is stopped when the job exits, instead of keeping the pod running.
@@ -388,7 +395,7 @@ fn sidecar(c: &Mapping, volumes: &[Value]) -> Result<Container> {
             None | Some(Value::Null) => Ok(None),
             Some(v) => serde_norway::from_value(v.clone())
                 .map(Some)
-                .with_context(|| format!("`{name}`.{key}: expected a list of strings")),
+                .with_context(|| format!("its `{key}` is not a list of strings")),
         }
     };
     let field = |key: &str| str_field(c, key).map(str::to_string);
