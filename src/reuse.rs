@@ -257,8 +257,8 @@ const POD_SETTINGS: &[&str] = &[
 /// Pod-level settings that come along with a reused container: the pod's own (see
 /// [`POD_SETTINGS`]), its native sidecars (initContainers with `restartPolicy: Always`, such
 /// as a database proxy: they start before the job and stop when it exits) and the classic
-/// ones the job lists in `sidecars` (made native), and the volumes
-/// the copied containers mount (config-like ones, plus those the job asks for by name).
+/// ones the job lists in `sidecars` (made native), and the volumes the copied containers
+/// mount (config-like ones, plus those the job asks for by name).
 ///
 /// Not copied: pod affinity and anti-affinity and topology spread constraints (they place the
 /// app's replicas relative to each other and to other pods; the job's pod is not a replica,
@@ -345,7 +345,7 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
         .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
         .cloned()
         .collect();
-    let mut copied = indexmap::IndexMap::new();
+    let mut copied = IndexMap::new();
     if let Some(node) = pod.get("affinity").and_then(|a| a.get("nodeAffinity")) {
         let mut affinity = Mapping::new();
         affinity.insert("nodeAffinity".into(), node.clone());
@@ -399,7 +399,7 @@ fn sidecar(c: &Mapping, volumes: &[Value]) -> Result<Container> {
         }
     };
     let field = |key: &str| str_field(c, key).map(str::to_string);
-    let mut copied = indexmap::IndexMap::new();
+    let mut copied = IndexMap::new();
     for (k, v) in c {
         let Some(k) = k.as_str() else { continue };
         let typed = [
