@@ -361,6 +361,7 @@ fn plan_job(
     }
 
     reuse::check_container_names(&pod).with_context(|| format!("{}.container", job.path()))?;
+    reuse::check_local_waits(job, &pod, reused.as_ref())?;
 
     let mut annotations = IndexMap::new();
     annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));

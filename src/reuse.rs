@@ -227,6 +227,52 @@ pub fn pod_annotations(
     out
 }
 
+/// A `waitFor` target on localhost can only be reached through a sidecar in the job's own
+/// pod (a database proxy) or, with `hostNetwork`, on the node: without either, the wait-for
+/// step would loop until the deadline. The message names the app's other containers, one of
+/// which is likely the proxy to list in `sidecars`.
+pub fn check_local_waits(job: &Job, pod: &PodSpec, reused: Option<&Reused<'_>>) -> Result<()> {
+    let has_sidecar = pod
+        .init_containers
+        .iter()
+        .any(|c| c.restart_policy.as_deref() == Some("Always"));
+    let host_network = pod.copied.get("hostNetwork").and_then(Value::as_bool) == Some(true);
+    if has_sidecar || host_network {
+        return Ok(());
+    }
+    for (i, (host, port)) in job.wait_for.iter().enumerate() {
+        if !["localhost", "127.0.0.1", "::1", "[::1]"].contains(&host.as_str()) {
+            continue;
+        }
+        let others: Vec<&str> = reused
+            .map(|r| {
+                containers(r.pod)
+                    .into_iter()
+                    .filter_map(|c| str_field(c, "name"))
+                    .filter(|n| Some(*n) != str_field(r.container, "name"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hint = match (reused, others.is_empty()) {
+            (Some(r), false) => format!(
+                "; {} runs {} beside the app: if one of them is the proxy, list it in `sidecars` to run it in the job's pod",
+                r.source,
+                others
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => "; run the proxy as a native sidecar of the app's pod, or wait for the database's own address".to_string(),
+        };
+        bail!(
+            "{}.waitFor[{i}]: `{host}:{port}` is inside the job's own pod, where nothing would listen: it has no sidecar (a database proxy) and no host network, so the wait would last until the deadline{hint}",
+            job.path()
+        );
+    }
+    Ok(())
+}
+
 fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
     match map.get(key) {
         Some(Value::Sequence(items)) => items.clone(),
