@@ -624,6 +624,7 @@ fn kubectl_job(
             template: PodTemplate {
                 metadata: ObjectMeta {
                     labels: ctx.labels.clone(),
+                    annotations: k8s::mesh_annotations(),
                     ..ObjectMeta::default()
                 },
                 spec: PodSpec {

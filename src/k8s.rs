@@ -64,6 +64,10 @@ pub struct PodSpec {
     pub node_selector: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tolerations: Option<Value>,
+    /// Further pod settings copied from the app's pod (`affinity`, `hostAliases`,
+    /// `dnsConfig`, ...), by their Kubernetes names, in the order `reuse` lists them.
+    #[serde(flatten)]
+    pub copied: IndexMap<String, Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub init_containers: Vec<Container>,
     pub containers: Vec<Container>,
@@ -94,6 +98,37 @@ pub struct Container {
     pub volume_mounts: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub security_context: Option<Value>,
+    /// `Always` on a native sidecar (an initContainer that keeps running beside the others).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
+    /// The other fields of a container copied as it is (a native sidecar's ports, probes,
+    /// lifecycle), by their Kubernetes names.
+    #[serde(flatten)]
+    pub copied: IndexMap<String, Value>,
+}
+
+/// Annotations on every generated pod asking a service mesh that injects a proxy into it
+/// (by namespace or by the pod's own labels and annotations) to inject a native sidecar:
+/// an initContainer with `restartPolicy: Always`, which starts before the other init
+/// containers (so the wait-for step has the mesh's network) and is stopped when the job's
+/// container exits. A classic sidecar proxy never exits, and the Job would never complete.
+/// Inert without a mesh. Istio reads the first, Linkerd the others (2.15 the alpha name,
+/// later releases the beta one); native sidecars need Kubernetes 1.29+.
+pub const NATIVE_SIDECAR_ANNOTATIONS: &[(&str, &str)] = &[
+    ("sidecar.istio.io/nativeSidecar", "true"),
+    (
+        "config.alpha.linkerd.io/proxy-enable-native-sidecar",
+        "true",
+    ),
+    ("config.beta.linkerd.io/proxy-enable-native-sidecar", "true"),
+];
+
+/// [`NATIVE_SIDECAR_ANNOTATIONS`] as a generated pod's annotations.
+pub fn mesh_annotations() -> IndexMap<String, String> {
+    NATIVE_SIDECAR_ANNOTATIONS
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 impl Container {

@@ -16,6 +16,7 @@ pub mod names;
 pub mod plan;
 pub mod render;
 pub mod report;
+pub mod reuse;
 pub mod schema;
 pub mod script;
 pub mod spec;

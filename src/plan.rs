@@ -14,6 +14,7 @@ use crate::exclusive;
 use crate::header::{Header, describe};
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate, RefKind};
 use crate::names;
+use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
 use crate::spec::{self, Exclusive, Job};
 use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION, SPEC_HASH_ANNOTATION};
@@ -33,15 +34,6 @@ pub const WORKLOAD_KINDS: &[&str] = &[
 pub const JOB_LABEL: &str = "deploy-jobs.io/job";
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
-
-/// Volume types that are safe to mount in a second pod: they hold configuration, not state.
-const CONFIG_VOLUME_TYPES: &[&str] = &[
-    "configMap",
-    "secret",
-    "projected",
-    "downwardAPI",
-    "emptyDir",
-];
 
 /// Events at which the release's ordinary resources do not exist (yet, or any more) with
 /// this release's content: a job running then needs hook copies of what it references.
@@ -394,14 +386,6 @@ fn check_prefix(prefix: &NamePrefix) -> Result<()> {
     })
 }
 
-/// The container a job reuses, found in the stream.
-struct Reused<'a> {
-    doc: usize,
-    source: String,
-    pod: &'a Mapping,
-    container: &'a Mapping,
-}
-
 fn plan_job(
     docs: &dyn Documents,
     job: &Job,
@@ -425,13 +409,24 @@ fn plan_job(
     check_service_account(docs, job, namespace.as_deref())?;
 
     let mut pod = match &reused {
-        Some(r) => pod_from_workload(job, r)?,
+        Some(r) => reuse::pod_from_workload(job, r)?,
         None => PodSpec::default(),
     };
     pod.restart_policy = "Never";
-    pod.containers = vec![main_container(job, reused.as_ref(), &pod.volumes)?];
+    let env_from_names = match &job.spec.env_from {
+        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace.as_deref())?,
+        _ => Vec::new(),
+    };
+    pod.containers = vec![reuse::main_container(
+        job,
+        reused.as_ref(),
+        &pod.volumes,
+        &env_from_names,
+    )?];
     if !job.wait_for.is_empty() {
-        pod.init_containers = vec![wait_container(job).with_context(|| job.path())?];
+        // After the native sidecars: a database proxy among them must be up first.
+        pod.init_containers
+            .push(wait_container(job).with_context(|| job.path())?);
     }
     let prefix = name_prefix(docs, ctx, reused.as_ref().map(|r| r.doc), stream_labels)
         .with_context(|| job.path())?;
@@ -441,8 +436,8 @@ fn plan_job(
         None => pod.automount_service_account_token = Some(false),
     }
 
-    let labels =
-        pod_labels(docs, job, instance).with_context(|| format!("{}.labels", job.path()))?;
+    let labels = pod_labels(docs, job, instance, reused.as_ref().and_then(|r| r.meta))
+        .with_context(|| format!("{}.labels", job.path()))?;
 
     // Hook copies of what the stream renders as ordinary resources.
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
@@ -588,6 +583,9 @@ fn plan_job(
             .push(exclusive::restore_hint(job, stop, namespace.as_deref()));
     }
 
+    reuse::check_container_names(&pod).with_context(|| format!("{}.container", job.path()))?;
+    reuse::check_local_waits(job, &pod, reused.as_ref())?;
+
     let mut annotations = IndexMap::new();
     annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
     annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());
@@ -611,7 +609,11 @@ fn plan_job(
     for (k, v) in &user_annotations {
         annotations.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    let mut pod_annotations = user_annotations;
+    let mut pod_annotations = reuse::pod_annotations(
+        reused.as_ref().and_then(|r| r.meta),
+        &pod,
+        &user_annotations,
+    );
     if stop.is_some() {
         // `kubectl logs job/NAME` shows the migration, not the restore hint next to it.
         pod_annotations
@@ -741,23 +743,35 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
         let pod = pod_spec(kind, value)
             .ok_or_else(|| anyhow!("{}: {workload} has no pod template", docs.label(i)))?;
         let containers = containers(pod);
-        let names: Vec<&str> = containers
-            .iter()
-            .filter_map(|c| str_field(c, "name"))
-            .collect();
+        let init = init_containers(pod);
+        let names = |list: &[&Mapping]| {
+            list.iter()
+                .filter_map(|c| str_field(c, "name"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         candidates.push(format!(
-            "{workload} in {} (containers: {})",
+            "{workload} in {} (containers: {}{})",
             docs.label(i),
-            names.join(", ")
+            names(&containers),
+            if init.is_empty() {
+                String::new()
+            } else {
+                format!("; init containers: {}", names(&init))
+            }
         ));
+        // An init container too: a chart that runs its migration as one has the very
+        // container the job should run.
         if let Some(container) = containers
             .into_iter()
+            .chain(init)
             .find(|c| str_field(c, "name") == Some(name))
         {
             found.push(Reused {
                 doc: i,
                 source: workload,
                 pod,
+                meta: pod_metadata(kind, value),
                 container,
             });
         }
@@ -766,6 +780,15 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
         Some((kind, wl)) => format!(" in {kind}/{wl}"),
         None => String::new(),
     };
+    if found.is_empty() {
+        let hooks = hook_workloads_with(docs, job, name)?;
+        if !hooks.is_empty() {
+            bail!(
+                "no container named `{name}`{scope} in the workloads the chart renders as ordinary resources; it is in {}: a hook is a one-off step that Helm creates at its own event and deletes by its own policy (often the chart's own migration), not the running app, so its container is not reused; set `image` and `command` on the job instead, or reuse a container of the app",
+                hooks.join(", ")
+            );
+        }
+    }
     match found.len() {
         1 => Ok(found.pop().expect("one match")),
         0 if candidates.is_empty() => bail!(
@@ -786,6 +809,47 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
     }
 }
 
+/// The hook workloads (`helm.sh/hook`) that have a container of this name, described for a
+/// message: `Job/shop-db-init in document 3 (shop/templates/db-init.yaml), a pre-install hook`.
+fn hook_workloads_with(docs: &dyn Documents, job: &Job, name: &str) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for i in 0..docs.count() {
+        let Some(header) = docs.header(i) else {
+            continue;
+        };
+        let Some(kind) = header.kind.as_deref() else {
+            continue;
+        };
+        let wanted = job
+            .workload
+            .as_ref()
+            .is_none_or(|(k, n)| k == kind && header.name.as_deref() == Some(n.as_str()));
+        if docs.ignored(i)
+            || !header.is_hook()
+            || !WORKLOAD_KINDS.contains(&kind)
+            || !wanted
+            || !docs.raw(i).contains(name)
+        {
+            continue;
+        }
+        let has = pod_spec(kind, docs.value(i)?).is_some_and(|pod| {
+            containers(pod)
+                .into_iter()
+                .chain(init_containers(pod))
+                .any(|c| str_field(c, "name") == Some(name))
+        });
+        if has {
+            out.push(format!(
+                "{kind}/{} in {}, a {} hook",
+                header.name.as_deref().unwrap_or("?"),
+                docs.label(i),
+                header.annotations.get(HOOK_ANNOTATION).unwrap_or_default()
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// The workloads the stream renders as ordinary resources (hooks and ignored documents left
 /// out): document index, header and kind.
 pub fn workloads<'a>(
@@ -799,16 +863,21 @@ pub fn workloads<'a>(
     })
 }
 
-/// Every workload the stream renders (hooks excluded) with the names of its containers:
-/// what `container:` can reuse.
+/// Every workload the stream renders (hooks excluded) with the names of its containers, then
+/// its init containers (`name (init container)`): what `container:` can reuse.
 pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<String>)>> {
     let mut out = Vec::new();
     for (i, header, kind) in workloads(docs) {
         let names = pod_spec(kind, docs.value(i)?)
             .map(|pod| {
+                let init = init_containers(pod)
+                    .into_iter()
+                    .filter_map(|c| str_field(c, "name"))
+                    .map(|n| format!("{n} (init container)"));
                 containers(pod)
                     .iter()
                     .filter_map(|c| str_field(c, "name").map(str::to_string))
+                    .chain(init)
                     .collect()
             })
             .unwrap_or_default();
@@ -818,6 +887,21 @@ pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<Stri
         ));
     }
     Ok(out)
+}
+
+/// The pod template's metadata inside a workload (a Pod's own).
+fn pod_metadata<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
+    let meta = match kind {
+        "Pod" => value.get("metadata")?,
+        "CronJob" => value
+            .get("spec")?
+            .get("jobTemplate")?
+            .get("spec")?
+            .get("template")?
+            .get("metadata")?,
+        _ => value.get("spec")?.get("template")?.get("metadata")?,
+    };
+    meta.as_mapping()
 }
 
 /// The pod spec inside a workload.
@@ -835,143 +919,36 @@ fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
     pod.as_mapping()
 }
 
-fn containers(pod: &Mapping) -> Vec<&Mapping> {
-    match pod.get("containers") {
-        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn str_field<'a>(map: &'a Mapping, key: &str) -> Option<&'a str> {
-    map.get(key).and_then(Value::as_str)
-}
-
-fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
-    match map.get(key) {
-        Some(Value::Sequence(items)) => items.clone(),
-        _ => Vec::new(),
-    }
-}
-
-/// Pod-level settings that come along with a reused container, and the volumes its mounts
-/// need (config-like ones, plus those the job asks for by name).
-fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
-    let pod = reused.pod;
-    let volumes = seq_field(pod, "volumes");
-    let volume_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
-    for (i, wanted) in job.spec.volumes.iter().enumerate() {
-        if !volumes
-            .iter()
-            .any(|v| volume_name(v).as_deref() == Some(wanted.as_str()))
-        {
-            let have: Vec<String> = volumes.iter().filter_map(volume_name).collect();
-            bail!(
-                "{}.volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
-                job.path(),
-                reused.source,
-                if have.is_empty() {
-                    "none".to_string()
-                } else {
-                    have.join(", ")
-                }
-            );
+/// The variables a job's `envFrom` provides, as far as the stream shows them: the keys of the
+/// Secrets and ConfigMaps it renders (with the source's prefix). Sources it does not render
+/// are left out: their keys cannot be known here.
+fn env_from_names(
+    docs: &dyn Documents,
+    sources: &[spec::EnvFromSource],
+    namespace: Option<&str>,
+) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for source in sources {
+        let (kind, local, fields) = match (&source.secret_ref, &source.config_map_ref) {
+            (Some(r), _) => (RefKind::Secret, r, &["data", "stringData"][..]),
+            (None, Some(r)) => (RefKind::ConfigMap, r, &["data", "binaryData"][..]),
+            (None, None) => continue,
+        };
+        let Some(doc) = find_object(docs, kind, &local.name, namespace) else {
+            continue;
+        };
+        let value = docs.value(doc)?;
+        for field in fields {
+            if let Some(Value::Mapping(data)) = value.get(field) {
+                names.extend(
+                    data.keys()
+                        .filter_map(Value::as_str)
+                        .map(|k| format!("{}{k}", source.prefix.as_deref().unwrap_or_default())),
+                );
+            }
         }
     }
-    let keep = |v: &Value| {
-        let name = volume_name(v).unwrap_or_default();
-        job.spec.volumes.contains(&name)
-            || v.as_mapping().is_some_and(|m| {
-                m.keys()
-                    .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
-            })
-    };
-    let mounted: Vec<String> = seq_field(reused.container, "volumeMounts")
-        .iter()
-        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
-        .collect();
-    Ok(PodSpec {
-        image_pull_secrets: seq_field(pod, "imagePullSecrets"),
-        security_context: pod.get("securityContext").cloned(),
-        node_selector: pod.get("nodeSelector").cloned(),
-        tolerations: pod.get("tolerations").cloned(),
-        volumes: volumes
-            .iter()
-            .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
-            .cloned()
-            .collect(),
-        ..PodSpec::default()
-    })
-}
-
-fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> Result<Container> {
-    let from = reused.map(|r| r.container);
-    let field = |key: &str| from.and_then(|c| str_field(c, key)).map(str::to_string);
-    let image = match (&job.spec.image, field("image")) {
-        (Some(image), _) => image.clone(),
-        (None, Some(image)) => image,
-        (None, None) => bail!(
-            "{}.image: the reused container has no image; set `image`",
-            job.path()
-        ),
-    };
-    let mut env: Vec<Value> = from.map(|c| seq_field(c, "env")).unwrap_or_default();
-    for var in &job.env {
-        let value = serde_norway::to_value(var).with_context(|| format!("{}.env", job.path()))?;
-        match env
-            .iter_mut()
-            .find(|e| e.get("name").and_then(Value::as_str) == Some(var.name.as_str()))
-        {
-            Some(existing) => *existing = value,
-            None => env.push(value),
-        }
-    }
-    let env_from = match &job.spec.env_from {
-        Some(list) => list
-            .iter()
-            .map(serde_norway::to_value)
-            .collect::<Result<_, _>>()
-            .with_context(|| format!("{}.envFrom", job.path()))?,
-        None => from.map(|c| seq_field(c, "envFrom")).unwrap_or_default(),
-    };
-    let volume_mounts = match reused {
-        Some(r) => {
-            let kept: Vec<&str> = volumes
-                .iter()
-                .filter_map(|v| v.get("name").and_then(Value::as_str))
-                .collect();
-            seq_field(r.container, "volumeMounts")
-                .into_iter()
-                .filter(|m| {
-                    m.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| kept.contains(&n))
-                })
-                .collect()
-        }
-        None => Vec::new(),
-    };
-    Ok(Container {
-        name: job.name().to_string(),
-        image,
-        image_pull_policy: job
-            .spec
-            .image_pull_policy
-            .clone()
-            .or_else(|| field("imagePullPolicy")),
-        command: job.command.clone(),
-        args: job.args.clone(),
-        working_dir: field("workingDir"),
-        env,
-        env_from,
-        resources: match &job.spec.resources {
-            Some(r) => Some(
-                serde_norway::to_value(r).with_context(|| format!("{}.resources", job.path()))?,
-            ),
-            None => None,
-        },
-        volume_mounts,
-        security_context: from.and_then(|c| c.get("securityContext").cloned()),
-    })
+    Ok(names)
 }
 
 /// Events at which the release's ordinary resources are not there: before the first apply,
@@ -1092,51 +1069,95 @@ fn wait_container(job: &Job) -> Result<Container> {
     ))
 }
 
-/// Labels for the Job and its pods: deploy-jobs' own, never ones a Service or workload in the
-/// stream selects (that would send live traffic to a migration pod).
+/// Labels for the Job and its pods: deploy-jobs' own, the app pod's (a NetworkPolicy that
+/// lets the app reach the database, or a sidecar injector or identity webhook, may select on
+/// them), and the job's; never a set that a Service or workload selector in the stream
+/// matches (live traffic or ownership would reach the migration pod). Where a selector would
+/// match, the labels that are not the user's are dropped one at a time, the app's labels the
+/// selector names first, the release's instance label last, until it no longer does; a match
+/// the user's labels cause is an error.
 fn pod_labels(
     docs: &dyn Documents,
     job: &Job,
     instance: Option<&str>,
+    app: Option<&Mapping>,
 ) -> Result<IndexMap<String, String>> {
     let mut labels = IndexMap::new();
-    // Ours to drop if a broad selector would match; a label the user set is never dropped.
-    let own_instance = instance.is_some() && !job.spec.labels.contains_key(INSTANCE_LABEL);
     if let Some(instance) = instance {
         labels.insert(INSTANCE_LABEL.to_string(), instance.to_string());
     }
     labels.insert(COMPONENT_LABEL.to_string(), "deploy-job".to_string());
     labels.insert(JOB_LABEL.to_string(), job.name().to_string());
+    let app_labels = app
+        .and_then(|m| m.get("labels"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)));
+    for (k, v) in app_labels {
+        labels.entry(k.to_string()).or_insert_with(|| v.to_string());
+    }
     for (k, v) in &job.spec.labels {
         labels.insert(k.clone(), v.0.clone());
     }
-    for i in 0..docs.count() {
-        let Some(header) = docs.header(i) else {
-            continue;
-        };
-        let selects = header.is_kind("Service")
-            || header
-                .kind
-                .as_deref()
-                .is_some_and(|k| WORKLOAD_KINDS.contains(&k));
-        if docs.ignored(i) || !selects || !selector_matches(header, &labels) {
-            continue;
+    // Ours to drop: everything but deploy-jobs' identity labels and the user's.
+    let droppable =
+        |k: &str| k != COMPONENT_LABEL && k != JOB_LABEL && !job.spec.labels.contains_key(k);
+    let selecting: Vec<usize> = (0..docs.count())
+        .filter(|&i| {
+            docs.header(i).is_some_and(|h| {
+                !docs.ignored(i)
+                    && (h.is_kind("Service")
+                        || h.kind
+                            .as_deref()
+                            .is_some_and(|k| WORKLOAD_KINDS.contains(&k)))
+            })
+        })
+        .collect();
+    // Dropping a label can make a `DoesNotExist` or `NotIn` selector match: repeat until a
+    // pass drops nothing.
+    loop {
+        let mut dropped = false;
+        for &i in &selecting {
+            let header = docs.header(i).expect("selecting documents have headers");
+            let keys = header
+                .selector
+                .0
+                .iter()
+                .map(|(k, _)| k.as_str())
+                // Removing a label cannot unmatch a `NotIn` or `DoesNotExist` requirement.
+                .chain(
+                    header
+                        .selector_expressions
+                        .iter()
+                        .filter(|r| r.operator == "In" || r.operator == "Exists")
+                        .map(|r| r.key.as_str()),
+                )
+                .filter(|k| *k != INSTANCE_LABEL)
+                .chain(std::iter::once(INSTANCE_LABEL))
+                .map(str::to_string)
+                .collect::<Vec<_>>();
+            for key in keys {
+                if !selector_matches(header, &labels) {
+                    break;
+                }
+                if droppable(&key) && labels.shift_remove(&key).is_some() {
+                    dropped = true;
+                }
+            }
+            if selector_matches(header, &labels) {
+                bail!(
+                    "the job's pods would be selected by {}/{} in {}, which would route live traffic or ownership to a migration pod; change the labels",
+                    header.kind.as_deref().unwrap_or("?"),
+                    header.name.as_deref().unwrap_or("?"),
+                    docs.label(i)
+                );
+            }
         }
-        // The instance label alone is what usually makes a broad selector match.
-        if own_instance
-            && labels.shift_remove(INSTANCE_LABEL).is_some()
-            && !selector_matches(header, &labels)
-        {
-            continue;
+        if !dropped {
+            return Ok(labels);
         }
-        bail!(
-            "the job's pods would be selected by {}/{} in {}, which would route live traffic or ownership to a migration pod; change the labels",
-            header.kind.as_deref().unwrap_or("?"),
-            header.name.as_deref().unwrap_or("?"),
-            docs.label(i)
-        );
     }
-    Ok(labels)
 }
 
 /// Whether a document's selector selects pods with these labels. An empty selector selects
@@ -1320,5 +1341,18 @@ mod tests {
             "an external host"
         );
         assert!(!service_host("dbx", "db", None, None));
+    }
+
+    #[test]
+    fn reusable_containers_include_init_containers() {
+        let input = b"---\n# Source: shop/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: shop}\nspec:\n  selector: {matchLabels: {app: shop}}\n  template:\n    metadata: {labels: {app: shop}}\n    spec:\n      initContainers: [{name: db-migrate, image: x}]\n      containers: [{name: app, image: x}]\n";
+        assert_eq!(
+            crate::render::workloads(input).unwrap(),
+            vec![(
+                "Deployment/shop".to_string(),
+                vec!["app".to_string(), "db-migrate (init container)".to_string()]
+            )],
+            "init lists the init containers `container:` can name, after the containers"
+        );
     }
 }

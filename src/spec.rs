@@ -134,6 +134,11 @@ pub struct JobSpec {
     /// (a PersistentVolumeClaim, a hostPath).
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// Other containers of the reused pod to run beside the job as native sidecars, such as
+    /// a database proxy the app runs as a classic sidecar. The pod's native sidecars come
+    /// along without being listed.
+    #[serde(default)]
+    pub sidecars: Vec<String>,
     /// Workloads to stop before this job runs, for migrations that need the database to
     /// themselves: `all` (every Deployment and StatefulSet the chart renders) or a list of
     /// `Deployment/name` and `StatefulSet/name`.
@@ -622,6 +627,15 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             }
             check_label(name, &format!("{path}.volumes[{i}]"))?;
         }
+        for (i, name) in spec.sidecars.iter().enumerate() {
+            if spec.container.is_none() {
+                return err(
+                    format!("{path}.sidecars"),
+                    "only means something together with `container`",
+                );
+            }
+            check_label(name, &format!("{path}.sidecars[{i}]"))?;
+        }
         let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
         let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
         if exclusive != Exclusive::None {
@@ -1082,6 +1096,15 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
     for (i, var) in vars.iter().enumerate() {
         if var.name.is_empty() || var.name.contains('=') {
             return err(format!("{path}[{i}].name"), "is not a valid variable name");
+        }
+        if let Some(first) = vars[..i].iter().position(|v| v.name == var.name) {
+            return err(
+                format!("{path}[{i}].name"),
+                format!(
+                    "`{}` is already set by {path}[{first}]; Kubernetes would silently use the last one, so set it once",
+                    var.name
+                ),
+            );
         }
     }
     Ok(vars)

@@ -57,6 +57,7 @@ fn the_schema_knows_every_key_the_parser_accepts() {
         "activeDeadlineSeconds",
         "deletePolicy",
         "volumes",
+        "sidecars",
     ] {
         assert!(keys.contains(&key), "schema lacks `{key}`: {keys:?}");
     }

@@ -1,0 +1,567 @@
+//! What `container:` copies from the app into a job's pod, and why: the rule the README's
+//! "What `container` copies" table states. The job runs the app's program the way the app
+//! runs it (same image, command, env, config volumes, pod settings that decide how it reaches
+//! the database), minus what would hurt a one-off run (probes, ports, replicas, state volumes).
+//!
+//! Finding the container is `plan`'s job; this module only copies from it.
+
+use anyhow::{Context, Result, bail};
+use indexmap::IndexMap;
+use serde_norway::{Mapping, Value};
+
+use crate::k8s::{self, Container, PodSpec};
+use crate::spec::Job;
+
+/// Volume types that are safe to mount in a second pod: they hold configuration, not state.
+const CONFIG_VOLUME_TYPES: &[&str] = &[
+    "configMap",
+    "secret",
+    "projected",
+    "downwardAPI",
+    "emptyDir",
+];
+
+/// The container a job reuses, found in the stream.
+pub struct Reused<'a> {
+    pub doc: usize,
+    /// `Deployment/web`.
+    pub source: String,
+    pub pod: &'a Mapping,
+    /// The pod template's metadata: labels and annotations.
+    pub meta: Option<&'a Mapping>,
+    pub container: &'a Mapping,
+}
+
+pub fn containers(pod: &Mapping) -> Vec<&Mapping> {
+    match pod.get("containers") {
+        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn init_containers(pod: &Mapping) -> Vec<&Mapping> {
+    match pod.get("initContainers") {
+        Some(Value::Sequence(items)) => items.iter().filter_map(Value::as_mapping).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn str_field<'a>(map: &'a Mapping, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+/// The program the job runs. Kubernetes layers a container's `command` and `args` over the
+/// image's ENTRYPOINT and CMD; the job layers its own over the reused container's the same way:
+/// - `command` (with or without `args`) replaces the program, and the app's `args`, which were
+///   arguments to the app's program, go with it;
+/// - `args` alone are new arguments to the app's program: the container's `command` when it
+///   sets one, else the image's ENTRYPOINT (which deploy-jobs cannot see, and need not);
+/// - neither is refused by `spec` when a container is reused (the app itself would run).
+///
+/// With `args` alone and an image of its own, the app's `command` may not exist in that image
+/// and the image's ENTRYPOINT may be what was meant: that is an error asking for `command`.
+fn command(job: &Job, from: Option<&Mapping>, image: &str) -> Result<Option<Vec<String>>> {
+    if job.command.is_some() || job.args.is_none() {
+        return Ok(job.command.clone());
+    }
+    let Some(from) = from else {
+        return Ok(None);
+    };
+    let app = match from.get("command") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Sequence(words)) => words
+            .iter()
+            .map(|w| w.as_str().map(str::to_string))
+            .collect::<Option<Vec<String>>>(),
+        Some(_) => None,
+    };
+    let Some(app) = app else {
+        bail!(
+            "{}.args: the reused container's `command` is not a list of strings, so the program these args go to is unknown; set `command` too",
+            job.path()
+        );
+    };
+    let app_image = str_field(from, "image").unwrap_or_default();
+    if job.spec.image.is_some() && image != app_image {
+        bail!(
+            "{}.args: with its own `image` and only `args`, the program is ambiguous: the reused container runs `{}` (in {app_image}), which {image} may not have, while its entrypoint may be what is meant; set `command` too",
+            job.path(),
+            app.join(" ")
+        );
+    }
+    Ok(Some(app))
+}
+
+/// The app's env with the job's merged over it, so that each variable the job sets is the
+/// value the kubelet ends up with. The kubelet reads `envFrom` first, then `env` in order,
+/// each entry overwriting an earlier one of the same name (and `$(NAME)` in a value expands
+/// to what NAME holds at that point). So a variable the job sets takes the place of the
+/// app's first entry of that name (later entries that referred to it now see the job's
+/// value) and the app's later duplicates, which would win, are removed; new variables go
+/// last. `env_from_names` are the variables the job's own `envFrom` provides: an app entry of
+/// such a name would beat it, so it is removed unless the job's `env` sets it.
+fn merge_env(mut env: Vec<Value>, job: &Job, env_from_names: &[String]) -> Result<Vec<Value>> {
+    let name_of = |e: &Value| e.get("name").and_then(Value::as_str).map(str::to_string);
+    env.retain(|e| {
+        name_of(e)
+            .is_none_or(|n| !env_from_names.contains(&n) || job.env.iter().any(|v| v.name == n))
+    });
+    for var in &job.env {
+        let value = serde_norway::to_value(var)?;
+        let mut same =
+            (0..env.len()).filter(|&i| name_of(&env[i]).as_deref() == Some(var.name.as_str()));
+        match same.next() {
+            Some(first) => {
+                let later: Vec<usize> = same.collect();
+                env[first] = value;
+                for i in later.into_iter().rev() {
+                    env.remove(i);
+                }
+            }
+            None => env.push(value),
+        }
+    }
+    Ok(env)
+}
+
+/// Checks that container names are unique in the pod (the reused container keeps the app's
+/// name, deploy-jobs' own steps have theirs) and that every `resourceFieldRef.containerName`
+/// (in env and in downward API volumes) names a container the pod runs: the API server
+/// accepts a dangling one and the kubelet then fails the pod.
+pub fn check_container_names(pod: &PodSpec) -> Result<()> {
+    let all: Vec<&Container> = pod.init_containers.iter().chain(&pod.containers).collect();
+    for (i, c) in all.iter().enumerate() {
+        if all[..i].iter().any(|o| o.name == c.name) {
+            bail!(
+                "the Job's pod would have two containers named `{}`: the reused container keeps the app's name, which one of deploy-jobs' own steps (wait-for, restore-hint) or a copied sidecar also has",
+                c.name
+            );
+        }
+    }
+    let runs = |name: &str| all.iter().any(|c| c.name == name);
+    for c in &all {
+        for var in &c.env {
+            if let Some(target) = var["valueFrom"]["resourceFieldRef"]["containerName"].as_str()
+                && !runs(target)
+            {
+                bail!(
+                    "env `{}` of container `{}` reads the resources of container `{target}` (resourceFieldRef), which the Job does not run, so the kubelet would fail the pod; set `{0}` in the job's `env`",
+                    var["name"].as_str().unwrap_or("?"),
+                    c.name
+                );
+            }
+        }
+    }
+    for volume in &pod.volumes {
+        let mut items: Vec<&Value> = Vec::new();
+        if let Some(Value::Sequence(list)) = volume["downwardAPI"].get("items") {
+            items.extend(list);
+        }
+        if let Some(Value::Sequence(sources)) = volume["projected"].get("sources") {
+            for source in sources {
+                if let Some(Value::Sequence(list)) = source["downwardAPI"].get("items") {
+                    items.extend(list);
+                }
+            }
+        }
+        for item in items {
+            if let Some(target) = item["resourceFieldRef"]["containerName"].as_str()
+                && !runs(target)
+            {
+                bail!(
+                    "volume `{}` reads the resources of container `{target}` (resourceFieldRef), which the Job does not run, so the kubelet would fail the pod",
+                    volume["name"].as_str().unwrap_or("?")
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Turns on a Vault agent injector for a pod; without `agent-pre-populate-only` the injector
+/// adds a classic sidecar that never exits, and the Job would never complete.
+const VAULT_INJECT: &str = "vault.hashicorp.com/agent-inject";
+const VAULT_INIT_ONLY: &str = "vault.hashicorp.com/agent-pre-populate-only";
+/// Per-container annotations: the API server rejects one naming a container the pod lacks.
+const APPARMOR_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
+/// kubectl's default container, which for the app may be one the Job does not run.
+const DEFAULT_CONTAINER: &[&str] = &[
+    "kubectl.kubernetes.io/default-container",
+    "kubectl.kubernetes.io/default-logs-container",
+];
+
+/// The annotations of a generated pod: the app pod's (sidecar injectors, secret agents and
+/// identity webhooks act on them; those about containers the Job does not run are left out),
+/// then the native-sidecar requests to service meshes ([`k8s::NATIVE_SIDECAR_ANNOTATIONS`]),
+/// then the job's own `annotations`, which win. A Vault agent the pod asks for is made
+/// init-only (it fetches the secrets before the job starts), unless the job says otherwise.
+pub fn pod_annotations(
+    app: Option<&Mapping>,
+    pod: &PodSpec,
+    user: &IndexMap<String, String>,
+) -> IndexMap<String, String> {
+    let runs = |name: &str| {
+        pod.init_containers
+            .iter()
+            .chain(&pod.containers)
+            .any(|c| c.name == name)
+    };
+    let mut out: IndexMap<String, String> = app
+        .and_then(|m| m.get("annotations"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)))
+        .filter(|(k, _)| {
+            !DEFAULT_CONTAINER.contains(k) && k.strip_prefix(APPARMOR_PREFIX).is_none_or(&runs)
+        })
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    out.extend(k8s::mesh_annotations());
+    out.extend(user.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if out.get(VAULT_INJECT).map(String::as_str) == Some("true")
+        && !user.contains_key(VAULT_INIT_ONLY)
+    {
+        out.insert(VAULT_INIT_ONLY.to_string(), "true".to_string());
+    }
+    out
+}
+
+/// A `waitFor` target on localhost can only be reached through a sidecar in the job's own
+/// pod (a database proxy) or, with `hostNetwork`, on the node: without either, the wait-for
+/// step would loop until the deadline. The message names the app's other containers, one of
+/// which is likely the proxy to list in `sidecars`.
+pub fn check_local_waits(job: &Job, pod: &PodSpec, reused: Option<&Reused<'_>>) -> Result<()> {
+    let has_sidecar = pod
+        .init_containers
+        .iter()
+        .any(|c| c.restart_policy.as_deref() == Some("Always"));
+    let host_network = pod.copied.get("hostNetwork").and_then(Value::as_bool) == Some(true);
+    if has_sidecar || host_network {
+        return Ok(());
+    }
+    for (i, (host, port)) in job.wait_for.iter().enumerate() {
+        if !["localhost", "127.0.0.1", "::1", "[::1]"].contains(&host.as_str()) {
+            continue;
+        }
+        let others: Vec<&str> = reused
+            .map(|r| {
+                containers(r.pod)
+                    .into_iter()
+                    .filter_map(|c| str_field(c, "name"))
+                    .filter(|n| Some(*n) != str_field(r.container, "name"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hint = match (reused, others.is_empty()) {
+            (Some(r), false) => format!(
+                "; {} runs {} beside the app: if one of them is the proxy, list it in `sidecars` to run it in the job's pod",
+                r.source,
+                others
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => "; run the proxy as a native sidecar of the app's pod, or wait for the database's own address".to_string(),
+        };
+        bail!(
+            "{}.waitFor[{i}]: `{host}:{port}` is inside the job's own pod, where nothing would listen: it has no sidecar (a database proxy) and no host network, so the wait would last until the deadline{hint}",
+            job.path()
+        );
+    }
+    Ok(())
+}
+
+fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
+    match map.get(key) {
+        Some(Value::Sequence(items)) => items.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// Pod settings copied as they are, after `securityContext`, `nodeSelector`, `tolerations`
+/// and node affinity: where the pod may run and how it resolves and reaches the database.
+const POD_SETTINGS: &[&str] = &[
+    // Scheduled like the app (a node pool that can reach the database, a priority that fits).
+    "priorityClassName",
+    "schedulerName",
+    // The same sandbox (gVisor, Kata) and operating system, so the same network path.
+    "runtimeClassName",
+    "os",
+    // The node's address, which a database allowlist may be written for.
+    "hostNetwork",
+    "hostUsers",
+    // Names the app resolves (hostAliases, search domains, resolvers), and whether Services'
+    // variables are injected (charts turn them off where they clobber the app's env).
+    "hostAliases",
+    "dnsPolicy",
+    "dnsConfig",
+    "enableServiceLinks",
+];
+
+/// Pod-level settings that come along with a reused container: the pod's own (see
+/// [`POD_SETTINGS`]), its native sidecars (initContainers with `restartPolicy: Always`, such
+/// as a database proxy: they start before the job and stop when it exits) and the classic
+/// ones the job lists in `sidecars` (made native), and the volumes the copied containers
+/// mount (config-like ones, plus those the job asks for by name).
+///
+/// Not copied: pod affinity and anti-affinity and topology spread constraints (they place the
+/// app's replicas relative to each other and to other pods; the job's pod is not a replica,
+/// and a required anti-affinity to the app would leave it unschedulable while the app runs),
+/// the app's other containers and regular init containers, and everything that is about
+/// serving or the app's identity (hostname, readiness gates, scheduling gates, grace period).
+pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
+    let pod = reused.pod;
+    let volumes = seq_field(pod, "volumes");
+    let volume_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
+    for (i, wanted) in job.spec.volumes.iter().enumerate() {
+        if !volumes
+            .iter()
+            .any(|v| volume_name(v).as_deref() == Some(wanted.as_str()))
+        {
+            let have: Vec<String> = volumes.iter().filter_map(volume_name).collect();
+            bail!(
+                "{}.volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
+                job.path(),
+                reused.source,
+                if have.is_empty() {
+                    "none".to_string()
+                } else {
+                    have.join(", ")
+                }
+            );
+        }
+    }
+    let keep = |v: &Value| {
+        let name = volume_name(v).unwrap_or_default();
+        job.spec.volumes.contains(&name)
+            || v.as_mapping().is_some_and(|m| {
+                m.keys()
+                    .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
+            })
+    };
+    let mut sidecars: Vec<&Mapping> = init_containers(pod)
+        .into_iter()
+        .filter(|c| str_field(c, "restartPolicy") == Some("Always"))
+        .filter(|c| str_field(c, "name") != str_field(reused.container, "name"))
+        .collect();
+    let natives = sidecars.len();
+    for (i, wanted) in job.spec.sidecars.iter().enumerate() {
+        let found = containers(pod)
+            .into_iter()
+            .filter(|c| str_field(c, "name") != str_field(reused.container, "name"))
+            .find(|c| str_field(c, "name") == Some(wanted.as_str()));
+        let Some(found) = found else {
+            let others: Vec<&str> = containers(pod)
+                .into_iter()
+                .filter_map(|c| str_field(c, "name"))
+                .filter(|n| Some(*n) != str_field(reused.container, "name"))
+                .collect();
+            let hint = crate::spec::closest(
+                wanted,
+                &others.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
+            .map(|n| format!("did you mean `{n}`? "))
+            .unwrap_or_default();
+            bail!(
+                "{}.sidecars[{i}]: {} has no other container named `{wanted}`; {hint}(its other containers: {}; native sidecars come along without being listed)",
+                job.path(),
+                reused.source,
+                if others.is_empty() {
+                    "none".to_string()
+                } else {
+                    others.join(", ")
+                }
+            );
+        };
+        sidecars.push(found);
+    }
+    let mounted: Vec<String> = std::iter::once(reused.container)
+        .chain(sidecars.iter().copied())
+        .flat_map(|c| {
+            let mut m = seq_field(c, "volumeMounts");
+            m.extend(seq_field(c, "volumeDevices"));
+            m
+        })
+        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let volumes: Vec<Value> = volumes
+        .iter()
+        .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
+        .cloned()
+        .collect();
+    let mut copied = IndexMap::new();
+    if let Some(node) = pod.get("affinity").and_then(|a| a.get("nodeAffinity")) {
+        let mut affinity = Mapping::new();
+        affinity.insert("nodeAffinity".into(), node.clone());
+        copied.insert("affinity".to_string(), Value::Mapping(affinity));
+    }
+    for key in POD_SETTINGS {
+        if let Some(value) = pod.get(*key).filter(|v| !v.is_null()) {
+            copied.insert(key.to_string(), value.clone());
+        }
+    }
+    let mut init_containers = Vec::new();
+    for (i, c) in sidecars.into_iter().enumerate() {
+        let mut c = sidecar(c, &volumes).with_context(|| {
+            format!(
+                "{}.container: copying the sidecar `{}` of {}",
+                job.path(),
+                str_field(c, "name").unwrap_or("?"),
+                reused.source
+            )
+        })?;
+        if i >= natives {
+            // A classic sidecar listed in `sidecars`: as a native one it starts before the
+            // job and is stopped when the job exits, instead of keeping the pod running.
+            c.restart_policy = Some("Always".to_string());
+        }
+        init_containers.push(c);
+    }
+    Ok(PodSpec {
+        image_pull_secrets: seq_field(pod, "imagePullSecrets"),
+        security_context: pod.get("securityContext").cloned(),
+        node_selector: pod.get("nodeSelector").cloned(),
+        tolerations: pod.get("tolerations").cloned(),
+        copied,
+        init_containers,
+        volumes,
+        ..PodSpec::default()
+    })
+}
+
+/// A native sidecar of the app's pod, as it is (its probes tell the kubelet when it is ready
+/// for the next container; its lifecycle was written for running beside the app's containers,
+/// as it does beside the job's), but with only the mounts of volumes the job's pod has.
+fn sidecar(c: &Mapping, volumes: &[Value]) -> Result<Container> {
+    let name = str_field(c, "name").unwrap_or_default().to_string();
+    let words = |key: &str| -> Result<Option<Vec<String>>> {
+        match c.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => serde_norway::from_value(v.clone())
+                .map(Some)
+                .with_context(|| format!("its `{key}` is not a list of strings")),
+        }
+    };
+    let field = |key: &str| str_field(c, key).map(str::to_string);
+    let mut copied = IndexMap::new();
+    for (k, v) in c {
+        let Some(k) = k.as_str() else { continue };
+        let typed = [
+            "name",
+            "image",
+            "imagePullPolicy",
+            "command",
+            "args",
+            "workingDir",
+            "env",
+            "envFrom",
+            "resources",
+            "volumeMounts",
+            "securityContext",
+            "restartPolicy",
+        ];
+        if typed.contains(&k) {
+            continue;
+        }
+        let v = match k {
+            "volumeDevices" => Value::Sequence(mounts(c, k, volumes)),
+            _ => v.clone(),
+        };
+        copied.insert(k.to_string(), v);
+    }
+    Ok(Container {
+        image: field("image").unwrap_or_default(),
+        image_pull_policy: field("imagePullPolicy"),
+        command: words("command")?,
+        args: words("args")?,
+        working_dir: field("workingDir"),
+        env: seq_field(c, "env"),
+        env_from: seq_field(c, "envFrom"),
+        resources: c.get("resources").cloned(),
+        volume_mounts: mounts(c, "volumeMounts", volumes),
+        security_context: c.get("securityContext").cloned(),
+        restart_policy: field("restartPolicy"),
+        copied,
+        name,
+    })
+}
+
+/// A container's `volumeMounts` (or `volumeDevices`) of the volumes the job's pod has.
+fn mounts(c: &Mapping, key: &str, volumes: &[Value]) -> Vec<Value> {
+    let kept: Vec<&str> = volumes
+        .iter()
+        .filter_map(|v| v.get("name").and_then(Value::as_str))
+        .collect();
+    seq_field(c, key)
+        .into_iter()
+        .filter(|m| {
+            m.get("name")
+                .and_then(Value::as_str)
+                .is_some_and(|n| kept.contains(&n))
+        })
+        .collect()
+}
+
+pub fn main_container(
+    job: &Job,
+    reused: Option<&Reused<'_>>,
+    volumes: &[Value],
+    env_from_names: &[String],
+) -> Result<Container> {
+    let from = reused.map(|r| r.container);
+    let field = |key: &str| from.and_then(|c| str_field(c, key)).map(str::to_string);
+    let image = match (&job.spec.image, field("image")) {
+        (Some(image), _) => image.clone(),
+        (None, Some(image)) => image,
+        (None, None) => bail!(
+            "{}.image: the reused container has no image; set `image`",
+            job.path()
+        ),
+    };
+    let command = command(job, from, &image)?;
+    let env = merge_env(
+        from.map(|c| seq_field(c, "env")).unwrap_or_default(),
+        job,
+        env_from_names,
+    )
+    .with_context(|| format!("{}.env", job.path()))?;
+    let env_from = match &job.spec.env_from {
+        Some(list) => list
+            .iter()
+            .map(serde_norway::to_value)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("{}.envFrom", job.path()))?,
+        None => from.map(|c| seq_field(c, "envFrom")).unwrap_or_default(),
+    };
+    let volume_mounts = match reused {
+        Some(r) => mounts(r.container, "volumeMounts", volumes),
+        None => Vec::new(),
+    };
+    Ok(Container {
+        // The app's name, so that what refers to the container by name (resourceFieldRef,
+        // per-container annotations, kubectl's default container) still finds it.
+        name: field("name").unwrap_or_else(|| job.name().to_string()),
+        image,
+        image_pull_policy: job
+            .spec
+            .image_pull_policy
+            .clone()
+            .or_else(|| field("imagePullPolicy")),
+        command,
+        args: job.args.clone(),
+        working_dir: field("workingDir"),
+        env,
+        env_from,
+        resources: match &job.spec.resources {
+            Some(r) => Some(
+                serde_norway::to_value(r).with_context(|| format!("{}.resources", job.path()))?,
+            ),
+            None => None,
+        },
+        volume_mounts,
+        security_context: from.and_then(|c| c.get("securityContext").cloned()),
+        ..Container::default()
+    })
+}
