@@ -16,6 +16,7 @@ use crate::header::{self, Header};
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
 use crate::stream::{self, Document};
+use crate::yaml;
 use crate::{FILENAME_ANNOTATION, GENERATED_ANNOTATION};
 
 /// `apiVersion` and `kind` of the in-stream configuration document.
@@ -407,7 +408,7 @@ impl Style {
                 .is_some(),
             "generated documents carry the marker that lets a rerun recognise them"
         );
-        let body = serde_norway::to_string(&value).context("serializing a generated object")?;
+        let body = yaml::to_string(&value);
         Ok(if self.helm4 {
             format!("---\n{body}")
         } else {
