@@ -205,6 +205,29 @@ pub struct Settings {
 
 /// Plans every job.
 pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
+    plan_groups(
+        docs,
+        vec![Group {
+            jobs,
+            settings: ctx.clone(),
+            origin: None,
+        }],
+    )
+}
+
+/// The jobs of one configuration: an umbrella chart renders one DeployJobs document per
+/// subchart, each with its own name prefix and environment.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub jobs: Vec<Job>,
+    pub settings: Settings,
+    /// The document it came from, for messages; `None` when there is only one.
+    pub origin: Option<String>,
+}
+
+/// Plans the jobs of every group, in order: weights keep increasing from one group to the
+/// next, so the first group's jobs run first at every event.
+pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
     let stream_instance = (0..docs.count())
         .filter(|&i| !docs.ignored(i))
         .find_map(|i| {
@@ -213,30 +236,49 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
                 .get(INSTANCE_LABEL)
                 .map(str::to_string)
         });
-    let mut planned = Vec::with_capacity(jobs.len());
-    let mut last_weight: Option<(i64, usize)> = None;
-    for job in jobs {
-        if !job.enabled() {
-            planned.push(PlannedJob { job, output: None });
-            continue;
+    let mut planned = Vec::new();
+    let mut last_weight: Option<(i64, String)> = None;
+    let environment = groups.first().and_then(|g| g.settings.environment.clone());
+    let several = groups.len() > 1;
+    for group in groups {
+        let ctx = &group.settings;
+        let origin = group.origin.as_deref();
+        // With one configuration, its jobs need no document to tell them apart.
+        let previous_origin = origin.filter(|_| several);
+        let first = planned.len();
+        for job in group.jobs {
+            if !job.enabled() {
+                planned.push(PlannedJob { job, output: None });
+                continue;
+            }
+            let output = plan_job(
+                docs,
+                &job,
+                ctx,
+                stream_instance.as_deref(),
+                &mut last_weight,
+                previous_origin,
+            )
+            .map_err(|e| in_origin(e, origin))?;
+            planned.push(PlannedJob {
+                job,
+                output: Some(output),
+            });
         }
-        let output = plan_job(
-            docs,
-            &job,
-            ctx,
-            stream_instance.as_deref(),
-            &mut last_weight,
-        )?;
-        planned.push(PlannedJob {
-            job,
-            output: Some(output),
-        });
+        check_unique_names(docs, &planned, first).map_err(|e| in_origin(e, origin))?;
     }
-    check_unique_names(docs, &planned)?;
     Ok(Plan {
-        environment: ctx.environment.clone(),
+        environment,
         jobs: planned,
     })
+}
+
+/// Names the configuration document an error comes from, when there is one.
+fn in_origin(err: anyhow::Error, origin: Option<&str>) -> anyhow::Error {
+    match origin {
+        Some(origin) => err.context(origin.to_string()),
+        None => err,
+    }
 }
 
 /// The container a job reuses, found in the stream.
@@ -252,7 +294,8 @@ fn plan_job(
     job: &Job,
     ctx: &Settings,
     stream_instance: Option<&str>,
-    last_weight: &mut Option<(i64, usize)>,
+    last_weight: &mut Option<(i64, String)>,
+    origin: Option<&str>,
 ) -> Result<JobOutput> {
     let reused = match &job.spec.container {
         Some(name) => Some(
@@ -297,7 +340,9 @@ fn plan_job(
     let mut external = Vec::new();
     let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
     for (kind, original) in wanted {
-        match find_object(docs, kind, &original, namespace.as_deref()) {
+        let found =
+            find_object(docs, kind, &original, namespace.as_deref()).with_context(|| job.path())?;
+        match found {
             Some(_) if !copies_needed => {}
             Some(doc) => {
                 let name = names::fit(
@@ -330,15 +375,19 @@ fn plan_job(
     // step's four objects (if exclusive), then the copies.
     let n = copies.len() as i64;
     let before = n + if stop_targets.is_some() { 4 } else { 0 };
-    let weight = match (job.spec.weight, *last_weight) {
-        (Some(w), Some((last, index))) if w - before <= last => bail!(
-            "{}.weight: {w} does not come after deploy_jobs[{index}], whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
-            job.path(),
-            before + 1,
-            last + before + 1
-        ),
+    let weight = match (job.spec.weight, last_weight.as_ref()) {
+        (Some(w), Some((last, previous))) if w.checked_sub(before).is_none_or(|w| w <= *last) => {
+            bail!(
+                "{}.weight: {w} does not come after {previous}, whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
+                job.path(),
+                before + 1,
+                last.saturating_add(before + 1)
+            )
+        }
         (Some(w), _) => w,
-        (None, Some((last, _))) => last + 1 + before,
+        (None, Some((last, _))) => last
+            .checked_add(1 + before)
+            .ok_or_else(|| anyhow!("{}: no weight is left after {last}", job.path()))?,
         (None, None) => before,
     };
     let stop = match stop_targets {
@@ -359,7 +408,11 @@ fn plan_job(
         Some(s) if s.start_job.is_some() => weight + 1,
         _ => weight,
     };
-    *last_weight = Some((last, job.index));
+    let previous = match origin {
+        Some(origin) => format!("deploy_jobs[{}] of {origin}", job.index),
+        None => format!("deploy_jobs[{}]", job.index),
+    };
+    *last_weight = Some((last, previous));
     if let Some(stop) = &stop {
         pod.containers
             .push(exclusive::restore_hint(job, &stop.targets));
@@ -428,8 +481,8 @@ fn plan_job(
         .enumerate()
         .map(|(i, (kind, original, name, doc))| {
             let weight = weight - n + i as i64;
-            let object =
-                hook_copy(docs.value(doc)?, job, &name, weight).with_context(|| docs.label(doc))?;
+            let object = hook_copy(docs.value(doc)?, job, &name, namespace.as_deref(), weight)
+                .with_context(|| docs.label(doc))?;
             Ok(HookCopy {
                 kind,
                 original,
@@ -792,36 +845,73 @@ fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> bool 
     labels_ok && expressions_ok
 }
 
-/// The document rendering this Secret or ConfigMap as an ordinary resource, if any.
+/// The document rendering this Secret or ConfigMap as an ordinary resource in the Job's
+/// namespace, if any. `None` as a namespace is the release namespace, which deploy-jobs is
+/// not told (Helm 4 gives a post-renderer no release namespace): an object with an explicit
+/// namespace and a Job without one, or the other way round, may or may not be in the same
+/// namespace, and that is an error rather than a guess, unless an object in exactly the
+/// Job's namespace settles it.
 fn find_object(
     docs: &dyn Documents,
     kind: RefKind,
     name: &str,
     namespace: Option<&str>,
-) -> Option<usize> {
-    (0..docs.count()).find(|&i| {
-        let Some(h) = docs.header(i) else {
-            return false;
-        };
-        !docs.ignored(i)
-            && h.is_kind(kind.kind())
-            && h.api_version.as_deref() == Some("v1")
-            && h.name.as_deref() == Some(name)
-            && !h.is_hook()
-            && (h.namespace.is_none() || namespace.is_none() || h.namespace.as_deref() == namespace)
-    })
+) -> Result<Option<usize>> {
+    let candidates = (0..docs.count()).filter(|&i| {
+        docs.header(i).is_some_and(|h| {
+            !docs.ignored(i)
+                && h.is_kind(kind.kind())
+                && h.api_version.as_deref() == Some("v1")
+                && h.name.as_deref() == Some(name)
+                && !h.is_hook()
+        })
+    });
+    let mut unsure = None;
+    for i in candidates {
+        let theirs = docs.header(i).and_then(|h| h.namespace.as_deref());
+        match (theirs, namespace) {
+            (a, b) if a == b => return Ok(Some(i)),
+            (Some(_), Some(_)) => {}
+            _ => unsure = unsure.or(Some(i)),
+        }
+    }
+    let Some(i) = unsure else { return Ok(None) };
+    let theirs = docs.header(i).and_then(|h| h.namespace.as_deref());
+    let (object_ns, job_ns) = match (theirs, namespace) {
+        (Some(t), None) => (
+            format!("namespace `{t}`"),
+            "the release namespace (its workload sets none)".to_string(),
+        ),
+        (_, Some(n)) => (
+            "the release namespace (it sets none)".to_string(),
+            format!("namespace `{n}` (from its workload)"),
+        ),
+        (None, None) => unreachable!("equal namespaces matched above"),
+    };
+    bail!(
+        "the Job references {} `{name}`, which {} renders in {object_ns}, while the Job runs in {job_ns}; deploy-jobs is not told the release namespace, so it cannot tell whether they are the same object: set metadata.namespace on both (e.g. {{{{ .Release.Namespace }}}}) or on neither",
+        kind.kind(),
+        docs.label(i)
+    )
 }
 
 /// A hook copy of a rendered Secret or ConfigMap: same content, new name and hook annotations.
-fn hook_copy(original: &Value, job: &Job, name: &str, weight: i64) -> Result<Value> {
+/// The copy is created in the Job's namespace, where the Job looks for it.
+fn hook_copy(
+    original: &Value,
+    job: &Job,
+    name: &str,
+    namespace: Option<&str>,
+    weight: i64,
+) -> Result<Value> {
     let Value::Mapping(source) = original else {
         bail!("expected a mapping, found {}", describe(original));
     };
     let old_meta = source.get("metadata").and_then(Value::as_mapping);
     let mut meta = Mapping::new();
     meta.insert("name".into(), name.into());
-    if let Some(ns) = old_meta.and_then(|m| m.get("namespace")) {
-        meta.insert("namespace".into(), ns.clone());
+    if let Some(ns) = namespace {
+        meta.insert("namespace".into(), ns.into());
     }
     if let Some(labels) = old_meta.and_then(|m| m.get("labels")) {
         meta.insert("labels".into(), labels.clone());
@@ -862,9 +952,19 @@ fn hook_copy(original: &Value, job: &Job, name: &str, weight: i64) -> Result<Val
 }
 
 /// Generated names must not clash with each other or with what the stream renders.
-fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()> {
+/// Checks the jobs from `first` on against all planned before them and against the stream.
+fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob], first: usize) -> Result<()> {
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
-    for p in planned {
+    for (i, p) in planned.iter().enumerate() {
+        if i < first {
+            for g in p.output.iter().flat_map(JobOutput::generated) {
+                seen.insert(
+                    (g.kind().to_string(), g.name().to_string()),
+                    format!("{} of another DeployJobs document", p.job.path()),
+                );
+            }
+            continue;
+        }
         let Some(out) = &p.output else { continue };
         let generated = out
             .generated()
