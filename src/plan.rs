@@ -293,6 +293,29 @@ type StreamLabels = Vec<Option<(String, usize)>>;
 
 /// Plans every job.
 pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
+    plan_groups(
+        docs,
+        vec![Group {
+            jobs,
+            settings: ctx.clone(),
+            origin: None,
+        }],
+    )
+}
+
+/// The jobs of one configuration: an umbrella chart renders one DeployJobs document per
+/// subchart, each with its own name prefix and environment.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub jobs: Vec<Job>,
+    pub settings: Settings,
+    /// The document it came from, for messages; `None` when there is only one.
+    pub origin: Option<String>,
+}
+
+/// Plans the jobs of every group, in order: weights keep increasing from one group to the
+/// next, so the first group's jobs run first at every event.
+pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
     let stream_labels: StreamLabels = RELEASE_LABELS
         .iter()
         .map(|key| {
@@ -301,33 +324,44 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
                 .find_map(|i| Some((docs.header(i)?.labels.get(key)?.to_string(), i)))
         })
         .collect();
-    if let Some(prefix) = &ctx.name_prefix {
-        check_prefix(prefix)?;
-    }
     let chart_hooks = chart_hooks(docs);
-    let mut planned = Vec::with_capacity(jobs.len());
-    let mut last_weight: Option<(i64, usize)> = None;
-    for job in jobs {
-        if !job.enabled() {
-            planned.push(PlannedJob { job, output: None });
-            continue;
+    let mut planned = Vec::new();
+    let mut last_weight: Option<(i64, String)> = None;
+    let environment = groups.first().and_then(|g| g.settings.environment.clone());
+    let several = groups.len() > 1;
+    for group in groups {
+        let ctx = &group.settings;
+        let origin = group.origin.as_deref();
+        if let Some(prefix) = &ctx.name_prefix {
+            check_prefix(prefix).map_err(|e| in_origin(e, origin))?;
         }
-        let output = plan_job(
-            docs,
-            &job,
-            ctx,
-            &stream_labels,
-            &chart_hooks,
-            &mut last_weight,
-        )?;
-        planned.push(PlannedJob {
-            job,
-            output: Some(output),
-        });
+        // With one configuration, its jobs need no document to tell them apart.
+        let previous_origin = origin.filter(|_| several);
+        let first = planned.len();
+        for job in group.jobs {
+            if !job.enabled() {
+                planned.push(PlannedJob { job, output: None });
+                continue;
+            }
+            let output = plan_job(
+                docs,
+                &job,
+                ctx,
+                &stream_labels,
+                &chart_hooks,
+                &mut last_weight,
+                previous_origin,
+            )
+            .map_err(|e| in_origin(e, origin))?;
+            planned.push(PlannedJob {
+                job,
+                output: Some(output),
+            });
+        }
+        check_unique_names(docs, &planned, first).map_err(|e| in_origin(e, origin))?;
     }
-    check_unique_names(docs, &planned)?;
     Ok(Plan {
-        environment: ctx.environment.clone(),
+        environment,
         jobs: planned,
         chart_hooks,
     })
@@ -386,13 +420,22 @@ fn check_prefix(prefix: &NamePrefix) -> Result<()> {
     })
 }
 
+/// Names the configuration document an error comes from, when there is one.
+fn in_origin(err: anyhow::Error, origin: Option<&str>) -> anyhow::Error {
+    match origin {
+        Some(origin) => err.context(origin.to_string()),
+        None => err,
+    }
+}
+
 fn plan_job(
     docs: &dyn Documents,
     job: &Job,
     ctx: &Settings,
     stream_labels: &StreamLabels,
     chart_hooks: &[ChartHook],
-    last_weight: &mut Option<(i64, usize)>,
+    last_weight: &mut Option<(i64, String)>,
+    origin: Option<&str>,
 ) -> Result<JobOutput> {
     let reused = match &job.spec.container {
         Some(name) => Some(
@@ -462,7 +505,9 @@ fn plan_job(
     let mut reads_chart_hooks = Vec::new();
     let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
     for (kind, original) in wanted {
-        match find_object(docs, kind, &original, namespace.as_deref()) {
+        let found =
+            find_object(docs, kind, &original, namespace.as_deref()).with_context(|| job.path())?;
+        match found {
             Some(_) if !copies_needed => {}
             Some(doc) => {
                 let name = names::fit(
@@ -514,25 +559,27 @@ fn plan_job(
         .filter(|h| h.runs_at(&job.events))
         .map(|h| h.weight)
         .max();
-    let weight = match (job.spec.weight, *last_weight) {
-        (Some(w), Some((last, index))) if w - before <= last => bail!(
-            "{}.weight: {w} does not come after deploy_jobs[{index}], whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
-            job.path(),
-            before + 1,
-            last + before + 1
-        ),
+    let weight = match (job.spec.weight, last_weight.as_ref()) {
+        (Some(w), Some((last, previous))) if w.checked_sub(before).is_none_or(|w| w <= *last) => {
+            bail!(
+                "{}.weight: {w} does not come after {previous}, whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
+                job.path(),
+                before + 1,
+                last.saturating_add(before + 1)
+            )
+        }
         (Some(w), _) => w,
         (None, last) => {
             // After the previous job, else from 0; and after the chart's hooks.
             let after = |w: i64| w.checked_add(1);
             let first = match (last, chart_last) {
-                (Some((l, _)), c) => after(l.max(c.unwrap_or(i64::MIN))),
+                (Some((l, _)), c) => after((*l).max(c.unwrap_or(i64::MIN))),
                 (None, Some(c)) => after(c).map(|w| w.max(0)),
                 (None, None) => Some(0),
             };
             first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
                 anyhow!(
-                    "{}: the chart's hooks leave no weight after them for this job; set `weight`",
+                    "{}: no weight is left after the previous job's or the chart's hooks for this job; set `weight`",
                     job.path()
                 )
             })?
@@ -577,7 +624,11 @@ fn plan_job(
         ),
     };
     let last = if stop.is_some() { weight + 1 } else { weight };
-    *last_weight = Some((last, job.index));
+    let previous = match origin {
+        Some(origin) => format!("deploy_jobs[{}] of {origin}", job.index),
+        None => format!("deploy_jobs[{}]", job.index),
+    };
+    *last_weight = Some((last, previous));
     if let Some(stop) = &stop {
         pod.containers
             .push(exclusive::restore_hint(job, stop, namespace.as_deref()));
@@ -658,8 +709,8 @@ fn plan_job(
         .enumerate()
         .map(|(i, (kind, original, name, doc))| {
             let weight = weight - n + i as i64;
-            let object =
-                hook_copy(docs.value(doc)?, job, &name, weight).with_context(|| docs.label(doc))?;
+            let object = hook_copy(docs.value(doc)?, job, &name, namespace.as_deref(), weight)
+                .with_context(|| docs.label(doc))?;
             Ok(HookCopy {
                 kind,
                 original,
@@ -934,7 +985,7 @@ fn env_from_names(
             (None, Some(r)) => (RefKind::ConfigMap, r, &["data", "binaryData"][..]),
             (None, None) => continue,
         };
-        let Some(doc) = find_object(docs, kind, &local.name, namespace) else {
+        let Some(doc) = find_object(docs, kind, &local.name, namespace)? else {
             continue;
         };
         let value = docs.value(doc)?;
@@ -1183,24 +1234,54 @@ pub(crate) fn selector_matches(header: &Header, labels: &IndexMap<String, String
     labels_ok && expressions_ok
 }
 
-/// The document rendering this Secret or ConfigMap as an ordinary resource, if any.
+/// The document rendering this Secret or ConfigMap as an ordinary resource in the Job's
+/// namespace, if any. `None` as a namespace is the release namespace, which deploy-jobs is
+/// not told (Helm 4 gives a post-renderer no release namespace): an object with an explicit
+/// namespace and a Job without one, or the other way round, may or may not be in the same
+/// namespace, and that is an error rather than a guess, unless an object in exactly the
+/// Job's namespace settles it.
 fn find_object(
     docs: &dyn Documents,
     kind: RefKind,
     name: &str,
     namespace: Option<&str>,
-) -> Option<usize> {
-    (0..docs.count()).find(|&i| {
-        let Some(h) = docs.header(i) else {
-            return false;
-        };
-        !docs.ignored(i)
-            && h.is_kind(kind.kind())
-            && h.api_version.as_deref() == Some("v1")
-            && h.name.as_deref() == Some(name)
-            && !h.is_hook()
-            && (h.namespace.is_none() || namespace.is_none() || h.namespace.as_deref() == namespace)
-    })
+) -> Result<Option<usize>> {
+    let candidates = (0..docs.count()).filter(|&i| {
+        docs.header(i).is_some_and(|h| {
+            !docs.ignored(i)
+                && h.is_kind(kind.kind())
+                && h.api_version.as_deref() == Some("v1")
+                && h.name.as_deref() == Some(name)
+                && !h.is_hook()
+        })
+    });
+    let mut unsure = None;
+    for i in candidates {
+        let theirs = docs.header(i).and_then(|h| h.namespace.as_deref());
+        match (theirs, namespace) {
+            (a, b) if a == b => return Ok(Some(i)),
+            (Some(_), Some(_)) => {}
+            _ => unsure = unsure.or(Some(i)),
+        }
+    }
+    let Some(i) = unsure else { return Ok(None) };
+    let theirs = docs.header(i).and_then(|h| h.namespace.as_deref());
+    let (object_ns, job_ns) = match (theirs, namespace) {
+        (Some(t), None) => (
+            format!("namespace `{t}`"),
+            "the release namespace (its workload sets none)".to_string(),
+        ),
+        (_, Some(n)) => (
+            "the release namespace (it sets none)".to_string(),
+            format!("namespace `{n}` (from its workload)"),
+        ),
+        (None, None) => unreachable!("equal namespaces matched above"),
+    };
+    bail!(
+        "the Job references {} `{name}`, which {} renders in {object_ns}, while the Job runs in {job_ns}; deploy-jobs is not told the release namespace, so it cannot tell whether they are the same object: set metadata.namespace on both (e.g. {{{{ .Release.Namespace }}}}) or on neither",
+        kind.kind(),
+        docs.label(i)
+    )
 }
 
 /// The chart hook of this kind and name the job can see (its namespace), if any.
@@ -1218,15 +1299,22 @@ fn find_chart_hook(
 }
 
 /// A hook copy of a rendered Secret or ConfigMap: same content, new name and hook annotations.
-fn hook_copy(original: &Value, job: &Job, name: &str, weight: i64) -> Result<Value> {
+/// The copy is created in the Job's namespace, where the Job looks for it.
+fn hook_copy(
+    original: &Value,
+    job: &Job,
+    name: &str,
+    namespace: Option<&str>,
+    weight: i64,
+) -> Result<Value> {
     let Value::Mapping(source) = original else {
         bail!("expected a mapping, found {}", describe(original));
     };
     let old_meta = source.get("metadata").and_then(Value::as_mapping);
     let mut meta = Mapping::new();
     meta.insert("name".into(), name.into());
-    if let Some(ns) = old_meta.and_then(|m| m.get("namespace")) {
-        meta.insert("namespace".into(), ns.clone());
+    if let Some(ns) = namespace {
+        meta.insert("namespace".into(), ns.into());
     }
     if let Some(labels) = old_meta.and_then(|m| m.get("labels")) {
         meta.insert("labels".into(), labels.clone());
@@ -1267,10 +1355,24 @@ fn hook_copy(original: &Value, job: &Job, name: &str, weight: i64) -> Result<Val
 }
 
 /// Generated names must not clash with each other or with what the stream renders.
-fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob]) -> Result<()> {
+/// Checks the jobs from `first` on against all planned before them and against the stream.
+fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob], first: usize) -> Result<()> {
     // An exclusive job's Role and RoleBinding repeat in each namespace of its targets.
     let mut seen: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
-    for p in planned {
+    for (i, p) in planned.iter().enumerate() {
+        if i < first {
+            for g in p.output.iter().flat_map(JobOutput::generated) {
+                seen.insert(
+                    (
+                        g.kind().to_string(),
+                        g.namespace().map(str::to_string),
+                        g.name().to_string(),
+                    ),
+                    format!("{} of another DeployJobs document", p.job.path()),
+                );
+            }
+            continue;
+        }
         let Some(out) = &p.output else { continue };
         let generated = out.generated().into_iter().map(|g| {
             (

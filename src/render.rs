@@ -17,6 +17,7 @@ use crate::helm;
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
 use crate::stream::{self, Document};
+use crate::yaml;
 use crate::{FILENAME_ANNOTATION, GENERATED_ANNOTATION};
 
 /// `apiVersion` and `kind` of the in-stream configuration document.
@@ -231,8 +232,8 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         entries: read_all(documents, options.strict)?,
     };
 
-    let config = configuration(&mut docs, &options.values)?;
-    let Some(config) = config else {
+    let configs = configuration(&mut docs, &options.values)?;
+    if configs.is_empty() {
         let mut out = stream::Output::new(text);
         for entry in &docs.entries {
             out.keep(&entry.doc);
@@ -241,11 +242,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             stream: out,
             plan: None,
         });
-    };
-    let (config, origin) = config;
-    let environment = options.environment.clone().or(config.environment.clone());
-    let jobs = spec::validate(&config.jobs, environment.as_deref())
-        .map_err(|e| anyhow!("{origin}: {e}"))?;
+    }
     // Argo CD has no hook timeout of its own; the deadline alone bounds a job there.
     let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
     if options.target == Target::Helm && helm::deadline_within(timeout) == 0 {
@@ -255,17 +252,51 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             helm::TIMEOUT_MARGIN
         );
     }
-    for job in jobs.iter().filter(|j| j.enabled()) {
-        match options.target {
-            Target::ArgoCd => argocd::check(job),
-            Target::Helm => spec::check_deadline(job, timeout),
-        }
-        .map_err(|e| anyhow!("{origin}: {e}"))?;
-    }
     let default_deadline = match options.target {
         Target::ArgoCd => spec::DEFAULT_DEADLINE,
         Target::Helm => helm::deadline_within(timeout),
     };
+    let mut groups = Vec::with_capacity(configs.len());
+    // The templates folder of each planned job, in plan order.
+    let mut folders: Vec<Option<String>> = Vec::new();
+    for Found {
+        config,
+        origin,
+        templates,
+    } in configs
+    {
+        let environment = options.environment.clone().or(config.environment.clone());
+        let jobs = spec::validate(&config.jobs, environment.as_deref())
+            .map_err(|e| anyhow!("{origin}: {e}"))?;
+        folders.extend(std::iter::repeat_n(templates, jobs.len()));
+        for job in jobs.iter().filter(|j| j.enabled()) {
+            match options.target {
+                Target::ArgoCd => argocd::check(job),
+                Target::Helm => spec::check_deadline(job, timeout),
+            }
+            .map_err(|e| anyhow!("{origin}: {e}"))?;
+        }
+        let name_prefix = match (&options.name_prefix, &config.name_prefix) {
+            (Some(name), _) => Some(plan::NamePrefix {
+                name: name.clone(),
+                origin: "--name-prefix".to_string(),
+            }),
+            (None, Some(name)) => Some(plan::NamePrefix {
+                name: name.clone(),
+                origin: "metadata.name".to_string(),
+            }),
+            (None, None) => None,
+        };
+        groups.push(plan::Group {
+            jobs,
+            settings: plan::Settings {
+                environment,
+                name_prefix,
+                default_deadline,
+            },
+            origin: Some(origin),
+        });
+    }
 
     // Earlier output of deploy-jobs is replaced, not duplicated.
     for entry in &mut docs.entries {
@@ -273,23 +304,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             entry.ignored = true;
         }
     }
-    let name_prefix = match (&options.name_prefix, &config.name_prefix) {
-        (Some(name), _) => Some(plan::NamePrefix {
-            name: name.clone(),
-            origin: "--name-prefix".to_string(),
-        }),
-        (None, Some(name)) => Some(plan::NamePrefix {
-            name: name.clone(),
-            origin: "metadata.name".to_string(),
-        }),
-        (None, None) => None,
-    };
-    let ctx = plan::Settings {
-        environment,
-        name_prefix,
-        default_deadline,
-    };
-    let plan = plan::plan(&docs, jobs, &ctx).with_context(|| origin.clone())?;
+    let plan = plan::plan_groups(&docs, groups)?;
 
     let mut out = stream::Output::new(text);
     for entry in docs.entries.iter().filter(|e| !e.ignored) {
@@ -299,14 +314,30 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         target: options.target,
         ..Style::of(&docs)
     };
-    for planned in &plan.jobs {
+    for (planned, folder) in plan.jobs.iter().zip(&folders) {
         let Some(output) = &planned.output else {
             continue;
         };
-        let file = style.file_for(planned.job.name());
+        let file = style.file_for(folder.as_deref(), planned.job.name());
         for object in output.generated() {
             out.append(style.document(&object, &file)?);
         }
+    }
+    let kept = docs
+        .entries
+        .iter()
+        .any(|e| !e.ignored && e.doc.has_content());
+    let generated = plan.jobs.iter().any(|p| p.output.is_some());
+    if !kept && !generated {
+        // Helm 4 refuses an empty post-renderer output; a stream whose only document was
+        // the configuration, with every job disabled here, says so in a comment instead.
+        out.append(format!(
+            "---\n# deploy-jobs: no job is enabled{}; nothing to add\n",
+            plan.environment
+                .as_deref()
+                .map(|e| format!(" in environment `{}`", e.replace(['\n', '\r'], " ")))
+                .unwrap_or_default()
+        ));
     }
     Ok(Rendered {
         stream: out,
@@ -317,11 +348,23 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
 /// Where the configuration comes from, for messages.
 type Origin = String;
 
-/// Finds the configuration: the DeployJobs document or the values files, never both.
-fn configuration(
-    docs: &mut Entries<'_>,
-    values: &[ValuesFile],
-) -> Result<Option<(Config, Origin)>> {
+/// One configuration, where it comes from, and the templates folder of its chart (from the
+/// DeployJobs document's file name), where its generated documents say they come from.
+struct Found {
+    config: Config,
+    origin: Origin,
+    templates: Option<String>,
+}
+
+/// `shop/charts/api/templates` of `shop/charts/api/templates/deploy-jobs.yaml`.
+fn templates_dir(source: &str) -> Option<String> {
+    let end = source.rfind("/templates/")?;
+    Some(source[..end + "/templates".len()].to_string()).filter(|d| !d.starts_with('/'))
+}
+
+/// Finds the configuration: the DeployJobs documents (one per chart of an umbrella chart,
+/// in stream order) or the values files, never both.
+fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Found>> {
     let mut in_stream: Vec<usize> = Vec::new();
     for (i, entry) in docs.entries.iter().enumerate() {
         let Some(h) = &entry.header else { continue };
@@ -336,13 +379,6 @@ fn configuration(
             }
             in_stream.push(i);
         }
-    }
-    if in_stream.len() > 1 {
-        let labels: Vec<String> = in_stream.iter().map(|&i| docs.label(i)).collect();
-        bail!(
-            "{} are all {CONFIG_KIND} documents; a stream may hold only one",
-            labels.join(" and ")
-        );
     }
 
     let mut from_values: Option<(Vec<spec::JobSpec>, &str)> = None;
@@ -359,26 +395,40 @@ fn configuration(
             "deploy_jobs is given twice: in {file} and in {}; use one source",
             docs.label(i)
         ),
-        (Some(&i), None) => {
-            let origin = docs.label(i);
-            let value = docs.value(i)?.clone();
-            let config = spec::from_document(value).map_err(|e| anyhow!("{origin}: {e}"))?;
-            docs.entries[i].ignored = true;
-            Ok(Some((config, origin)))
-        }
-        (None, Some((jobs, file))) => Ok(Some((
-            Config {
+        (Some(_), None) => in_stream
+            .into_iter()
+            .map(|i| {
+                let origin = docs.label(i);
+                let value = docs.value(i)?.clone();
+                let config = spec::from_document(value).map_err(|e| anyhow!("{origin}: {e}"))?;
+                let entry = &mut docs.entries[i];
+                entry.ignored = true;
+                let source = entry
+                    .header
+                    .as_deref()
+                    .and_then(Header::filename)
+                    .or(entry.doc.source_comment);
+                Ok(Found {
+                    config,
+                    origin,
+                    templates: source.and_then(templates_dir),
+                })
+            })
+            .collect(),
+        (None, Some((jobs, file))) => Ok(vec![Found {
+            config: Config {
                 environment: None,
                 name_prefix: None,
                 jobs,
             },
-            file.to_string(),
-        ))),
+            origin: file.to_string(),
+            templates: None,
+        }]),
         (None, None) if !values.is_empty() => {
             let names: Vec<&str> = values.iter().map(|f| f.name.as_str()).collect();
             bail!("no deploy_jobs key in {}", names.join(", "))
         }
-        (None, None) => Ok(None),
+        (None, None) => Ok(Vec::new()),
     }
 }
 
@@ -416,8 +466,11 @@ impl Style {
         }
     }
 
-    fn file_for(&self, job: &str) -> String {
-        format!("{}/templates/deploy-jobs/{job}.yaml", self.chart)
+    fn file_for(&self, templates: Option<&str>, job: &str) -> String {
+        match templates {
+            Some(dir) => format!("{dir}/deploy-jobs/{job}.yaml"),
+            None => format!("{}/templates/deploy-jobs/{job}.yaml", self.chart),
+        }
     }
 
     fn document(&self, object: &impl Serialize, file: &str) -> Result<String> {
@@ -441,7 +494,7 @@ impl Style {
                 .is_some(),
             "generated documents carry the marker that lets a rerun recognise them"
         );
-        let body = serde_norway::to_string(&value).context("serializing a generated object")?;
+        let body = yaml::to_string(&value);
         Ok(if self.helm4 {
             format!("---\n{body}")
         } else {

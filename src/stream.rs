@@ -261,12 +261,18 @@ fn preamble(raw: &str) -> (bool, Option<&str>) {
     let bytes = raw.as_bytes();
     let mut source = None;
     let mut start = 0;
+    let mut separated = false;
     while start < raw.len() {
         let end = memchr::memchr(b'\n', &bytes[start..]).map_or(raw.len(), |i| start + i);
         let line = line_without_bom(&raw[start..end], start);
         let line = line.strip_suffix('\r').unwrap_or(line);
         start = end + 1;
+        if line.starts_with('%') && !separated {
+            // A directive (`%YAML 1.2`, `%TAG`) before the `---` it belongs to.
+            continue;
+        }
         if is_separator(line) {
+            separated = true;
             // `--- value` puts content on the separator line itself.
             let rest = line[3..].trim();
             if !rest.is_empty() && !rest.starts_with('#') {
@@ -339,6 +345,14 @@ mod tests {
     #[test]
     fn numbers_only_documents_with_content() {
         let docs = split(b"---\n# only a comment\n---\na: 1\n---\n---\nb: 2\n").unwrap();
+        let numbers: Vec<usize> = docs.iter().map(|d| d.number).collect();
+        assert_eq!(numbers, [0, 1, 0, 2]);
+    }
+
+    #[test]
+    fn directives_are_not_documents() {
+        let docs =
+            split(b"%YAML 1.2\n---\na: 1\n...\n%YAML 1.2\n%TAG ! tag:x,1:\n---\nb: 2\n").unwrap();
         let numbers: Vec<usize> = docs.iter().map(|d| d.number).collect();
         assert_eq!(numbers, [0, 1, 0, 2]);
     }
