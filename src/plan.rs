@@ -50,7 +50,7 @@ pub trait Documents {
     fn raw(&self, i: usize) -> &str;
     /// Document `i` parsed in full; errors already carry the document's context.
     fn value(&self, i: usize) -> Result<&Value>;
-    /// `document 3 (chart/templates/x.yaml)`.
+    /// `chart/templates/x.yaml`, or `document 3` when the stream names no file.
     fn label(&self, i: usize) -> String;
     /// Whether document `i` is skipped for planning (the configuration, generated output).
     fn ignored(&self, i: usize) -> bool;
@@ -78,7 +78,7 @@ pub struct ChartHook {
     /// As Helm reads it: an integer, else 0.
     pub weight: i64,
     pub delete_policy: String,
-    /// `document 3 (chart/templates/x.yaml)`.
+    /// `chart/templates/x.yaml`, or `document 3` when the stream names no file.
     pub document: String,
 }
 
@@ -861,7 +861,7 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
 }
 
 /// The hook workloads (`helm.sh/hook`) that have a container of this name, described for a
-/// message: `Job/shop-db-init in document 3 (shop/templates/db-init.yaml), a pre-install hook`.
+/// message: `Job/shop-db-init in shop/templates/db-init.yaml, a pre-install hook`.
 fn hook_workloads_with(docs: &dyn Documents, job: &Job, name: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for i in 0..docs.count() {

@@ -82,6 +82,27 @@ struct Entry<'a> {
 
 struct Entries<'a> {
     entries: Vec<Entry<'a>>,
+    /// Template files that render more than one document of the stream: a message names
+    /// the document in them by kind and name too.
+    shared_sources: std::collections::HashSet<String>,
+}
+
+impl<'a> Entries<'a> {
+    fn new(entries: Vec<Entry<'a>>) -> Entries<'a> {
+        let mut seen = std::collections::HashSet::new();
+        let mut shared_sources = std::collections::HashSet::new();
+        for entry in &entries {
+            if let Some(source) = source(&entry.doc, entry.header.as_deref())
+                && !seen.insert(source)
+            {
+                shared_sources.insert(source.to_string());
+            }
+        }
+        Entries {
+            entries,
+            shared_sources,
+        }
+    }
 }
 
 impl Documents for Entries<'_> {
@@ -108,7 +129,16 @@ impl Documents for Entries<'_> {
 
     fn label(&self, i: usize) -> String {
         let entry = &self.entries[i];
-        label(&entry.doc, entry.header.as_deref())
+        let header = entry.header.as_deref();
+        match source(&entry.doc, header) {
+            Some(file) if self.shared_sources.contains(file) => {
+                match header.and_then(|h| Some((h.kind.as_deref()?, h.name.as_deref()?))) {
+                    Some((kind, name)) => format!("{file} ({kind}/{name})"),
+                    None => format!("{file} (document {} of the stream)", entry.doc.number),
+                }
+            }
+            _ => label(&entry.doc, header),
+        }
     }
 
     fn ignored(&self, i: usize) -> bool {
@@ -116,12 +146,46 @@ impl Documents for Entries<'_> {
     }
 }
 
-/// `document 3 (chart/templates/x.yaml)`: how every message names a document.
+/// How every message names a document: by its template file (`chart/templates/x.yaml`)
+/// when the stream says it, else by its number in the stream (`document 3`).
+///
+/// The file, not the number: Helm 4 hands a post-renderer its documents in another order
+/// (by file name, hooks included) than `helm template` prints them, so a number would point
+/// at different documents in plugin mode and in a pipe. A file that renders several
+/// documents gets the kind and name too (see [`Entries::label`]).
 fn label(doc: &Document<'_>, header: Option<&Header>) -> String {
-    match header.and_then(Header::filename).or(doc.source_comment) {
-        Some(source) => format!("document {} ({source})", doc.number),
+    match source(doc, header) {
+        Some(file) => file.to_string(),
         None => format!("document {}", doc.number),
     }
+}
+
+/// The template file a document came from: Helm 4's file-name annotation (read from the
+/// text when the document could not be read, so a YAML error still names its file), or
+/// Helm 3's `# Source:` comment.
+fn source<'s>(doc: &'s Document<'_>, header: Option<&'s Header>) -> Option<&'s str> {
+    header
+        .and_then(Header::filename)
+        .or(doc.source_comment)
+        .or_else(|| filename_in_text(doc.raw))
+}
+
+/// The value of the file-name annotation, found as text: only a plain or quoted value on
+/// its own line, as Helm 4 writes it.
+fn filename_in_text(raw: &str) -> Option<&str> {
+    raw.lines().find_map(|line| {
+        let value = line
+            .trim_start()
+            .strip_prefix(crate::FILENAME_ANNOTATION)?
+            .strip_prefix(':')?
+            .trim();
+        let value = value
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(value);
+        (!value.is_empty() && !value.contains(['"', '\'', '\\'])).then_some(value)
+    })
 }
 
 /// Parses one document in full, resolving merge keys.
@@ -218,9 +282,7 @@ fn read_all(documents: Vec<Document<'_>>, strict: bool) -> Result<Vec<Entry<'_>>
 /// The workloads a rendered stream holds and their containers (for `init`).
 pub fn workloads(input: &[u8]) -> Result<Vec<(String, Vec<String>)>> {
     let text = stream::text(input)?;
-    let docs = Entries {
-        entries: read_all(stream::split_text(text), false)?,
-    };
+    let docs = Entries::new(read_all(stream::split_text(text), false)?);
     plan::reusable_containers(&docs)
 }
 
@@ -228,9 +290,7 @@ pub fn workloads(input: &[u8]) -> Result<Vec<(String, Vec<String>)>> {
 pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let text = stream::text(input)?;
     let documents = stream::split_text(text);
-    let mut docs = Entries {
-        entries: read_all(documents, options.strict)?,
-    };
+    let mut docs = Entries::new(read_all(documents, options.strict)?);
 
     let configs = configuration(&mut docs, &options.values)?;
     if configs.is_empty() {

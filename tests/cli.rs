@@ -107,7 +107,10 @@ fn helm4_plugin_mode_reports_errors_as_a_document_helm_rejects() {
     let file = doc["metadata"]["annotations"][deploy_jobs::FILENAME_ANNOTATION]
         .as_str()
         .unwrap();
-    assert!(file.contains("document 1: invalid YAML"), "{file}");
+    assert!(
+        file.contains("shop/templates/x.yaml: invalid YAML"),
+        "a document that cannot be read still names its file: {file}"
+    );
 }
 
 /// Helm 3 sets the same variables for every plugin (helm-secrets, helm-diff), and shows
@@ -125,7 +128,7 @@ fn plugin_variables_without_helm4_input_report_errors_plainly() {
     assert!(out.stdout.is_empty(), "no error document to apply");
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .starts_with("error: document 1 (shop/templates/x.yaml): invalid YAML"),
+            .starts_with("error: shop/templates/x.yaml: invalid YAML"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -211,6 +211,36 @@ fn helm4_shows_our_error_although_it_discards_plugin_stderr() {
                 .starts_with(deploy_jobs::helm::HELM_TEXT_FOLLOWS),
         "helm's own text is announced as noise, after our message:\n{stderr}"
     );
+
+    // The same mistake through a pipe (`helm template | deploy-jobs render`), where the
+    // stream has another order and `# Source:` comments instead of Helm 4's annotation: the
+    // message names the same template file, never a document number that would differ.
+    let values = [
+        "--set",
+        "deploy_jobs[0].name=migrate",
+        "--set",
+        "deploy_jobs[0].container=api",
+        "--set",
+        "deploy_jobs[0].command=migrate",
+    ];
+    let mut args = vec!["template", "shop", CHART];
+    args.extend(values);
+    let rendered = helm.ok(&args);
+    let piped = common::run(&["render"], rendered.as_bytes());
+    let piped_err = String::from_utf8_lossy(&piped.stderr);
+    let message = "example/templates/deploy-jobs.yaml: deploy_jobs[0].container: no container named `api`; the rendered workloads are: Deployment/shop-example in example/templates/deployment.yaml";
+    assert!(
+        piped_err.contains(message),
+        "the pipe names the file:\n{piped_err}"
+    );
+    assert!(
+        stderr.contains(message),
+        "and so does the plugin, word for word:\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("document ") && !piped_err.contains("document "),
+        "no document numbers, which differ between the two streams:\n{stderr}\n{piped_err}"
+    );
 }
 
 #[test]
