@@ -170,7 +170,7 @@ pub fn summary(
                 out.push_str(&format!(
                     "  {}: {}\n",
                     release.show(workload),
-                    containers.join(", ")
+                    release.show(&containers.join(", "))
                 ));
             }
         }
@@ -270,11 +270,11 @@ mod tests {
     fn the_summary_never_shows_a_release_name_the_user_did_not_choose() {
         let workloads = Ok(vec![(
             format!("Deployment/{PLACEHOLDER_RELEASE}-web"),
-            vec!["web".to_string()],
+            vec!["web".to_string(), format!("{PLACEHOLDER_RELEASE}-cleanup")],
         )]);
         let placeholder = summary("web", &[], &workloads, &Release::Placeholder);
         assert!(
-            placeholder.contains("  Deployment/<release>-web: web"),
+            placeholder.contains("  Deployment/<release>-web: web, <release>-cleanup"),
             "{placeholder}"
         );
         assert!(!placeholder.contains(PLACEHOLDER_RELEASE), "{placeholder}");

@@ -775,9 +775,33 @@ fn waited_for_readiness(docs: &dyn Documents, reused: &Reused<'_>) -> Result<boo
         .any(|c| c.contains_key("readinessProbe")))
 }
 
+/// `Deployment/shop in shop/templates/deployment.yaml (containers: app, sidecar)`: a
+/// workload as a `container:` message lists it.
+fn describe_candidate(workload: &str, label: &str, pod: &Mapping) -> String {
+    let names = |list: &[&Mapping]| {
+        list.iter()
+            .filter_map(|c| str_field(c, "name"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let init = init_containers(pod);
+    format!(
+        "{workload} in {label} (containers: {}{})",
+        names(&containers(pod)),
+        if init.is_empty() {
+            String::new()
+        } else {
+            format!("; init containers: {}", names(&init))
+        }
+    )
+}
+
 fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<Reused<'a>> {
     let mut found = Vec::new();
     let mut candidates: Vec<String> = Vec::new();
+    // Workloads whose text does not even contain the name: parsed only if a message must
+    // list their containers.
+    let mut skipped: Vec<(usize, usize, &str, String)> = Vec::new();
     for (i, header, kind) in workloads(docs) {
         let workload = format!("{kind}/{}", header.name.as_deref().unwrap_or("?"));
         if let Some((want_kind, want_name)) = &job.workload
@@ -787,7 +811,8 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
         }
         // Cheap pre-check before a full parse: the name must appear in the text.
         if job.workload.is_none() && !docs.raw(i).contains(name) {
-            candidates.push(format!("{workload} in {}", docs.label(i)));
+            skipped.push((candidates.len(), i, kind, workload));
+            candidates.push(String::new());
             continue;
         }
         let value = docs.value(i)?;
@@ -795,22 +820,7 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
             .ok_or_else(|| anyhow!("{}: {workload} has no pod template", docs.label(i)))?;
         let containers = containers(pod);
         let init = init_containers(pod);
-        let names = |list: &[&Mapping]| {
-            list.iter()
-                .filter_map(|c| str_field(c, "name"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        candidates.push(format!(
-            "{workload} in {} (containers: {}{})",
-            docs.label(i),
-            names(&containers),
-            if init.is_empty() {
-                String::new()
-            } else {
-                format!("; init containers: {}", names(&init))
-            }
-        ));
+        candidates.push(describe_candidate(&workload, &docs.label(i), pod));
         // An init container too: a chart that runs its migration as one has the very
         // container the job should run.
         if let Some(container) = containers
@@ -838,6 +848,15 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
                 "no container named `{name}`{scope} in the workloads the chart renders as ordinary resources; it is in {}: a hook is a one-off step that Helm creates at its own event and deletes by its own policy (often the chart's own migration), not the running app, so its container is not reused; set `image` and `command` on the job instead, or reuse a container of the app",
                 hooks.join(", ")
             );
+        }
+    }
+    if found.is_empty() {
+        for (slot, i, kind, workload) in skipped {
+            let pod = docs.value(i).ok().and_then(|v| pod_spec(kind, v));
+            candidates[slot] = match pod {
+                Some(pod) => describe_candidate(&workload, &docs.label(i), pod),
+                None => format!("{workload} in {}", docs.label(i)),
+            };
         }
     }
     match found.len() {

@@ -386,9 +386,14 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
         })
         .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
         .collect();
+    // A volume listed in `volumes` comes along even when no copied container mounts it: a
+    // pod annotation may name it for an injected sidecar (Kuma's token volume, say).
     let volumes: Vec<Value> = volumes
         .iter()
-        .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
+        .filter(|v| {
+            let name = volume_name(v).unwrap_or_default();
+            job.spec.volumes.contains(&name) || (keep(v) && mounted.contains(&name))
+        })
         .cloned()
         .collect();
     let mut copied = IndexMap::new();

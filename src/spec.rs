@@ -231,15 +231,28 @@ pub struct StringLike(pub String);
 
 impl<'de> Deserialize<'de> for StringLike {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match Value::deserialize(d)? {
-            Value::String(s) => Ok(StringLike(s)),
-            Value::Number(n) => Ok(StringLike(n.to_string())),
-            Value::Bool(b) => Ok(StringLike(b.to_string())),
-            other => Err(serde::de::Error::custom(format!(
-                "expected a string, found {}",
-                describe(&other)
-            ))),
-        }
+        scalar_text(&Value::deserialize(d)?)
+            .map(StringLike)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The text of a scalar where Kubernetes wants a string (an env value, a command word, a
+/// label): a string, or an integer, whose text is unambiguous. Anything else is refused
+/// rather than guessed at: by the time deploy-jobs reads it, a YAML reader has already turned
+/// `3.10` into the number 3.1, `1e3` into 1000, and (Helm's YAML 1.1) `yes`, `on` or `off`
+/// into a boolean, so the text the user wrote is gone.
+pub fn scalar_text(value: &Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        Value::Number(n) => Err(format!(
+            "the number {n} where a string is expected: YAML reads an unquoted 3.10 as 3.1 and 1e3 as 1000, so what was written is lost; quote it (with Helm: --set-string)"
+        )),
+        Value::Bool(b) => Err(format!(
+            "the boolean {b} where a string is expected: Helm's YAML reads unquoted yes, no, on, off, y and n as booleans too, so what was written is lost; quote it (with Helm: --set-string)"
+        )),
+        other => Err(format!("expected a string, found {}", describe(other))),
     }
 }
 
@@ -250,8 +263,8 @@ impl schemars::JsonSchema for StringLike {
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "A string; numbers and booleans are taken as the text they are written as.",
-            "type": ["string", "number", "boolean"]
+            "description": "A string; an integer is taken as its decimal text. Other numbers and booleans are refused: quote them.",
+            "type": ["string", "integer"]
         })
     }
 }
@@ -263,7 +276,7 @@ fn words_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({
         "description": "A list (exec form), or a string split into words like a shell would, without running a shell.",
         "oneOf": [
-            {"type": "array", "items": {"type": ["string", "number", "boolean"]}, "minItems": 1},
+            {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 1},
             {"type": "string", "minLength": 1},
             {"type": "null"}
         ]
@@ -276,7 +289,7 @@ fn env_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
         "description": "A list of Kubernetes EnvVars, or a mapping of names to values; merged by name over the reused container's env.",
         "oneOf": [
             {"type": "array", "items": var},
-            {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+            {"type": "object", "additionalProperties": {"type": ["string", "integer", "null"]}},
             {"type": "null"}
         ]
     })
@@ -963,15 +976,7 @@ fn words(value: Option<&Value>, path: &str) -> Result<Option<Vec<String>>, SpecE
         Value::Sequence(items) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| match item {
-                Value::String(s) => Ok(s.clone()),
-                Value::Number(n) => Ok(n.to_string()),
-                Value::Bool(b) => Ok(b.to_string()),
-                other => err(
-                    format!("{path}[{i}]"),
-                    format!("expected a string, found {}", describe(other)),
-                ),
-            })
+            .map(|(i, item)| scalar_text(item).or_else(|m| err(format!("{path}[{i}]"), m)))
             .collect::<Result<_, _>>()?,
         other => {
             return err(
@@ -1052,19 +1057,17 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
                     return err(path, "variable names must be strings");
                 };
                 let value = match v {
-                    Value::String(s) => s.clone(),
-                    Value::Number(n) => n.to_string(),
-                    Value::Bool(b) => b.to_string(),
                     Value::Null => String::new(),
-                    other => {
+                    Value::Mapping(_) | Value::Sequence(_) => {
                         return err(
                             format!("{path}.{name}"),
                             format!(
                                 "expected a string, found {}; use the list form with valueFrom for references",
-                                describe(other)
+                                describe(v)
                             ),
                         );
                     }
+                    scalar => scalar_text(scalar).or_else(|m| err(format!("{path}.{name}"), m))?,
                 };
                 vars.push(EnvVar {
                     name: name.clone(),
@@ -1266,6 +1269,41 @@ mod tests {
     fn env_accepts_a_mapping_with_numbers() {
         let j = jobs("deploy_jobs:\n- name: a\n  image: x\n  env: {DB_PORT: 5432}\n").unwrap();
         assert_eq!(j[0].env[0].value, Some(StringLike("5432".into())));
+    }
+
+    #[test]
+    fn lossy_scalars_where_a_string_is_expected_are_refused_with_the_key_path() {
+        for (yaml, path, what) in [
+            (
+                "env: {RUBY_VERSION: 3.10}",
+                "deploy_jobs[0].env.RUBY_VERSION",
+                "the number 3.1",
+            ),
+            (
+                "env: {FEATURE: true}",
+                "deploy_jobs[0].env.FEATURE",
+                "boolean",
+            ),
+            ("args: [sleep, 1e3]", "deploy_jobs[0].args[1]", "1000"),
+            (
+                "env: [{name: A, value: false}]",
+                "deploy_jobs[0].env",
+                "boolean",
+            ),
+            (
+                "labels: {tier: 1.10}",
+                "deploy_jobs[0].labels",
+                "the number",
+            ),
+        ] {
+            let message = error(&format!(
+                "deploy_jobs:\n- name: a\n  image: x\n  command: [m]\n  {yaml}\n"
+            ));
+            assert!(
+                message.contains(path) && message.contains(what) && message.contains("quote it"),
+                "{yaml}: {message}"
+            );
+        }
     }
 
     #[test]
