@@ -21,6 +21,7 @@ pub mod schema;
 pub mod script;
 pub mod spec;
 pub mod stream;
+pub mod typed;
 pub mod yaml;
 
 pub use render::{Options, Rendered, Target, ValuesFile, render};

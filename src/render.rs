@@ -535,6 +535,14 @@ impl Style {
 
     fn document(&self, object: &impl Serialize, file: &str) -> Result<String> {
         let mut value = serde_norway::to_value(object).context("serializing a generated object")?;
+        // What a Job copies from the app's pod means what it meant to Kubernetes there.
+        if let Some(pod) = value
+            .get_mut("spec")
+            .and_then(|s| s.get_mut("template"))
+            .and_then(|t| t.get_mut("spec"))
+        {
+            crate::typed::as_kubernetes_reads(pod);
+        }
         if let Some(Value::Mapping(annotations)) = value
             .get_mut("metadata")
             .and_then(|m| m.get_mut("annotations"))

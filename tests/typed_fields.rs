@@ -1,0 +1,67 @@
+//! A Job's pod copied from the app's means to Kubernetes what the app's pod meant: real
+//! kubectl 1.35 (YAML 1.1, offline `annotate --local`) reads the app's Deployment as written
+//! in the chart (`defaultMode: 0555`, `runAsNonRoot: yes`, `readOnly: on`, `runAsUser: 1_000`)
+//! and the generated Job, and the copied fields must come back equal.
+
+mod common;
+
+use std::fs;
+use std::process::Command;
+
+use serde_json::Value as Json;
+
+const CASE: &str = "yaml11-typed-fields-copied-as-kubernetes-reads-them";
+
+/// Every document of `text` as real kubectl reads it.
+fn kubectl_reads(text: &str) -> Vec<Json> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stream.yaml");
+    fs::write(&file, text).unwrap();
+    let out = Command::new(common::tool("kubectl"))
+        .args(["annotate", "--local", "-o", "json", "-f"])
+        .arg(&file)
+        .arg("read=1")
+        .output()
+        .expect("kubectl runs");
+    let json = common::succeeded(out, "kubectl reading the stream");
+    serde_json::Deserializer::from_str(&json)
+        .into_iter::<Json>()
+        .map(|v| v.expect("kubectl prints JSON"))
+        .collect()
+}
+
+#[test]
+fn copied_pod_fields_mean_what_they_meant_in_the_app() {
+    let dir = common::repo_root().join("testdata").join(CASE);
+    let input = fs::read_to_string(dir.join("input.yaml")).unwrap();
+    let expected = fs::read_to_string(dir.join("expected.yaml")).unwrap();
+    // The app as Kubernetes reads the chart's text (the DeployJobs document is not a
+    // Kubernetes object kubectl knows offline, so only the Deployment is given to it).
+    let deployment = input.split("\n---\n").next().unwrap();
+    let app = kubectl_reads(deployment).remove(0);
+    let job = kubectl_reads(&expected)
+        .into_iter()
+        .find(|d| d["kind"] == "Job")
+        .expect("the generated Job");
+    let app_pod = &app["spec"]["template"]["spec"];
+    let job_pod = &job["spec"]["template"]["spec"];
+
+    assert_eq!(
+        app_pod["securityContext"]["runAsUser"], 1000,
+        "kubectl reads 1_000 as 1000"
+    );
+    for field in ["securityContext", "enableServiceLinks", "volumes"] {
+        assert_eq!(
+            job_pod[field], app_pod[field],
+            "{field}: the Job's reads as the app's"
+        );
+    }
+    let (app_c, job_c) = (&app_pod["containers"][0], &job_pod["containers"][0]);
+    for field in ["securityContext", "volumeMounts", "env"] {
+        assert_eq!(job_c[field], app_c[field], "container {field}");
+    }
+    assert_eq!(
+        job_c["env"][0]["value"], "off",
+        "a quoted string stays the string it was"
+    );
+}
