@@ -67,7 +67,7 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, SpecError> {
+pub(crate) fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, SpecError> {
     Err(SpecError {
         path: path.into(),
         message: message.into(),
@@ -672,44 +672,6 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
     Ok(out)
 }
 
-/// Refuses a job whose deadline outlives Helm's `--timeout` of `timeout` seconds: Helm would
-/// give up on it while it still runs, and the next deploy's `before-hook-creation` would
-/// delete it mid-run. Jobs without a deadline get one that fits (see the planner).
-///
-/// The same holds for an `exclusive` job's stop step, whose Job runs `stopTimeoutSeconds`
-/// plus the time its kubectl calls take.
-pub fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
-    use crate::exclusive::STOP_OVERHEAD_SECONDS;
-    use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
-    if let Some(wait) = job.spec.stop_timeout_seconds {
-        let deadline = wait.saturating_add(STOP_OVERHEAD_SECONDS);
-        if deadline > deadline_within(timeout) {
-            let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
-            return err(
-                format!("{}.stopTimeoutSeconds", job.path()),
-                format!(
-                    "{wait}, plus {STOP_OVERHEAD_SECONDS}s for the stop step's kubectl calls, does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up on the stop step while it still runs. Give Helm and deploy-jobs the same longer timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`)",
-                    format_duration(timeout)
-                ),
-            );
-        }
-    }
-    let Some(deadline) = job.spec.active_deadline_seconds else {
-        return Ok(());
-    };
-    if deadline <= deadline_within(timeout) {
-        return Ok(());
-    }
-    let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
-    err(
-        format!("{}.activeDeadlineSeconds", job.path()),
-        format!(
-            "{deadline} does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up while the Job still runs, and the next deploy would delete it mid-run. For a long job give Helm and deploy-jobs the same timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`); the deadline can then be left out, it defaults to the timeout less {TIMEOUT_MARGIN}s",
-            format_duration(timeout)
-        ),
-    )
-}
-
 /// The hook outcomes on which Helm prints a hook's container logs.
 pub const LOG_POLICIES: &[&str] = &["hook-succeeded", "hook-failed"];
 
@@ -1111,7 +1073,7 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
 }
 
 fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
-    const KINDS: &[&str] = crate::plan::WORKLOAD_KINDS;
+    const KINDS: &[&str] = crate::documents::WORKLOAD_KINDS;
     let Some((kind, name)) = w.split_once('/') else {
         return err(
             path,
