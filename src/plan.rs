@@ -34,6 +34,8 @@ pub struct Plan {
     pub jobs: Vec<PlannedJob>,
     /// The chart's own hooks (the stream's, not deploy-jobs'), in stream order.
     pub chart_hooks: Vec<ChartHook>,
+    /// How the jobs' order is enforced.
+    pub target: crate::order::Target,
 }
 
 /// One `deploy_jobs` entry and what it turns into.
@@ -157,6 +159,7 @@ pub fn plan_groups(
         environment,
         jobs: planned,
         chart_hooks,
+        target: order.target(),
     })
 }
 

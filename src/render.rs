@@ -282,11 +282,21 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     }
     let plan = plan::plan_groups(&docs, groups, order.as_mut())?;
 
-    let mut out = stream::Output::new(text);
-    for entry in docs.entries.iter().filter(|e| !e.ignored) {
-        out.keep(&entry.doc);
-    }
+    // The strategy may rewrite input documents (gate mode: the gated workloads).
+    let arranged: Vec<_> = plan
+        .jobs
+        .iter()
+        .filter_map(|p| Some((&p.job, p.output.as_ref()?)))
+        .collect();
+    let rewritten = order.rewrite(&docs, &arranged)?;
     let style = Style::of(&docs);
+    let mut out = stream::Output::new(text);
+    for (i, entry) in docs.entries.iter().enumerate().filter(|(_, e)| !e.ignored) {
+        match rewritten.iter().find(|(doc, _)| *doc == i) {
+            Some((_, value)) => out.append(style.rewritten(&entry.doc, value)),
+            None => out.keep(&entry.doc),
+        }
+    }
     for (planned, folder) in plan.jobs.iter().zip(&folders) {
         let Some(output) = &planned.output else {
             continue;
@@ -432,6 +442,16 @@ impl Style {
             })
             .unwrap_or_else(|| "deploy-jobs".to_string());
         Style { helm4, chart }
+    }
+
+    /// An input document the strategy changed, re-serialized by the YAML 1.1-safe writer,
+    /// keeping its `# Source:` comment (Helm 4's file name is among its annotations).
+    fn rewritten(&self, doc: &Document<'_>, value: &Value) -> String {
+        let body = yaml::to_string(value);
+        match doc.source_comment.filter(|_| !self.helm4) {
+            Some(source) => format!("---\n# Source: {source}\n{body}"),
+            None => format!("---\n{body}"),
+        }
     }
 
     fn file_for(&self, templates: Option<&str>, job: &str) -> String {

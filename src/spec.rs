@@ -41,7 +41,10 @@ pub const DEFAULT_DEADLINE: u64 = 240;
 /// `kubectl`: this one is `FROM alpine` (busybox provides the first three) with kubectl in
 /// /usr/local/bin, tagged with its kubectl version. The Kubernetes project's own
 /// registry.k8s.io/kubectl is distroless (go-runner base): no shell at all.
-pub const DEFAULT_STOP_IMAGE: &str = "alpine/kubectl:1.35.0";
+pub const DEFAULT_STOP_IMAGE: &str = DEFAULT_KUBECTL_IMAGE;
+/// The pinned image with `sh`, `date`, `sleep` and `kubectl` that every generated kubectl
+/// step runs in: the stop and start steps, and the gate mode's gate and rollout containers.
+pub const DEFAULT_KUBECTL_IMAGE: &str = "alpine/kubectl:1.35.0";
 /// The image of the wait-for initContainer: a small, pinned busybox with `nc`.
 pub const DEFAULT_WAIT_IMAGE: &str = "busybox:1.37.0";
 /// The `environment` key that applies when the chosen environment has no entry.
@@ -153,6 +156,20 @@ pub struct JobSpec {
     /// kubectl calls; pass helm a `--timeout` longer than both.
     #[serde(default)]
     pub stop_timeout_seconds: Option<u64>,
+    /// `--target gate`: the workloads whose new pods wait for this job (`Deployment/name`,
+    /// `StatefulSet/name`, `DaemonSet/name`); default: the one whose container it reuses.
+    #[serde(default)]
+    #[schemars(schema_with = "rollout_list_schema")]
+    pub gates: Vec<String>,
+    /// `--target gate`: the workloads a post-install/post-upgrade job waits to see rolled
+    /// out before it runs; default: the one whose container it reuses.
+    #[serde(default)]
+    #[schemars(schema_with = "rollout_list_schema")]
+    pub follows: Vec<String>,
+    /// `--target gate`: image of the gate and rollout containers (needs `sh`, `date`,
+    /// `sleep` and `kubectl`).
+    #[serde(default)]
+    pub gate_image: Option<String>,
 }
 
 /// A Kubernetes `EnvFromSource`.
@@ -303,6 +320,14 @@ fn exclusive_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
             {"type": "array", "items": {"type": "string", "pattern": "^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}, "minItems": 1},
             {"type": "null"}
         ]
+    })
+}
+
+fn rollout_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "With --target gate: a list of Deployment/name, StatefulSet/name and DaemonSet/name.",
+        "type": "array",
+        "items": {"type": "string", "pattern": "^(Deployment|StatefulSet|DaemonSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}
     })
 }
 
@@ -477,6 +502,10 @@ pub struct Job {
     pub delete_policy: Vec<String>,
     pub workload: Option<(String, String)>,
     pub exclusive: Exclusive,
+    /// `gates`, as (kind, name).
+    pub gates: Vec<(String, String)>,
+    /// `follows`, as (kind, name).
+    pub follows: Vec<(String, String)>,
 }
 
 impl Job {
@@ -490,6 +519,14 @@ impl Job {
             .wait_image
             .clone()
             .unwrap_or_else(|| DEFAULT_WAIT_IMAGE.to_string())
+    }
+
+    /// The image of the gate mode's gate and rollout containers.
+    pub fn gate_image(&self) -> String {
+        self.spec
+            .gate_image
+            .clone()
+            .unwrap_or_else(|| DEFAULT_KUBECTL_IMAGE.to_string())
     }
 
     /// The image of an `exclusive` job's stop and start steps.
@@ -656,6 +693,8 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         if spec.stop_timeout_seconds == Some(0) {
             return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
         }
+        let gates = rollout_workloads(&spec.gates, &format!("{path}.gates"))?;
+        let follows = rollout_workloads(&spec.follows, &format!("{path}.follows"))?;
         out.push(Job {
             index,
             spec: spec.clone(),
@@ -667,6 +706,8 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             delete_policy,
             workload,
             exclusive,
+            gates,
+            follows,
         });
     }
     Ok(out)
@@ -1093,6 +1134,31 @@ fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
         return err(path, "names no workload after the slash");
     }
     Ok((kind.to_string(), name.to_string()))
+}
+
+/// Kinds that roll out pods from a template: what a gate holds and a rollout wait follows.
+pub const ROLLOUT_KINDS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
+
+/// A list of `Kind/name` of [`ROLLOUT_KINDS`], each once.
+fn rollout_workloads(list: &[String], path: &str) -> Result<Vec<(String, String)>, SpecError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let (kind, name) = parse_workload(item, &item_path)?;
+        if !ROLLOUT_KINDS.contains(&kind.as_str()) {
+            return err(
+                item_path,
+                format!(
+                    "a {kind} does not roll out pods; expected {}",
+                    ROLLOUT_KINDS.join(", ")
+                ),
+            );
+        }
+        if !out.contains(&(kind.clone(), name.clone())) {
+            out.push((kind, name));
+        }
+    }
+    Ok(out)
 }
 
 fn parse_target(t: &str, path: &str) -> Result<(String, u16), SpecError> {

@@ -51,6 +51,7 @@ impl Order for ArgoCd {
     }
 
     fn check(&self, job: &Job) -> Result<(), SpecError> {
+        super::gate::refuse_gate_keys(job)?;
         check(job)
     }
 

@@ -64,6 +64,7 @@ impl Order for Hooks {
     }
 
     fn check(&self, job: &Job) -> Result<(), SpecError> {
+        super::gate::refuse_gate_keys(job)?;
         check_deadline(job, self.timeout)
     }
 
@@ -250,7 +251,9 @@ impl Order for Hooks {
             pod,
             annotations,
             pod_annotations,
-            ctx.default_deadline,
+            job.spec
+                .active_deadline_seconds
+                .unwrap_or(ctx.default_deadline),
         )?;
 
         let copies = copies
@@ -279,6 +282,8 @@ impl Order for Hooks {
             reads_chart_hooks: prepared.reads_chart_hooks,
             source: prepared.reused.as_ref().map(|r| r.source.clone()),
             source_waited_for_readiness: prepared.source_waited_for_readiness,
+            objects: Vec::new(),
+            gate: None,
         })
     }
 }

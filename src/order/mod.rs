@@ -7,6 +7,7 @@
 //! ([`gate`]). A further strategy is one more file here and one more [`Target`].
 
 pub mod argocd;
+pub mod gate;
 pub mod hooks;
 
 use anyhow::{Context as _, Result};
@@ -30,6 +31,9 @@ pub enum Target {
     Helm,
     /// Argo CD: its own hook annotations are added, and events it ignores are refused.
     ArgoCd,
+    /// Appliers that run no hooks (Helm 3, kubectl, Flux, GitOps): the Jobs are ordinary
+    /// resources, and gates in the workloads' pods wait for them in the cluster.
+    Gate,
 }
 
 /// One way of enforcing the jobs' order. The planner calls [`Order::check`] on every
@@ -75,6 +79,7 @@ pub fn strategy(target: Target, timeout: u64) -> Result<Box<dyn Order>> {
     Ok(match target {
         Target::Helm => Box::new(hooks::Hooks::new(timeout)?),
         Target::ArgoCd => Box::new(argocd::ArgoCd::new()),
+        Target::Gate => Box::new(gate::Gate::new(timeout)?),
     })
 }
 
@@ -136,6 +141,11 @@ pub struct JobOutput {
     /// Whether `helm --wait` waits for that workload's pods to be Ready and they have a
     /// readiness probe (a post-install/upgrade job the app waits for would then deadlock).
     pub source_waited_for_readiness: bool,
+    /// Further objects the strategy adds before the Job (the gate's ServiceAccount, Role
+    /// and RoleBinding).
+    pub objects: Vec<Value>,
+    /// In gate mode: what the job gates or follows.
+    pub gate: Option<gate::Gating>,
 }
 
 impl JobOutput {
@@ -143,7 +153,7 @@ impl JobOutput {
     /// step's RBAC and Job, the copies, the Job, the start step. Rendering, the name checks
     /// and the plan report all walk this one list.
     pub fn generated(&self) -> Vec<Generated<'_>> {
-        let mut out = Vec::new();
+        let mut out: Vec<Generated<'_>> = self.objects.iter().map(Generated::Rbac).collect();
         if let Some(stop) = &self.stop {
             out.extend(stop.rbac.iter().map(Generated::Rbac));
             out.push(Generated::Stop(stop));
@@ -160,7 +170,7 @@ impl JobOutput {
 /// One object a job adds; see [`JobOutput::generated`].
 #[derive(Debug, Clone, Copy)]
 pub enum Generated<'a> {
-    /// The stop step's ServiceAccount, Role or RoleBinding.
+    /// A ServiceAccount, Role or RoleBinding: the stop step's, or the gate's.
     Rbac(&'a Value),
     /// The stop step's Job.
     Stop(&'a exclusive::Stop),
@@ -243,7 +253,7 @@ pub struct HookCopy {
     pub object: Value,
 }
 
-/// The Job object with the annotations a strategy chose, and its spec hash.
+/// The Job object with the annotations and deadline a strategy chose, and its spec hash.
 pub fn job_object(
     job: &Job,
     prepared: &Prepared<'_>,
@@ -263,7 +273,7 @@ pub fn job_object(
         },
         spec: k8s::JobSpec {
             backoff_limit: job.spec.backoff_limit.unwrap_or(0),
-            active_deadline_seconds: job.spec.active_deadline_seconds.unwrap_or(deadline),
+            active_deadline_seconds: deadline,
             ttl_seconds_after_finished: job.spec.ttl_seconds_after_finished,
             template: PodTemplate {
                 metadata: ObjectMeta {
