@@ -233,7 +233,7 @@ fn plan_job(
     order: &mut dyn Order,
     origin: Option<&str>,
 ) -> Result<JobOutput> {
-    let prepared = prepare(docs, job, ctx, stream_labels, chart_hooks)?;
+    let prepared = prepare(docs, job, ctx, stream_labels, chart_hooks, order)?;
     order.arrange(
         docs,
         job,
@@ -252,6 +252,7 @@ fn prepare<'a>(
     ctx: &Settings,
     stream_labels: &StreamLabels,
     chart_hooks: &[ChartHook],
+    order: &dyn Order,
 ) -> Result<Prepared<'a>> {
     let reused = match &job.spec.container {
         Some(name) => Some(
@@ -264,8 +265,10 @@ fn prepare<'a>(
         .and_then(|h| h.labels.get(INSTANCE_LABEL))
         .or(stream_labels[0].as_ref().map(|(v, _)| v.as_str()));
     let namespace = workload_header.and_then(|h| h.namespace.clone());
-    check_wait_targets(docs, job, namespace.as_deref())?;
-    check_service_account(docs, job, namespace.as_deref())?;
+    // Whether the release's resources exist when the job runs is the strategy's to say.
+    let absent = order.absent_at(&job.events);
+    check_wait_targets(docs, job, namespace.as_deref(), absent)?;
+    check_service_account(docs, job, namespace.as_deref(), absent)?;
 
     let mut pod = match &reused {
         Some(r) => reuse::pod_from_workload(job, r)?,
@@ -610,21 +613,16 @@ fn env_from_names(
     Ok(names)
 }
 
-/// Events at which the release's ordinary resources are not there: before the first apply,
-/// and after they were deleted.
-const ABSENT_EVENTS: &[(&str, &str)] = &[
-    ("pre-install", "does not exist yet"),
-    ("post-delete", "no longer exists"),
-];
-
 /// Refuses a `waitFor` target that is a Service this release renders as an ordinary
 /// resource, for a job that runs when such resources are not there: it would wait out its
 /// deadline and fail the deploy. (Charts that bundle their database as a subchart do this.)
-fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
-    let Some((event, absent)) = ABSENT_EVENTS
-        .iter()
-        .find(|(e, _)| job.events.iter().any(|j| j == e))
-    else {
+fn check_wait_targets(
+    docs: &dyn Documents,
+    job: &Job,
+    namespace: Option<&str>,
+    absent: Option<(&str, &str)>,
+) -> Result<()> {
+    let Some((event, absent)) = absent else {
         return Ok(());
     };
     for (i, (host, port)) in job.wait_for.iter().enumerate() {
@@ -655,14 +653,16 @@ fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) 
 /// Refuses a `serviceAccountName` this release renders as an ordinary resource, for a job
 /// that runs when such resources are not there: no pod could be created, and the Job would
 /// wait out its deadline. (Its RBAC bindings name it, so a hook copy would not do.)
-fn check_service_account(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
+fn check_service_account(
+    docs: &dyn Documents,
+    job: &Job,
+    namespace: Option<&str>,
+    absent: Option<(&str, &str)>,
+) -> Result<()> {
     let Some(sa) = &job.spec.service_account_name else {
         return Ok(());
     };
-    let Some((event, absent)) = ABSENT_EVENTS
-        .iter()
-        .find(|(e, _)| job.events.iter().any(|j| j == e))
-    else {
+    let Some((event, absent)) = absent else {
         return Ok(());
     };
     let rendered = (0..docs.count()).find(|&d| {

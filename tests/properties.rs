@@ -86,6 +86,14 @@ fn options() -> Options {
     }
 }
 
+/// The same jobs in gate mode, which rewrites the app's Deployment.
+fn gate_options() -> Options {
+    Options {
+        target: deploy_jobs::Target::Gate,
+        ..options()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -102,6 +110,16 @@ proptest! {
         prop_assert_eq!(&first, &again, "deterministic");
         let twice = render(first.as_bytes(), &options()).unwrap().stream.to_string();
         prop_assert_eq!(&first, &twice, "rendering its own output changes nothing");
+    }
+
+    #[test]
+    fn gate_mode_is_deterministic_and_idempotent(s in stream_with_app()) {
+        let first = render(s.as_bytes(), &gate_options()).unwrap().stream.to_string();
+        let again = render(s.as_bytes(), &gate_options()).unwrap().stream.to_string();
+        prop_assert_eq!(&first, &again, "deterministic");
+        prop_assert!(first.contains("name: deploy-jobs-gate"), "the app is gated");
+        let twice = render(first.as_bytes(), &gate_options()).unwrap().stream.to_string();
+        prop_assert_eq!(&first, &twice, "rendering its own output regenerates the gate, once");
     }
 
     #[test]

@@ -28,6 +28,13 @@ use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION};
 /// After install or upgrade, and before delete, the ordinary resources are there.
 const COPY_EVENTS: &[&str] = &["pre-install", "pre-upgrade", "post-delete"];
 
+/// Events at which the release's ordinary resources are not there: before the first apply,
+/// and after they were deleted.
+pub(crate) const ABSENT_EVENTS: &[(&str, &str)] = &[
+    ("pre-install", "does not exist yet"),
+    ("post-delete", "no longer exists"),
+];
+
 /// Jobs as Helm hooks, for Helm's `--timeout` of `timeout` seconds.
 #[derive(Debug, Clone)]
 pub struct Hooks {

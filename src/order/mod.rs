@@ -60,6 +60,17 @@ pub trait Order {
         ctx: &Context<'_>,
     ) -> Result<JobOutput>;
 
+    /// Whether the release's ordinary resources are missing when a job runs at `events`:
+    /// the first such event and how (`("pre-install", "does not exist yet")`). The planner
+    /// then refuses a `waitFor` or `serviceAccountName` the job could never reach. Hooks run
+    /// before the first apply and after the delete.
+    fn absent_at(&self, events: &[String]) -> Option<(&'static str, &'static str)> {
+        hooks::ABSENT_EVENTS
+            .iter()
+            .find(|(e, _)| events.iter().any(|j| j == e))
+            .copied()
+    }
+
     /// Input documents to replace, by index, once every job is planned (each enabled job
     /// with what [`Order::arrange`] made of it).
     fn rewrite(
