@@ -138,21 +138,7 @@ impl Report {
             };
             let job = &planned.job;
             if let Some(gating) = &output.gate {
-                let mut hook = Hook {
-                    weight: 0,
-                    kind: String::new(),
-                    name: String::new(),
-                    job: None,
-                    chart_hook: None,
-                    read_by: Vec::new(),
-                    copy_of: None,
-                    wait_for: Vec::new(),
-                    image: None,
-                    command: None,
-                    active_deadline_seconds: None,
-                    delete_policy: String::new(),
-                };
-                describe_job(&mut hook, &output.object, None);
+                let (image, command) = main_command(&output.object);
                 gate.push(GateJob {
                     job: job.name().to_string(),
                     name: output.object.metadata.name.clone().unwrap_or_default(),
@@ -176,8 +162,8 @@ impl Report {
                         .iter()
                         .map(|(h, p)| format!("{h}:{p}"))
                         .collect(),
-                    image: hook.image,
-                    command: hook.command,
+                    image,
+                    command,
                     active_deadline_seconds: output.object.spec.active_deadline_seconds,
                 });
                 continue;
@@ -415,10 +401,16 @@ fn gate_row(g: &GateJob) -> [String; 7] {
 /// Fills in a generated Job's image, command and deadline: its first container's, with
 /// `command` replacing the container's command words when given.
 fn describe_job(hook: &mut Hook, object: &crate::k8s::Job, command: Option<Vec<String>>) {
+    let (image, words) = main_command(object);
+    hook.image = image;
+    hook.command = command.or(words);
+    hook.active_deadline_seconds = Some(object.spec.active_deadline_seconds);
+}
+
+/// A Job's first container's image, and its command and args as one list of words.
+fn main_command(object: &crate::k8s::Job) -> (Option<String>, Option<Vec<String>>) {
     let main = object.spec.template.spec.containers.first();
-    hook.image = main.map(|c| c.image.clone());
-    hook.command = command.or_else(|| {
-        let c = main?;
+    let words = main.and_then(|c| {
         let words: Vec<String> = c
             .command
             .clone()
@@ -428,7 +420,7 @@ fn describe_job(hook: &mut Hook, object: &crate::k8s::Job, command: Option<Vec<S
             .collect();
         (!words.is_empty()).then_some(words)
     });
-    hook.active_deadline_seconds = Some(object.spec.active_deadline_seconds);
+    (main.map(|c| c.image.clone()), words)
 }
 
 /// `(stop) Deployment/web StatefulSet/db`.
