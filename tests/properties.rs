@@ -134,5 +134,6 @@ proptest! {
     fn render_never_panics_on_text(s in text()) {
         let _ = render(s.as_bytes(), &Options::default());
         let _ = render(s.as_bytes(), &options());
+        let _ = render(s.as_bytes(), &gate_options());
     }
 }
