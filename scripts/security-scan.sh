@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Security scan (checkov's Kubernetes checks) of what deploy-jobs itself writes: the
-# hardened wait-for initContainer, and the ServiceAccount, Role, RoleBinding, stop and start
-# Jobs of an `exclusive` job. The migration container is the app's own (image, env,
+# hardened wait-for initContainer, the ServiceAccount, Role, RoleBinding, stop and start
+# Jobs of an `exclusive` job, and the gate mode's gate and rollout containers with their
+# ServiceAccount, Roles and RoleBindings. The migration container is the app's own (image, env,
 # security context are the chart's choices), so it is not judged here.
 #
 # Each check left out is one deploy-jobs cannot or should not decide; the reasons are below.
@@ -42,6 +43,37 @@ assert [d["kind"] for d in ours] == ["ServiceAccount", "Role", "RoleBinding", "J
 yaml.safe_dump_all(ours, open(sys.argv[2], "w"))
 PY
 
+target/release/deploy-jobs render --target gate < testdata/gate-two-jobs-run-in-list-order/input.yaml \
+  > "$work/gate-out.yaml"
+target/release/deploy-jobs render --target gate < testdata/gate-post-job-runs-after-the-rollout/input.yaml \
+  > "$work/rollout-out.yaml"
+"$venv/bin/python" - "$work/gate-out.yaml" "$work/rollout-out.yaml" "$work/gate.yaml" <<'PY'
+import sys, yaml
+docs = [d for f in sys.argv[1:3] for d in yaml.safe_load_all(open(f)) if d]
+ours = [d for d in docs if d["kind"] in ("ServiceAccount", "Role", "RoleBinding")]
+# Each generated gate or rollout container alone in a Job, with its own volumes: what
+# deploy-jobs adds to the app's pods and to the jobs' pods.
+for d in docs:
+    if d["kind"] not in ("Deployment", "Job"):
+        continue
+    pod = d["spec"]["template"]["spec"]
+    for c in pod.get("initContainers", []):
+        if c["name"] in ("deploy-jobs-gate", "deploy-jobs-rollout"):
+            ours.append({
+                "apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": d["metadata"]["name"] + "-" + c["name"]},
+                "spec": {"template": {"spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [c],
+                    "volumes": [v for v in pod["volumes"] if v["name"].startswith("deploy-jobs-gate")],
+                }}},
+            })
+assert sum(d["kind"] == "Job" for d in ours) == 3, [d["metadata"]["name"] for d in ours]
+yaml.safe_dump_all(ours, open(sys.argv[3], "w"))
+PY
+
 # CKV_K8S_43 image digest: the default image is pinned by tag (no way to verify a digest
 #   offline); set `waitImage: busybox@sha256:...` to pin by digest.
 # CKV_K8S_15 pull policy Always: with a pinned image IfNotPresent is right, and Always would
@@ -57,4 +89,8 @@ skip=CKV_K8S_43,CKV_K8S_15,CKV_K8S_21,CKV2_K8S_6
 # CKV_K8S_38 service account token mounted: the stop and start steps call the API server
 #   with it; that is their whole job, and their Role is limited to the named workloads.
 "$venv/bin/checkov" -f "$work/exclusive.yaml" --framework kubernetes --compact --quiet \
+  --skip-check "$skip,CKV_K8S_38"
+# The gate and rollout containers read their Job and workloads with the token projected into
+# them alone (CKV_K8S_38 is about the pod-wide automount, which stays off).
+"$venv/bin/checkov" -f "$work/gate.yaml" --framework kubernetes --compact --quiet \
   --skip-check "$skip,CKV_K8S_38"

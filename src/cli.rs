@@ -108,8 +108,10 @@ struct RenderArgs {
     /// kubectl parse every document anyway; this catches it earlier, at several times the cost.
     #[arg(long)]
     strict: bool,
-    /// Who applies the output: `helm` (hook annotations), or `argocd` (adds Argo CD's hook,
-    /// sync-wave and delete-policy annotations; refuses events Argo CD does not run).
+    /// Who applies the output: `helm` (hook annotations); `argocd` (adds Argo CD's hook,
+    /// sync-wave and delete-policy annotations; refuses events Argo CD does not run); or
+    /// `gate`: for appliers that run no hooks (Helm 3, kubectl apply, Flux, GitOps): the Job
+    /// is an ordinary resource and each workload it gates waits for it in the cluster.
     #[arg(long, value_enum, default_value = "helm")]
     target: TargetArg,
     /// The `--timeout` Helm is given (Go duration: 5m, 1h30m). Every hook Job must fail
@@ -129,6 +131,9 @@ enum TargetArg {
     #[default]
     Helm,
     Argocd,
+    /// For appliers that run no hooks (Helm 3, kubectl apply, Flux, GitOps): the Job is an
+    /// ordinary resource and each workload it gates waits for it in the cluster.
+    Gate,
 }
 
 /// Whether a Helm plugin started us (Helm 4 sets these for its post-renderer plugin, but
@@ -203,6 +208,7 @@ fn options(args: &RenderArgs) -> Result<Options> {
         target: match args.target {
             TargetArg::Helm => deploy_jobs::Target::Helm,
             TargetArg::Argocd => deploy_jobs::Target::ArgoCd,
+            TargetArg::Gate => deploy_jobs::Target::Gate,
         },
         helm_timeout: args.timeout,
         name_prefix: args.name_prefix.clone(),
@@ -218,7 +224,10 @@ fn options(args: &RenderArgs) -> Result<Options> {
 }
 
 fn render_stdin(args: &RenderArgs, input: &[u8]) -> Result<ExitCode> {
-    if helm::is_helm3_post_renderer(&ancestor_command_lines(), input) {
+    // Gate mode emits no hooks: what Helm 3 applies is what it means.
+    if !matches!(args.target, TargetArg::Gate)
+        && helm::is_helm3_post_renderer(&ancestor_command_lines(), input)
+    {
         bail!(helm::HELM3_REFUSAL);
     }
     let rendered = render(input, &options(args)?)?;

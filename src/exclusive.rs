@@ -18,10 +18,10 @@ use indexmap::IndexMap;
 use serde_json::json;
 use serde_norway::Value;
 
+use crate::documents::{Documents, waited_for, workloads};
 use crate::helm::TIMEOUT_MARGIN;
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate};
 use crate::names;
-use crate::plan::{self, Documents};
 use crate::spec::{Exclusive, Job};
 
 /// Seconds the stop and start Jobs allow for their kubectl calls, on top of the wait for pods.
@@ -190,11 +190,11 @@ impl Stop {
 /// Finds the workloads an `exclusive` setting names, and those it leaves running. Never one
 /// the job waits for: stopping the database would leave the migration waiting for it.
 pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
-    let waited = waited_for(docs, job)?;
+    let waited = waited_for(docs, &job.wait_for)?;
     let mut found = Vec::new();
     let mut left_running = Vec::new();
     let mut rendered = Vec::new();
-    for (i, h, kind) in plan::workloads(docs) {
+    for (i, h, kind) in workloads(docs) {
         let name = h.name.clone().unwrap_or_default();
         let id = format!("{kind}/{name}");
         let stoppable = kind == "Deployment" || kind == "StatefulSet";
@@ -301,66 +301,6 @@ pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
         targets: found,
         left_running,
     })
-}
-
-/// The workloads behind the job's `waitFor` targets, with how the job reaches each
-/// (`waitFor db:5432, Service/db`): a Service named by the host (`db`, `db.ns`,
-/// `db.ns.svc.cluster.local`, or `db-0.db-headless` for one pod of a StatefulSet) whose
-/// selector matches the workload's pod template.
-fn waited_for(docs: &dyn Documents, job: &Job) -> Result<Vec<(usize, String)>> {
-    let mut out: Vec<(usize, String)> = Vec::new();
-    for (host, port) in &job.wait_for {
-        let labels: Vec<&str> = host.split('.').collect();
-        let mut services: Vec<&str> = vec![labels[0]];
-        // `pod-0.service`: a StatefulSet pod's own name, under its headless Service.
-        if let Some(second) = labels.get(1)
-            && labels[0]
-                .rsplit_once('-')
-                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        {
-            services.push(second);
-        }
-        for s in 0..docs.count() {
-            let Some(sh) = docs.header(s) else { continue };
-            let named = sh.name.as_deref().is_some_and(|n| services.contains(&n));
-            if docs.ignored(s) || sh.is_hook() || !sh.is_kind("Service") || !named {
-                continue;
-            }
-            for (i, _, kind) in plan::workloads(docs) {
-                let template_labels: IndexMap<String, String> = pod_template(kind, docs.value(i)?)
-                    .and_then(|t| t.get("metadata")?.get("labels")?.as_mapping())
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| {
-                                Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                if plan::selector_matches(sh, &template_labels) && !out.iter().any(|(w, _)| *w == i)
-                {
-                    out.push((
-                        i,
-                        format!(
-                            "waitFor {host}:{port} reaches it through Service/{}",
-                            sh.name.as_deref().unwrap_or_default()
-                        ),
-                    ));
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The pod template of a workload that has one.
-fn pod_template<'a>(kind: &str, value: &'a Value) -> Option<&'a Value> {
-    let spec = value.get("spec")?;
-    match kind {
-        "CronJob" => spec.get("jobTemplate")?.get("spec")?.get("template"),
-        "Pod" => None,
-        _ => spec.get("template"),
-    }
 }
 
 /// Common settings of the generated objects.

@@ -6,7 +6,7 @@
 //! the message (see [`error_document`]), but only when the input shows it comes from Helm 4
 //! ([`input_from_helm4`]): Helm 3 sets the same plugin variables and shows stderr. Helm 3
 //! applies injected hooks as ordinary resources, so deploy-jobs refuses to run as its
-//! post-renderer ([`is_helm3_post_renderer`]).
+//! post-renderer ([`is_helm3_post_renderer`]), except in the gate mode, which emits no hooks.
 
 use serde::Serialize;
 
@@ -83,10 +83,12 @@ pub fn format_duration(seconds: u64) -> String {
 
 /// What the user reads when deploy-jobs is started as Helm 3's `--post-renderer`.
 pub const HELM3_REFUSAL: &str = "deploy-jobs is running as a Helm 3 post-renderer. Helm 3 applies \
-resources that a post-renderer adds as ordinary resources, not as hooks, so the migration Job \
-would run at the same time as the new app, with no ordering and no stop on failure. Nothing was \
-changed. Use Helm 4 (`helm plugin install` this repository, then `--post-renderer deploy-jobs`), \
-or render first and apply the result with a tool that honours hook annotations: \
+resources that a post-renderer adds as ordinary resources, not as hooks, so hook Jobs would run at \
+the same time as the new app, with no ordering and no stop on failure. Nothing was changed. With \
+Helm 3, use the gate mode, which needs no hooks (the Job is an ordinary resource, and the app's new \
+pods wait for it in the cluster): `--post-renderer deploy-jobs --post-renderer-args=--target=gate`. \
+Or use Helm 4 (`helm plugin install` this repository, then `--post-renderer deploy-jobs`), or render \
+first and apply the result with a tool that honours hook annotations: \
 `helm template ... | deploy-jobs render > out.yaml` (Argo CD maps the hooks to PreSync/PostSync).";
 
 /// Whether the input came from Helm 4: it puts its file-name annotation on every document

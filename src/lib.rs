@@ -2,17 +2,19 @@
 //! deploy commands) into a rendered manifest stream.
 //!
 //! The pipeline is `stream::split` -> `header` (what each document is) -> `spec` (the
-//! `deploy_jobs` configuration) -> `plan` (what to add) -> `render` (append and join). The
+//! `deploy_jobs` configuration) -> `plan` (what each job needs) -> `order` (how its order is
+//! enforced: Helm hooks, Argo CD, or in-cluster gates) -> `render` (append and join). The
 //! library does no I/O and never prints; the binary's `cli` module does that.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod argocd;
+pub mod documents;
 pub mod exclusive;
 pub mod generate;
 pub mod header;
 pub mod helm;
 pub mod k8s;
 pub mod names;
+pub mod order;
 pub mod plan;
 pub mod render;
 pub mod report;
@@ -24,7 +26,8 @@ pub mod stream;
 pub mod typed;
 pub mod yaml;
 
-pub use render::{Options, Rendered, Target, ValuesFile, render};
+pub use order::{Target, argocd};
+pub use render::{Options, Rendered, ValuesFile, render};
 
 /// Marks a document as a Helm hook and lists its events.
 pub const HOOK_ANNOTATION: &str = "helm.sh/hook";

@@ -6,55 +6,26 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
-use crate::exclusive;
-use crate::header::{Header, describe};
-use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate, RefKind};
+use crate::HOOK_ANNOTATION;
+use crate::documents::selector_matches;
+pub use crate::documents::{Documents, WORKLOAD_KINDS, workloads};
+use crate::k8s::{Container, PodSpec, RefKind};
 use crate::names;
+use crate::order::Order;
+use crate::order::chart_hooks;
+pub use crate::order::{ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference};
 use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
-use crate::spec::{self, Exclusive, Job};
-use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION, SPEC_HASH_ANNOTATION};
-
-/// Kinds whose pod template a job may reuse a container from.
-pub const WORKLOAD_KINDS: &[&str] = &[
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "Job",
-    "CronJob",
-    "Pod",
-];
+use crate::spec::{self, Job};
 
 /// Label that marks a generated pod as deploy-jobs' own.
 pub const JOB_LABEL: &str = "deploy-jobs.io/job";
 const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
 const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
-
-/// Events at which the release's ordinary resources do not exist (yet, or any more) with
-/// this release's content: a job running then needs hook copies of what it references.
-/// After install or upgrade, and before delete, the ordinary resources are there.
-const COPY_EVENTS: &[&str] = &["pre-install", "pre-upgrade", "post-delete"];
-
-/// Read access to the documents of the stream, parsing them only when asked.
-pub trait Documents {
-    /// Number of documents.
-    fn count(&self) -> usize;
-    /// The header of document `i`, or `None` for a document without content.
-    fn header(&self, i: usize) -> Option<&Header>;
-    /// The raw text of document `i`.
-    fn raw(&self, i: usize) -> &str;
-    /// Document `i` parsed in full; errors already carry the document's context.
-    fn value(&self, i: usize) -> Result<&Value>;
-    /// `chart/templates/x.yaml`, or `document 3` when the stream names no file.
-    fn label(&self, i: usize) -> String;
-    /// Whether document `i` is skipped for planning (the configuration, generated output).
-    fn ignored(&self, i: usize) -> bool;
-}
 
 /// Everything the planner decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,63 +34,8 @@ pub struct Plan {
     pub jobs: Vec<PlannedJob>,
     /// The chart's own hooks (the stream's, not deploy-jobs'), in stream order.
     pub chart_hooks: Vec<ChartHook>,
-}
-
-/// A hook the chart renders itself. Jobs are weighted after the chart's hooks of their
-/// events, and a job that reads one (a Secret, ConfigMap or ServiceAccount) may not be
-/// weighted before it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChartHook {
-    pub kind: String,
-    pub name: String,
-    pub namespace: Option<String>,
-    /// Its events, as Helm reads them.
-    pub events: Vec<String>,
-    /// As Helm reads it: an integer, else 0.
-    pub weight: i64,
-    pub delete_policy: String,
-    /// `chart/templates/x.yaml`, or `document 3` when the stream names no file.
-    pub document: String,
-}
-
-impl ChartHook {
-    /// Whether it runs at any of these events.
-    pub fn runs_at(&self, events: &[String]) -> bool {
-        self.events.iter().any(|e| events.contains(e))
-    }
-
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
-    }
-}
-
-/// The chart's own hooks in the stream.
-fn chart_hooks(docs: &dyn Documents) -> Vec<ChartHook> {
-    (0..docs.count())
-        .filter(|&i| !docs.ignored(i))
-        .filter_map(|i| {
-            let h = docs.header(i)?;
-            let events = h.annotations.get(HOOK_ANNOTATION)?;
-            let annotation = |key: &str| h.annotations.get(key).unwrap_or_default();
-            Some(ChartHook {
-                kind: h.kind.clone().unwrap_or_default(),
-                name: h.name.clone().unwrap_or_default(),
-                namespace: h.namespace.clone(),
-                events: events
-                    .split(',')
-                    .map(|e| e.trim().to_string())
-                    .filter(|e| !e.is_empty())
-                    .collect(),
-                // Helm: strconv.Atoi, and 0 when that fails.
-                weight: annotation(crate::WEIGHT_ANNOTATION).parse().unwrap_or(0),
-                delete_policy: match annotation(crate::DELETE_ANNOTATION) {
-                    "" => "before-hook-creation".to_string(),
-                    policy => policy.to_string(),
-                },
-                document: docs.label(i),
-            })
-        })
-        .collect()
+    /// How the jobs' order is enforced.
+    pub target: crate::order::Target,
 }
 
 /// One `deploy_jobs` entry and what it turns into.
@@ -128,131 +44,6 @@ pub struct PlannedJob {
     pub job: Job,
     /// `None` when the job is disabled in this environment.
     pub output: Option<JobOutput>,
-}
-
-/// The objects generated for an enabled job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobOutput {
-    /// Hook copies, Secrets first, then ConfigMaps, in weight order.
-    pub copies: Vec<HookCopy>,
-    pub object: k8s::Job,
-    pub weight: i64,
-    /// For an `exclusive` job: the stop step before it and the start step after.
-    pub stop: Option<exclusive::Stop>,
-    /// References to objects the stream does not render: they must already exist.
-    pub external: Vec<(RefKind, String)>,
-    /// The chart's hooks the job reads (indices into [`Plan::chart_hooks`]).
-    pub reads_chart_hooks: Vec<usize>,
-    /// Where the reused container came from: `Deployment/web`.
-    pub source: Option<String>,
-    /// Whether `helm --wait` waits for that workload's pods to be Ready and they have a
-    /// readiness probe (a post-install/upgrade job the app waits for would then deadlock).
-    pub source_waited_for_readiness: bool,
-}
-
-impl JobOutput {
-    /// Every object the job adds, in the order they are emitted (and weighted): the stop
-    /// step's RBAC and Job, the copies, the Job, the start step. Rendering, the name checks
-    /// and the plan report all walk this one list.
-    pub fn generated(&self) -> Vec<Generated<'_>> {
-        let mut out = Vec::new();
-        if let Some(stop) = &self.stop {
-            out.extend(stop.rbac.iter().map(Generated::Rbac));
-            out.push(Generated::Stop(stop));
-        }
-        out.extend(self.copies.iter().map(Generated::Copy));
-        out.push(Generated::Job(&self.object));
-        if let Some(stop) = &self.stop {
-            out.push(Generated::Start(stop, &stop.start_job));
-        }
-        out
-    }
-}
-
-/// One object a job adds; see [`JobOutput::generated`].
-#[derive(Debug, Clone, Copy)]
-pub enum Generated<'a> {
-    /// The stop step's ServiceAccount, Role or RoleBinding.
-    Rbac(&'a Value),
-    /// The stop step's Job.
-    Stop(&'a exclusive::Stop),
-    Copy(&'a HookCopy),
-    /// The job itself.
-    Job(&'a k8s::Job),
-    /// The start step's Job.
-    Start(&'a exclusive::Stop, &'a k8s::Job),
-}
-
-impl<'a> Generated<'a> {
-    pub fn kind(&self) -> &'a str {
-        match *self {
-            Generated::Rbac(v) => v["kind"].as_str().unwrap_or_default(),
-            Generated::Copy(c) => c.kind.kind(),
-            Generated::Stop(_) | Generated::Job(_) | Generated::Start(..) => "Job",
-        }
-    }
-
-    pub fn name(&self) -> &'a str {
-        match *self {
-            Generated::Rbac(v) => v["metadata"]["name"].as_str().unwrap_or_default(),
-            Generated::Copy(c) => &c.name,
-            _ => self
-                .job()
-                .and_then(|j| j.metadata.name.as_deref())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Its `metadata.namespace`; `None` is the release's.
-    pub fn namespace(&self) -> Option<&'a str> {
-        match *self {
-            Generated::Rbac(v) => v["metadata"]["namespace"].as_str(),
-            Generated::Copy(c) => c.object["metadata"]["namespace"].as_str(),
-            _ => self.job().and_then(|j| j.metadata.namespace.as_deref()),
-        }
-    }
-
-    pub fn annotation(&self, key: &str) -> Option<&'a str> {
-        match *self {
-            Generated::Rbac(v) => v["metadata"]["annotations"][key].as_str(),
-            Generated::Copy(c) => c.object["metadata"]["annotations"][key].as_str(),
-            _ => self
-                .job()
-                .and_then(|j| j.metadata.annotations.get(key))
-                .map(String::as_str),
-        }
-    }
-
-    /// The Job object of the stop step, the job and the start step.
-    pub fn job(&self) -> Option<&'a k8s::Job> {
-        match *self {
-            Generated::Stop(stop) => Some(&stop.stop_job),
-            Generated::Job(job) | Generated::Start(_, job) => Some(job),
-            Generated::Rbac(_) | Generated::Copy(_) => None,
-        }
-    }
-}
-
-impl serde::Serialize for Generated<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match *self {
-            Generated::Rbac(v) => v.serialize(serializer),
-            Generated::Copy(c) => c.object.serialize(serializer),
-            Generated::Stop(stop) => stop.stop_job.serialize(serializer),
-            Generated::Job(job) | Generated::Start(_, job) => job.serialize(serializer),
-        }
-    }
-}
-
-/// A hook copy of a Secret or ConfigMap the stream renders as an ordinary resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HookCopy {
-    pub kind: RefKind,
-    pub original: String,
-    pub name: String,
-    pub weight: i64,
-    /// The copy, ready to serialize.
-    pub object: Value,
 }
 
 /// Options that do not come from the configuration.
@@ -300,6 +91,7 @@ pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan
             settings: ctx.clone(),
             origin: None,
         }],
+        &mut crate::order::hooks::Hooks::new(crate::helm::DEFAULT_TIMEOUT)?,
     )
 }
 
@@ -313,9 +105,13 @@ pub struct Group {
     pub origin: Option<String>,
 }
 
-/// Plans the jobs of every group, in order: weights keep increasing from one group to the
-/// next, so the first group's jobs run first at every event.
-pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
+/// Plans the jobs of every group, in order, each arranged by `order`: weights keep
+/// increasing from one group to the next, so the first group's jobs run first at every event.
+pub fn plan_groups(
+    docs: &dyn Documents,
+    groups: Vec<Group>,
+    order: &mut dyn Order,
+) -> Result<Plan> {
     let stream_labels: StreamLabels = RELEASE_LABELS
         .iter()
         .map(|key| {
@@ -326,7 +122,6 @@ pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
         .collect();
     let chart_hooks = chart_hooks(docs);
     let mut planned = Vec::new();
-    let mut last_weight: Option<(i64, String)> = None;
     let environment = groups.first().and_then(|g| g.settings.environment.clone());
     let several = groups.len() > 1;
     for group in groups {
@@ -349,7 +144,7 @@ pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
                 ctx,
                 &stream_labels,
                 &chart_hooks,
-                &mut last_weight,
+                order,
                 previous_origin,
             )
             .map_err(|e| in_origin(e, origin))?;
@@ -364,6 +159,7 @@ pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
         environment,
         jobs: planned,
         chart_hooks,
+        target: order.target(),
     })
 }
 
@@ -434,9 +230,30 @@ fn plan_job(
     ctx: &Settings,
     stream_labels: &StreamLabels,
     chart_hooks: &[ChartHook],
-    last_weight: &mut Option<(i64, String)>,
+    order: &mut dyn Order,
     origin: Option<&str>,
 ) -> Result<JobOutput> {
+    let prepared = prepare(docs, job, ctx, stream_labels, chart_hooks, order)?;
+    order.arrange(
+        docs,
+        job,
+        prepared,
+        &Context {
+            default_deadline: ctx.default_deadline,
+            chart_hooks,
+            origin,
+        },
+    )
+}
+
+fn prepare<'a>(
+    docs: &'a dyn Documents,
+    job: &Job,
+    ctx: &Settings,
+    stream_labels: &StreamLabels,
+    chart_hooks: &[ChartHook],
+    order: &dyn Order,
+) -> Result<Prepared<'a>> {
     let reused = match &job.spec.container {
         Some(name) => Some(
             find_container(docs, job, name).with_context(|| format!("{}.container", job.path()))?,
@@ -448,8 +265,10 @@ fn plan_job(
         .and_then(|h| h.labels.get(INSTANCE_LABEL))
         .or(stream_labels[0].as_ref().map(|(v, _)| v.as_str()));
     let namespace = workload_header.and_then(|h| h.namespace.clone());
-    check_wait_targets(docs, job, namespace.as_deref())?;
-    check_service_account(docs, job, namespace.as_deref())?;
+    // Whether the release's resources exist when the job runs is the strategy's to say.
+    let absent = order.absent_at(&job.events);
+    check_wait_targets(docs, job, namespace.as_deref(), absent)?;
+    check_service_account(docs, job, namespace.as_deref(), absent)?;
 
     let mut pod = match &reused {
         Some(r) => reuse::pod_from_workload(job, r)?,
@@ -500,239 +319,44 @@ fn plan_job(
     });
     optional.retain(|key| !required.contains(key));
     wanted.sort_by_key(|(kind, _)| *kind);
-    let mut copies = Vec::new();
+    let mut references = Vec::new();
     let mut external = Vec::new();
     let mut reads_chart_hooks = Vec::new();
-    let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
     for (kind, original) in wanted {
         let found =
             find_object(docs, kind, &original, namespace.as_deref()).with_context(|| job.path())?;
-        match found {
-            Some(_) if !copies_needed => {}
-            Some(doc) => {
-                let name = names::fit(
-                    &format!("{original}-{}-hook", job.name()),
-                    names::MAX_OBJECT_NAME,
-                );
-                copies.push((kind, original, name, doc));
-            }
-            None => {
-                match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
-                    Some(hook) => reads_chart_hooks.push(hook),
-                    None if optional.contains(&(kind, original.clone())) => {}
-                    None => external.push((kind, original)),
-                }
+        if found.is_none() {
+            match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
+                Some(hook) => reads_chart_hooks.push(hook),
+                None if optional.contains(&(kind, original.clone())) => {}
+                None => external.push((kind, original.clone())),
             }
         }
+        references.push(Reference {
+            kind,
+            name: original,
+            rendered: found,
+        });
     }
     if let Some(sa) = &job.spec.service_account_name
         && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace.as_deref())
     {
         reads_chart_hooks.push(hook);
     }
-    let renames: BTreeMap<(RefKind, String), String> = copies
-        .iter()
-        .map(|(kind, original, name, _)| ((*kind, original.clone()), name.clone()))
-        .collect();
-    pod.for_each_reference(&mut |kind, name| {
-        if let Some(new) = renames.get(&(kind, name.clone())) {
-            *name = new.clone();
-        }
-    });
-
-    let stop_targets = match &job.exclusive {
-        Exclusive::None => None,
-        _ => Some(
-            exclusive::targets(docs, job).with_context(|| format!("{}.exclusive", job.path()))?,
-        ),
+    let source_waited_for_readiness = match &reused {
+        Some(r) => waited_for_readiness(docs, r)?,
+        None => false,
     };
-
-    // Weights: strictly increasing through the list, never tied. Before the Job: the stop
-    // step's four objects (if exclusive), then the copies.
-    let n = copies.len() as i64;
-    let before = n + if stop_targets.is_some() { 4 } else { 0 };
-    // The chart's own hooks of the job's events come first: the job may read them (a
-    // Secret the chart creates as a hook), and its order among them must not rest on
-    // Helm's tie-break by name.
-    let chart_last = chart_hooks
-        .iter()
-        .filter(|h| h.runs_at(&job.events))
-        .map(|h| h.weight)
-        .max();
-    let weight = match (job.spec.weight, last_weight.as_ref()) {
-        (Some(w), Some((last, previous))) if w.checked_sub(before).is_none_or(|w| w <= *last) => {
-            bail!(
-                "{}.weight: {w} does not come after {previous}, whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
-                job.path(),
-                before + 1,
-                last.saturating_add(before + 1)
-            )
-        }
-        (Some(w), _) => w,
-        (None, last) => {
-            // After the previous job, else from 0; and after the chart's hooks.
-            let after = |w: i64| w.checked_add(1);
-            let first = match (last, chart_last) {
-                (Some((l, _)), c) => after((*l).max(c.unwrap_or(i64::MIN))),
-                (None, Some(c)) => after(c).map(|w| w.max(0)),
-                (None, None) => Some(0),
-            };
-            first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
-                anyhow!(
-                    "{}: no weight is left after the previous job's or the chart's hooks for this job; set `weight`",
-                    job.path()
-                )
-            })?
-        }
-    };
-    // An explicit weight may not run the Job before a chart hook it reads (assigned ones
-    // come after every chart hook of the job's events).
-    if job.spec.weight.is_some()
-        && let Some(hook) = reads_chart_hooks
-            .iter()
-            .map(|&i| &chart_hooks[i])
-            .filter(|h| h.runs_at(&job.events))
-            .max_by_key(|h| h.weight)
-        && weight <= hook.weight
-    {
-        bail!(
-            "{}.weight: {weight} does not come after {} (weight {}, a {} hook of the chart in {}), which the job reads: the Job would run before it exists; set `weight` to {} or more",
-            job.path(),
-            hook.id(),
-            hook.weight,
-            hook.events.join(","),
-            hook.document,
-            hook.weight.saturating_add(1)
-        );
-    }
-    let stop = match stop_targets {
-        None => None,
-        Some(selection) => Some(
-            exclusive::build(
-                selection,
-                &exclusive::Context {
-                    job,
-                    job_name: &job_name,
-                    namespace: namespace.clone(),
-                    labels: labels.clone(),
-                    first_weight: weight - before,
-                    start_weight: weight + 1,
-                    deadline: ctx.default_deadline,
-                },
-            )
-            .with_context(|| format!("{}.exclusive", job.path()))?,
-        ),
-    };
-    let last = if stop.is_some() { weight + 1 } else { weight };
-    let previous = match origin {
-        Some(origin) => format!("deploy_jobs[{}] of {origin}", job.index),
-        None => format!("deploy_jobs[{}]", job.index),
-    };
-    *last_weight = Some((last, previous));
-    if let Some(stop) = &stop {
-        pod.containers
-            .push(exclusive::restore_hint(job, stop, namespace.as_deref()));
-    }
-
-    reuse::check_container_names(&pod).with_context(|| format!("{}.container", job.path()))?;
-    reuse::check_local_waits(job, &pod, reused.as_ref())?;
-
-    let mut annotations = IndexMap::new();
-    annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
-    annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());
-    annotations.insert(
-        crate::DELETE_ANNOTATION.to_string(),
-        job.delete_policy.join(","),
-    );
-    // A log policy of the job's own replaces the default; validation refused every other
-    // hook annotation, so the rest are the user's to put on the Job and its pod.
-    let mut user_annotations: IndexMap<String, String> = job
-        .spec
-        .annotations
-        .iter()
-        .map(|(k, v)| (k.clone(), v.0.clone()))
-        .collect();
-    let log_policy = user_annotations
-        .shift_remove(crate::LOG_ANNOTATION)
-        .unwrap_or_else(|| "hook-failed".to_string());
-    annotations.insert(crate::LOG_ANNOTATION.to_string(), log_policy);
-    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
-    for (k, v) in &user_annotations {
-        annotations.entry(k.clone()).or_insert_with(|| v.clone());
-    }
-    let mut pod_annotations = reuse::pod_annotations(
-        reused.as_ref().and_then(|r| r.meta),
-        &pod,
-        &user_annotations,
-    );
-    if stop.is_some() {
-        // `kubectl logs job/NAME` shows the migration, not the restore hint next to it.
-        pod_annotations
-            .entry("kubectl.kubernetes.io/default-container".to_string())
-            .or_insert_with(|| pod.containers[0].name.clone());
-    }
-
-    let mut object = k8s::Job {
-        api_version: "batch/v1",
-        kind: "Job",
-        metadata: ObjectMeta {
-            name: Some(job_name),
-            namespace: namespace.clone(),
-            labels: labels.clone(),
-            annotations,
-        },
-        spec: k8s::JobSpec {
-            backoff_limit: job.spec.backoff_limit.unwrap_or(0),
-            active_deadline_seconds: job
-                .spec
-                .active_deadline_seconds
-                .unwrap_or(ctx.default_deadline),
-            ttl_seconds_after_finished: job.spec.ttl_seconds_after_finished,
-            template: PodTemplate {
-                metadata: ObjectMeta {
-                    labels,
-                    annotations: pod_annotations,
-                    ..ObjectMeta::default()
-                },
-                spec: pod,
-            },
-        },
-    };
-    let hash = names::sha256_hex(&serde_json::to_vec(&object.spec).context("hashing the Job")?);
-    object
-        .metadata
-        .annotations
-        .insert(SPEC_HASH_ANNOTATION.to_string(), hash);
-
-    let copies = copies
-        .into_iter()
-        .enumerate()
-        .map(|(i, (kind, original, name, doc))| {
-            let weight = weight - n + i as i64;
-            let object = hook_copy(docs.value(doc)?, job, &name, namespace.as_deref(), weight)
-                .with_context(|| docs.label(doc))?;
-            Ok(HookCopy {
-                kind,
-                original,
-                name,
-                weight,
-                object,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-
-    Ok(JobOutput {
-        copies,
-        object,
-        weight,
-        stop,
+    Ok(Prepared {
+        source_waited_for_readiness,
+        reused,
+        namespace,
+        pod,
+        labels,
+        job_name,
+        references,
         external,
         reads_chart_hooks,
-        source: reused.as_ref().map(|r| r.source.clone()),
-        source_waited_for_readiness: match &reused {
-            Some(r) => waited_for_readiness(docs, r)?,
-            None => false,
-        },
     })
 }
 
@@ -920,19 +544,6 @@ fn hook_workloads_with(docs: &dyn Documents, job: &Job, name: &str) -> Result<Ve
     Ok(out)
 }
 
-/// The workloads the stream renders as ordinary resources (hooks and ignored documents left
-/// out): document index, header and kind.
-pub fn workloads<'a>(
-    docs: &'a dyn Documents,
-) -> impl Iterator<Item = (usize, &'a Header, &'a str)> + 'a {
-    (0..docs.count()).filter_map(move |i| {
-        let header = docs.header(i)?;
-        let kind = header.kind.as_deref()?;
-        (!docs.ignored(i) && !header.is_hook() && WORKLOAD_KINDS.contains(&kind))
-            .then_some((i, header, kind))
-    })
-}
-
 /// Every workload the stream renders (hooks excluded) with the names of its containers, then
 /// its init containers (`name (init container)`): what `container:` can reuse.
 pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<String>)>> {
@@ -1021,21 +632,16 @@ fn env_from_names(
     Ok(names)
 }
 
-/// Events at which the release's ordinary resources are not there: before the first apply,
-/// and after they were deleted.
-const ABSENT_EVENTS: &[(&str, &str)] = &[
-    ("pre-install", "does not exist yet"),
-    ("post-delete", "no longer exists"),
-];
-
 /// Refuses a `waitFor` target that is a Service this release renders as an ordinary
 /// resource, for a job that runs when such resources are not there: it would wait out its
 /// deadline and fail the deploy. (Charts that bundle their database as a subchart do this.)
-fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
-    let Some((event, absent)) = ABSENT_EVENTS
-        .iter()
-        .find(|(e, _)| job.events.iter().any(|j| j == e))
-    else {
+fn check_wait_targets(
+    docs: &dyn Documents,
+    job: &Job,
+    namespace: Option<&str>,
+    absent: Option<(&str, &str)>,
+) -> Result<()> {
+    let Some((event, absent)) = absent else {
         return Ok(());
     };
     for (i, (host, port)) in job.wait_for.iter().enumerate() {
@@ -1066,14 +672,16 @@ fn check_wait_targets(docs: &dyn Documents, job: &Job, namespace: Option<&str>) 
 /// Refuses a `serviceAccountName` this release renders as an ordinary resource, for a job
 /// that runs when such resources are not there: no pod could be created, and the Job would
 /// wait out its deadline. (Its RBAC bindings name it, so a hook copy would not do.)
-fn check_service_account(docs: &dyn Documents, job: &Job, namespace: Option<&str>) -> Result<()> {
+fn check_service_account(
+    docs: &dyn Documents,
+    job: &Job,
+    namespace: Option<&str>,
+    absent: Option<(&str, &str)>,
+) -> Result<()> {
     let Some(sa) = &job.spec.service_account_name else {
         return Ok(());
     };
-    let Some((event, absent)) = ABSENT_EVENTS
-        .iter()
-        .find(|(e, _)| job.events.iter().any(|j| j == e))
-    else {
+    let Some((event, absent)) = absent else {
         return Ok(());
     };
     let rendered = (0..docs.count()).find(|&d| {
@@ -1230,29 +838,6 @@ fn pod_labels(
     }
 }
 
-/// Whether a document's selector selects pods with these labels. An empty selector selects
-/// nothing here: Services without one route to no pods, and workloads must have one.
-pub(crate) fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> bool {
-    if header.selector.is_empty() && header.selector_expressions.is_empty() {
-        return false;
-    }
-    let labels_ok = header
-        .selector
-        .iter()
-        .all(|(k, v)| labels.get(k).map(String::as_str) == Some(v));
-    let expressions_ok = header.selector_expressions.iter().all(|r| {
-        let value = labels.get(&r.key);
-        match r.operator.as_str() {
-            "In" => value.is_some_and(|v| r.values.contains(v)),
-            "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
-            "Exists" => value.is_some(),
-            "DoesNotExist" => value.is_none(),
-            _ => false,
-        }
-    });
-    labels_ok && expressions_ok
-}
-
 /// The document rendering this Secret or ConfigMap as an ordinary resource in the Job's
 /// namespace, if any. `None` as a namespace is the release namespace, which deploy-jobs is
 /// not told (Helm 4 gives a post-renderer no release namespace): an object with an explicit
@@ -1315,62 +900,6 @@ fn find_chart_hook(
             && h.name == name
             && (h.namespace.is_none() || namespace.is_none() || h.namespace.as_deref() == namespace)
     })
-}
-
-/// A hook copy of a rendered Secret or ConfigMap: same content, new name and hook annotations.
-/// The copy is created in the Job's namespace, where the Job looks for it.
-fn hook_copy(
-    original: &Value,
-    job: &Job,
-    name: &str,
-    namespace: Option<&str>,
-    weight: i64,
-) -> Result<Value> {
-    let Value::Mapping(source) = original else {
-        bail!("expected a mapping, found {}", describe(original));
-    };
-    let old_meta = source.get("metadata").and_then(Value::as_mapping);
-    let mut meta = Mapping::new();
-    meta.insert("name".into(), name.into());
-    if let Some(ns) = namespace {
-        meta.insert("namespace".into(), ns.into());
-    }
-    if let Some(labels) = old_meta.and_then(|m| m.get("labels")) {
-        meta.insert("labels".into(), labels.clone());
-    }
-    let mut annotations = Mapping::new();
-    if let Some(Value::Mapping(old)) = old_meta.and_then(|m| m.get("annotations")) {
-        for (k, v) in old {
-            let drop = k.as_str().is_some_and(|k| {
-                k.starts_with("helm.sh/")
-                    || k == crate::FILENAME_ANNOTATION
-                    || k.starts_with("deploy-jobs.io/")
-            });
-            if !drop {
-                annotations.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    annotations.insert(HOOK_ANNOTATION.into(), job.events.join(",").into());
-    annotations.insert(crate::WEIGHT_ANNOTATION.into(), weight.to_string().into());
-    annotations.insert(
-        crate::DELETE_ANNOTATION.into(),
-        "before-hook-creation,hook-succeeded".into(),
-    );
-    annotations.insert(GENERATED_ANNOTATION.into(), job.name().into());
-    meta.insert("annotations".into(), Value::Mapping(annotations));
-    let mut copy = Mapping::new();
-    for (k, v) in source {
-        if k.as_str() == Some("metadata") {
-            copy.insert(k.clone(), Value::Mapping(meta.clone()));
-        } else {
-            copy.insert(k.clone(), v.clone());
-        }
-    }
-    if !copy.contains_key("metadata") {
-        copy.insert("metadata".into(), Value::Mapping(meta));
-    }
-    Ok(Value::Mapping(copy))
 }
 
 /// Generated names must not clash with each other or with what the stream renders.

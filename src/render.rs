@@ -11,9 +11,9 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use serde::Serialize;
 use serde_norway::Value;
 
-use crate::argocd;
 use crate::header::{self, Header};
 use crate::helm;
+use crate::order::{self, Order, Target};
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
 use crate::stream::{self, Document};
@@ -49,16 +49,6 @@ pub struct Options {
     /// `--name-prefix`: the prefix of generated names (the release name), over the
     /// DeployJobs document's `metadata.name` and the stream's release labels.
     pub name_prefix: Option<String>,
-}
-
-/// Who applies the rendered output.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Target {
-    /// Helm (as a post-renderer), or anything that honours Helm hook annotations.
-    #[default]
-    Helm,
-    /// Argo CD: its own hook annotations are added, and events it ignores are refused.
-    ArgoCd,
 }
 
 /// The transformed stream and what was decided on the way.
@@ -303,19 +293,9 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             plan: None,
         });
     }
-    // Argo CD has no hook timeout of its own; the deadline alone bounds a job there.
     let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
-    if options.target == Target::Helm && helm::deadline_within(timeout) == 0 {
-        bail!(
-            "--timeout {} leaves a hook Job no time: it needs more than {}s, which a Job needs to start and its pod to stop",
-            helm::format_duration(timeout),
-            helm::TIMEOUT_MARGIN
-        );
-    }
-    let default_deadline = match options.target {
-        Target::ArgoCd => spec::DEFAULT_DEADLINE,
-        Target::Helm => helm::deadline_within(timeout),
-    };
+    let mut order = order::strategy(options.target, timeout)?;
+    let default_deadline = order.default_deadline();
     let mut groups = Vec::with_capacity(configs.len());
     // The templates folder of each planned job, in plan order.
     let mut folders: Vec<Option<String>> = Vec::new();
@@ -330,11 +310,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             .map_err(|e| anyhow!("{origin}: {e}"))?;
         folders.extend(std::iter::repeat_n(templates, jobs.len()));
         for job in jobs.iter().filter(|j| j.enabled()) {
-            match options.target {
-                Target::ArgoCd => argocd::check(job),
-                Target::Helm => spec::check_deadline(job, timeout),
-            }
-            .map_err(|e| anyhow!("{origin}: {e}"))?;
+            order.check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
         }
         let name_prefix = match (&options.name_prefix, &config.name_prefix) {
             (Some(name), _) => Some(plan::NamePrefix {
@@ -364,23 +340,30 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             entry.ignored = true;
         }
     }
-    let plan = plan::plan_groups(&docs, groups)?;
+    let plan = plan::plan_groups(&docs, groups, order.as_mut())?;
 
+    // The strategy may rewrite input documents (gate mode: the gated workloads).
+    let arranged: Vec<_> = plan
+        .jobs
+        .iter()
+        .filter_map(|p| Some((&p.job, p.output.as_ref()?)))
+        .collect();
+    let rewritten = order.rewrite(&docs, &arranged)?;
+    let style = Style::of(&docs);
     let mut out = stream::Output::new(text);
-    for entry in docs.entries.iter().filter(|e| !e.ignored) {
-        out.keep(&entry.doc);
+    for (i, entry) in docs.entries.iter().enumerate().filter(|(_, e)| !e.ignored) {
+        match rewritten.iter().find(|(doc, _)| *doc == i) {
+            Some((_, value)) => out.append(style.rewritten(&entry.doc, value)),
+            None => out.keep(&entry.doc),
+        }
     }
-    let style = Style {
-        target: options.target,
-        ..Style::of(&docs)
-    };
     for (planned, folder) in plan.jobs.iter().zip(&folders) {
         let Some(output) = &planned.output else {
             continue;
         };
         let file = style.file_for(folder.as_deref(), planned.job.name());
         for object in output.generated() {
-            out.append(style.document(&object, &file)?);
+            out.append(style.document(&object, &file, order.as_ref())?);
         }
     }
     let kept = docs
@@ -497,7 +480,6 @@ fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Fo
 struct Style {
     helm4: bool,
     chart: String,
-    target: Target,
 }
 
 impl Style {
@@ -519,10 +501,16 @@ impl Style {
                 (!first.is_empty() && !first.starts_with('_')).then(|| first.to_string())
             })
             .unwrap_or_else(|| "deploy-jobs".to_string());
-        Style {
-            helm4,
-            chart,
-            target: Target::Helm,
+        Style { helm4, chart }
+    }
+
+    /// An input document the strategy changed, re-serialized by the YAML 1.1-safe writer,
+    /// keeping its `# Source:` comment (Helm 4's file name is among its annotations).
+    fn rewritten(&self, doc: &Document<'_>, value: &Value) -> String {
+        let body = yaml::to_string(value);
+        match doc.source_comment.filter(|_| !self.helm4) {
+            Some(source) => format!("---\n# Source: {source}\n{body}"),
+            None => format!("---\n{body}"),
         }
     }
 
@@ -533,7 +521,7 @@ impl Style {
         }
     }
 
-    fn document(&self, object: &impl Serialize, file: &str) -> Result<String> {
+    fn document(&self, object: &impl Serialize, file: &str, order: &dyn Order) -> Result<String> {
         let mut value = serde_norway::to_value(object).context("serializing a generated object")?;
         // What a Job copies from the app's pod means what it meant to Kubernetes there.
         if let Some(pod) = value
@@ -547,9 +535,7 @@ impl Style {
             .get_mut("metadata")
             .and_then(|m| m.get_mut("annotations"))
         {
-            if self.target == Target::ArgoCd {
-                argocd::annotate(annotations);
-            }
+            order.annotate(annotations);
             if self.helm4 {
                 annotations.insert(FILENAME_ANNOTATION.into(), file.into());
             }

@@ -30,7 +30,11 @@ const EVENT_ORDER: &[&str] = &[
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
     pub environment: Option<String>,
+    /// The hooks by event (Helm and Argo CD); empty in gate mode.
     pub events: Vec<EventHooks>,
+    /// In gate mode (`--target gate`): each job's Job, what it gates or follows, in list order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gate: Vec<GateJob>,
     pub disabled: Vec<Disabled>,
     pub warnings: Vec<String>,
 }
@@ -72,6 +76,32 @@ pub struct Hook {
     pub delete_policy: String,
 }
 
+/// A job in gate mode: an ordinary Job, and the workloads that wait for it or that it waits for.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GateJob {
+    pub job: String,
+    /// The Job's name (from its content): what `kubectl wait job/NAME` waits for.
+    pub name: String,
+    pub namespace: Option<String>,
+    /// The workloads whose new pods wait for it to succeed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gates: Vec<String>,
+    /// The workloads it waits to see rolled out before it runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follows: Vec<String>,
+    /// The previous job's Job, which it waits for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    /// The other objects it adds (`Role/shop-migrate-gate`).
+    pub objects: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub wait_for: Vec<String>,
+    pub image: Option<String>,
+    pub command: Option<Vec<String>>,
+    pub active_deadline_seconds: u64,
+}
+
 /// A job that does not run in this environment, and why.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Disabled {
@@ -85,6 +115,7 @@ impl Report {
         Report {
             environment: None,
             events: Vec::new(),
+            gate: Vec::new(),
             disabled: Vec::new(),
             warnings: vec![
                 "no deploy_jobs configuration: the stream has no DeployJobs document and no --values file was given".to_string(),
@@ -95,6 +126,7 @@ impl Report {
     /// Builds the report of a plan.
     pub fn of(plan: &Plan) -> Report {
         let mut events: Vec<EventHooks> = Vec::new();
+        let mut gate: Vec<GateJob> = Vec::new();
         let mut disabled = Vec::new();
         for planned in &plan.jobs {
             let Some(output) = &planned.output else {
@@ -105,6 +137,37 @@ impl Report {
                 continue;
             };
             let job = &planned.job;
+            if let Some(gating) = &output.gate {
+                let (image, command) = main_command(&output.object);
+                gate.push(GateJob {
+                    job: job.name().to_string(),
+                    name: output.object.metadata.name.clone().unwrap_or_default(),
+                    namespace: output.object.metadata.namespace.clone(),
+                    gates: gating.gates.iter().map(|w| w.id()).collect(),
+                    follows: gating.follows.iter().map(|w| w.id()).collect(),
+                    after: gating.after.clone(),
+                    objects: output
+                        .objects
+                        .iter()
+                        .map(|o| {
+                            format!(
+                                "{}/{}",
+                                o["kind"].as_str().unwrap_or_default(),
+                                o["metadata"]["name"].as_str().unwrap_or_default()
+                            )
+                        })
+                        .collect(),
+                    wait_for: job
+                        .wait_for
+                        .iter()
+                        .map(|(h, p)| format!("{h}:{p}"))
+                        .collect(),
+                    image,
+                    command,
+                    active_deadline_seconds: output.object.spec.active_deadline_seconds,
+                });
+                continue;
+            }
             // Each generated hook goes under every event it runs at.
             for object in output.generated() {
                 let text = |key: &str| object.annotation(key).unwrap_or_default().to_string();
@@ -191,9 +254,14 @@ impl Report {
             e.hooks
                 .sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
         }
+        if plan.target == crate::order::Target::Gate {
+            // No hooks: the chart's own ones run as they always do, unrelated to the jobs.
+            events.clear();
+        }
         Report {
             environment: plan.environment.clone(),
             events,
+            gate,
             disabled,
             warnings: warnings(plan),
         }
@@ -214,7 +282,25 @@ impl Report {
             .as_deref()
             .unwrap_or("(none: `_default` entries apply)");
         let _ = writeln!(out, "{} {env}", bold("Environment:"));
-        if self.events.is_empty() {
+        if !self.gate.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{}",
+                bold("Gate mode: ordinary Jobs, held in order in the cluster")
+            );
+            let header = [
+                "JOB",
+                "JOB NAME",
+                "RUNS",
+                "WAITS FOR",
+                "IMAGE",
+                "COMMAND",
+                "DEADLINE",
+            ]
+            .map(str::to_string);
+            let rows: Vec<[String; 7]> = self.gate.iter().map(gate_row).collect();
+            table(&mut out, &header, &rows);
+        } else if self.events.is_empty() {
             let _ = writeln!(out, "\nNo hooks run in this environment.");
         }
         for event in &self.events {
@@ -265,13 +351,66 @@ impl Report {
     }
 }
 
+/// Writes `rows` under `header`, each column as wide as its widest cell.
+fn table<const N: usize>(out: &mut String, header: &[String; N], rows: &[[String; N]]) {
+    let widths: Vec<usize> = (0..N)
+        .map(|i| {
+            std::iter::once(header)
+                .chain(rows)
+                .map(|r| r[i].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in std::iter::once(header).chain(rows) {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        let _ = writeln!(out, "  {}", line.join("  ").trim_end());
+    }
+}
+
+/// One job of the gate mode's table: `before Deployment/shop; after migrate`.
+fn gate_row(g: &GateJob) -> [String; 7] {
+    let mut runs = Vec::new();
+    if !g.gates.is_empty() {
+        runs.push(format!("before {} starts", g.gates.join(", ")));
+    }
+    if !g.follows.is_empty() {
+        runs.push(format!("after {} rolled out", g.follows.join(", ")));
+    }
+    if let Some(after) = &g.after {
+        runs.push(format!("after Job {after}"));
+    }
+    [
+        g.job.clone(),
+        g.name.clone(),
+        runs.join("; "),
+        g.wait_for.join(", "),
+        g.image.clone().unwrap_or_default(),
+        g.command
+            .as_ref()
+            .map(|w| shorten(&w.join(" "), 40))
+            .unwrap_or_default(),
+        format!("{}s", g.active_deadline_seconds),
+    ]
+}
+
 /// Fills in a generated Job's image, command and deadline: its first container's, with
 /// `command` replacing the container's command words when given.
 fn describe_job(hook: &mut Hook, object: &crate::k8s::Job, command: Option<Vec<String>>) {
+    let (image, words) = main_command(object);
+    hook.image = image;
+    hook.command = command.or(words);
+    hook.active_deadline_seconds = Some(object.spec.active_deadline_seconds);
+}
+
+/// A Job's first container's image, and its command and args as one list of words.
+fn main_command(object: &crate::k8s::Job) -> (Option<String>, Option<Vec<String>>) {
     let main = object.spec.template.spec.containers.first();
-    hook.image = main.map(|c| c.image.clone());
-    hook.command = command.or_else(|| {
-        let c = main?;
+    let words = main.and_then(|c| {
         let words: Vec<String> = c
             .command
             .clone()
@@ -281,7 +420,7 @@ fn describe_job(hook: &mut Hook, object: &crate::k8s::Job, command: Option<Vec<S
             .collect();
         (!words.is_empty()).then_some(words)
     });
-    hook.active_deadline_seconds = Some(object.spec.active_deadline_seconds);
+    (main.map(|c| c.image.clone()), words)
 }
 
 /// `(stop) Deployment/web StatefulSet/db`.
@@ -348,6 +487,10 @@ fn warnings(plan: &Plan) -> Vec<String> {
             continue;
         };
         let job = &planned.job;
+        if let Some(gating) = &output.gate {
+            out.extend(gate_warnings(job, output, gating));
+            continue;
+        }
         let post = job
             .events
             .iter()
@@ -405,7 +548,10 @@ fn warnings(plan: &Plan) -> Vec<String> {
         .jobs
         .iter()
         .any(|p| p.output.is_some() && p.job.events.iter().any(|e| e == "pre-upgrade"));
-    if migrations {
+    let gate_mode = plan.target == crate::order::Target::Gate;
+    if migrations && gate_mode {
+        out.push("rollback: rolling back re-applies the earlier release's Job, which a later one replaced (and Helm pruned), so the earlier migration runs again before the old pods pass their gate; make migrations idempotent, and backward compatible (nothing undoes them)".to_string());
+    } else if migrations {
         out.push("rollback: `helm rollback` does not undo migrations, and it runs the target release's pre-rollback hooks (with the old image), not these; make migrations backward compatible or write a down migration".to_string());
     }
     if let Some(env) = &plan.environment {
@@ -424,6 +570,30 @@ fn warnings(plan: &Plan) -> Vec<String> {
                 "environment `{env}` is not a key of any job's `when`, but `{close}` is: a typo? Only `{DEFAULT_ENV_KEY}` entries apply"
             ));
         }
+    }
+    out
+}
+
+/// The gate mode's warnings for one job: rollouts that take the app down while the gate
+/// holds the new pods, and a follow-up job the app's readiness may wait for.
+fn gate_warnings(
+    job: &spec::Job,
+    output: &crate::plan::JobOutput,
+    gating: &crate::order::gate::Gating,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in &gating.gates {
+        if let Some(why) = &w.downtime {
+            out.push(format!("{}: gates {}, but {why}", job.name(), w.id()));
+        }
+    }
+    if !gating.follows.is_empty() && output.source_waited_for_readiness {
+        out.push(format!(
+            "{}: runs once {} has rolled out, and {} has a readiness probe: if the app is not Ready until this job has run, the rollout never completes and the job never runs; run it at pre-install,pre-upgrade instead (it then gates the app)",
+            job.name(),
+            gating.follows.iter().map(|w| w.id()).collect::<Vec<_>>().join(", "),
+            output.source.as_deref().unwrap_or("the app")
+        ));
     }
     out
 }
@@ -719,6 +889,123 @@ mod tests {
         assert!(
             !fires(typo, &app, job, Some("staging")),
             "far from every key"
+        );
+    }
+
+    /// The plan warnings of `--target gate` for `stream` with a DeployJobs document.
+    fn gate_warnings_for(stream: &str, jobs: &str) -> Vec<String> {
+        let input = format!(
+            "{stream}---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\nmetadata:\n  name: shop\ndeploy_jobs:\n{jobs}"
+        );
+        let options = Options {
+            target: crate::Target::Gate,
+            ..Options::default()
+        };
+        let rendered = render(input.as_bytes(), &options).expect("renders");
+        Report::of(rendered.plan.as_ref().expect("a plan")).warnings
+    }
+
+    #[test]
+    fn gate_downtime_warnings_fire_only_for_rollouts_that_stop_pods_first() {
+        let job = "- {name: migrate, container: app, command: [migrate]}\n";
+        let down = "is down while the migration runs";
+        let with_spec = |kind: &str, spec: &str| workload(kind, spec, "", "");
+        for (why, stream) in [
+            (
+                "Recreate",
+                with_spec(
+                    "Deployment",
+                    "  replicas: 3\n  strategy: {type: Recreate}\n",
+                ),
+            ),
+            (
+                "one replica allowed to go unavailable",
+                with_spec(
+                    "Deployment",
+                    "  replicas: 1\n  strategy: {rollingUpdate: {maxUnavailable: 1}}\n",
+                ),
+            ),
+            (
+                "one replica (the default), 100% unavailable",
+                with_spec(
+                    "Deployment",
+                    "  strategy: {rollingUpdate: {maxUnavailable: '100%'}}\n",
+                ),
+            ),
+            ("a StatefulSet", with_spec("StatefulSet", "  replicas: 1\n")),
+            ("a DaemonSet", with_spec("DaemonSet", "")),
+        ] {
+            let warnings = gate_warnings_for(&stream, job);
+            assert!(
+                warnings.iter().any(|w| w.contains(down)),
+                "{why}: {warnings:?}"
+            );
+        }
+        for (why, stream) in [
+            (
+                "rolling update of one replica: maxUnavailable 25% rounds down to 0",
+                with_spec("Deployment", "  replicas: 1\n"),
+            ),
+            (
+                "two replicas, one unavailable: the other serves",
+                with_spec(
+                    "Deployment",
+                    "  replicas: 2\n  strategy: {rollingUpdate: {maxUnavailable: 1}}\n",
+                ),
+            ),
+            (
+                "a StatefulSet updated OnDelete",
+                with_spec("StatefulSet", "  updateStrategy: {type: OnDelete}\n"),
+            ),
+        ] {
+            let warnings = gate_warnings_for(&stream, job);
+            assert!(
+                !warnings.iter().any(|w| w.contains(down)),
+                "{why}: {warnings:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn gate_readiness_warning_only_for_a_follow_up_job_of_a_probed_app() {
+        let post =
+            "- {name: warm, container: app, command: [warm], when: 'post-install,post-upgrade'}\n";
+        let pre = "- {name: migrate, container: app, command: [migrate]}\n";
+        let never = "the rollout never completes";
+        let probed = workload("Deployment", "", PROBE, "");
+        assert!(
+            gate_warnings_for(&probed, post)
+                .iter()
+                .any(|w| w.contains(never))
+        );
+        assert!(
+            !gate_warnings_for(&probed, pre)
+                .iter()
+                .any(|w| w.contains(never)),
+            "a job that gates the app runs first"
+        );
+        assert!(
+            !gate_warnings_for(&workload("Deployment", "", "", ""), post)
+                .iter()
+                .any(|w| w.contains(never)),
+            "no probe"
+        );
+    }
+
+    #[test]
+    fn gate_rollback_warning_says_the_earlier_job_runs_again() {
+        let app = workload("Deployment", "", "", "");
+        let job = "- {name: migrate, container: app, command: [migrate]}\n";
+        let warnings = gate_warnings_for(&app, job);
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("the earlier migration runs again")),
+            "{warnings:?}"
+        );
+        assert!(
+            !warnings.iter().any(|w| w.contains("pre-rollback hooks")),
+            "no hooks in gate mode: {warnings:?}"
         );
     }
 }

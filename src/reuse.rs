@@ -212,8 +212,12 @@ pub fn pod_annotations(
         .into_iter()
         .flatten()
         .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)))
+        // deploy-jobs' own (the gate mode's list of Jobs a workload waits for) are about
+        // the app's pods, not the job's.
         .filter(|(k, _)| {
-            !DEFAULT_CONTAINER.contains(k) && k.strip_prefix(APPARMOR_PREFIX).is_none_or(&runs)
+            !DEFAULT_CONTAINER.contains(k)
+                && !k.starts_with("deploy-jobs.io/")
+                && k.strip_prefix(APPARMOR_PREFIX).is_none_or(&runs)
         })
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();

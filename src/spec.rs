@@ -41,7 +41,10 @@ pub const DEFAULT_DEADLINE: u64 = 240;
 /// `kubectl`: this one is `FROM alpine` (busybox provides the first three) with kubectl in
 /// /usr/local/bin, tagged with its kubectl version. The Kubernetes project's own
 /// registry.k8s.io/kubectl is distroless (go-runner base): no shell at all.
-pub const DEFAULT_STOP_IMAGE: &str = "alpine/kubectl:1.35.0";
+pub const DEFAULT_STOP_IMAGE: &str = DEFAULT_KUBECTL_IMAGE;
+/// The pinned image with `sh`, `date`, `sleep` and `kubectl` that every generated kubectl
+/// step runs in: the stop and start steps, and the gate mode's gate and rollout containers.
+pub const DEFAULT_KUBECTL_IMAGE: &str = "alpine/kubectl:1.35.0";
 /// The image of the wait-for initContainer: a small, pinned busybox with `nc`.
 pub const DEFAULT_WAIT_IMAGE: &str = "busybox:1.37.0";
 /// The `environment` key that applies when the chosen environment has no entry.
@@ -67,7 +70,7 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
-fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, SpecError> {
+pub(crate) fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, SpecError> {
     Err(SpecError {
         path: path.into(),
         message: message.into(),
@@ -153,6 +156,20 @@ pub struct JobSpec {
     /// kubectl calls; pass helm a `--timeout` longer than both.
     #[serde(default)]
     pub stop_timeout_seconds: Option<u64>,
+    /// `--target gate`: the workloads whose new pods wait for this job (`Deployment/name`,
+    /// `StatefulSet/name`, `DaemonSet/name`); default: the one whose container it reuses.
+    #[serde(default)]
+    #[schemars(schema_with = "rollout_list_schema")]
+    pub gates: Vec<String>,
+    /// `--target gate`: the workloads a post-install/post-upgrade job waits to see rolled
+    /// out before it runs; default: the one whose container it reuses.
+    #[serde(default)]
+    #[schemars(schema_with = "rollout_list_schema")]
+    pub follows: Vec<String>,
+    /// `--target gate`: image of the gate and rollout containers (needs `sh`, `date`,
+    /// `sleep` and `kubectl`).
+    #[serde(default)]
+    pub gate_image: Option<String>,
 }
 
 /// A Kubernetes `EnvFromSource`.
@@ -316,6 +333,14 @@ fn exclusive_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
             {"type": "array", "items": {"type": "string", "pattern": "^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}, "minItems": 1},
             {"type": "null"}
         ]
+    })
+}
+
+fn rollout_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "With --target gate: a list of Deployment/name, StatefulSet/name and DaemonSet/name.",
+        "type": "array",
+        "items": {"type": "string", "pattern": "^(Deployment|StatefulSet|DaemonSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}
     })
 }
 
@@ -490,6 +515,10 @@ pub struct Job {
     pub delete_policy: Vec<String>,
     pub workload: Option<(String, String)>,
     pub exclusive: Exclusive,
+    /// `gates`, as (kind, name).
+    pub gates: Vec<(String, String)>,
+    /// `follows`, as (kind, name).
+    pub follows: Vec<(String, String)>,
 }
 
 impl Job {
@@ -503,6 +532,14 @@ impl Job {
             .wait_image
             .clone()
             .unwrap_or_else(|| DEFAULT_WAIT_IMAGE.to_string())
+    }
+
+    /// The image of the gate mode's gate and rollout containers.
+    pub fn gate_image(&self) -> String {
+        self.spec
+            .gate_image
+            .clone()
+            .unwrap_or_else(|| DEFAULT_KUBECTL_IMAGE.to_string())
     }
 
     /// The image of an `exclusive` job's stop and start steps.
@@ -669,6 +706,8 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         if spec.stop_timeout_seconds == Some(0) {
             return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
         }
+        let gates = rollout_workloads(&spec.gates, &format!("{path}.gates"))?;
+        let follows = rollout_workloads(&spec.follows, &format!("{path}.follows"))?;
         out.push(Job {
             index,
             spec: spec.clone(),
@@ -680,47 +719,11 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             delete_policy,
             workload,
             exclusive,
+            gates,
+            follows,
         });
     }
     Ok(out)
-}
-
-/// Refuses a job whose deadline outlives Helm's `--timeout` of `timeout` seconds: Helm would
-/// give up on it while it still runs, and the next deploy's `before-hook-creation` would
-/// delete it mid-run. Jobs without a deadline get one that fits (see the planner).
-///
-/// The same holds for an `exclusive` job's stop step, whose Job runs `stopTimeoutSeconds`
-/// plus the time its kubectl calls take.
-pub fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
-    use crate::exclusive::STOP_OVERHEAD_SECONDS;
-    use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
-    if let Some(wait) = job.spec.stop_timeout_seconds {
-        let deadline = wait.saturating_add(STOP_OVERHEAD_SECONDS);
-        if deadline > deadline_within(timeout) {
-            let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
-            return err(
-                format!("{}.stopTimeoutSeconds", job.path()),
-                format!(
-                    "{wait}, plus {STOP_OVERHEAD_SECONDS}s for the stop step's kubectl calls, does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up on the stop step while it still runs. Give Helm and deploy-jobs the same longer timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`)",
-                    format_duration(timeout)
-                ),
-            );
-        }
-    }
-    let Some(deadline) = job.spec.active_deadline_seconds else {
-        return Ok(());
-    };
-    if deadline <= deadline_within(timeout) {
-        return Ok(());
-    }
-    let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
-    err(
-        format!("{}.activeDeadlineSeconds", job.path()),
-        format!(
-            "{deadline} does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up while the Job still runs, and the next deploy would delete it mid-run. For a long job give Helm and deploy-jobs the same timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`); the deadline can then be left out, it defaults to the timeout less {TIMEOUT_MARGIN}s",
-            format_duration(timeout)
-        ),
-    )
 }
 
 /// The hook outcomes on which Helm prints a hook's container logs.
@@ -1114,7 +1117,7 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
 }
 
 fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
-    const KINDS: &[&str] = crate::plan::WORKLOAD_KINDS;
+    const KINDS: &[&str] = crate::documents::WORKLOAD_KINDS;
     let Some((kind, name)) = w.split_once('/') else {
         return err(
             path,
@@ -1134,6 +1137,31 @@ fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
         return err(path, "names no workload after the slash");
     }
     Ok((kind.to_string(), name.to_string()))
+}
+
+/// Kinds that roll out pods from a template: what a gate holds and a rollout wait follows.
+pub const ROLLOUT_KINDS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
+
+/// A list of `Kind/name` of [`ROLLOUT_KINDS`], each once.
+fn rollout_workloads(list: &[String], path: &str) -> Result<Vec<(String, String)>, SpecError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let item_path = format!("{path}[{i}]");
+        let (kind, name) = parse_workload(item, &item_path)?;
+        if !ROLLOUT_KINDS.contains(&kind.as_str()) {
+            return err(
+                item_path,
+                format!(
+                    "a {kind} does not roll out pods; expected {}",
+                    ROLLOUT_KINDS.join(", ")
+                ),
+            );
+        }
+        if !out.contains(&(kind.clone(), name.clone())) {
+            out.push((kind, name));
+        }
+    }
+    Ok(out)
 }
 
 fn parse_target(t: &str, path: &str) -> Result<(String, u16), SpecError> {

@@ -8,13 +8,14 @@
 //! string as the field's type, it is turned into that value. A quoted `"yes"` there could not
 //! have been applied in the first place, so nothing that worked changes meaning.
 //!
-//! The fields are known by name: every field of that name in a pod spec has that type.
+//! The fields are known by name: every field of that name in a pod spec or a workload spec
+//! (Deployment, StatefulSet, DaemonSet, Job, CronJob) has that type.
 //! Maps with free-form keys (labels, annotations, node selectors, resource quantities) are
 //! left alone. Writing strings so that YAML 1.1 reads them back as strings is `yaml`'s job.
 
 use serde_norway::Value;
 
-/// Pod spec fields that are booleans wherever they appear.
+/// Pod and workload spec fields that are booleans wherever they appear.
 const BOOL_FIELDS: &[&str] = &[
     "allowPrivilegeEscalation",
     "automountServiceAccountToken",
@@ -24,6 +25,7 @@ const BOOL_FIELDS: &[&str] = &[
     "hostPID",
     "hostUsers",
     "optional",
+    "paused",
     "privileged",
     "readOnly",
     "readOnlyRootFilesystem",
@@ -32,27 +34,40 @@ const BOOL_FIELDS: &[&str] = &[
     "shareProcessNamespace",
     "stdin",
     "stdinOnce",
+    "suspend",
     "tty",
 ];
 
-/// Pod spec fields that are integers wherever they appear.
+/// Pod and workload spec fields that are integers wherever they appear.
 const INT_FIELDS: &[&str] = &[
     "activeDeadlineSeconds",
+    "backoffLimit",
+    "completions",
     "containerPort",
     "defaultMode",
     "expirationSeconds",
+    "failedJobsHistoryLimit",
     "failureThreshold",
     "fsGroup",
     "hostPort",
     "initialDelaySeconds",
+    "minReadySeconds",
     "mode",
+    "parallelism",
+    "partition",
     "periodSeconds",
     "priority",
+    "progressDeadlineSeconds",
+    "replicas",
+    "revisionHistoryLimit",
     "runAsGroup",
     "runAsUser",
+    "startingDeadlineSeconds",
     "successThreshold",
+    "successfulJobsHistoryLimit",
     "terminationGracePeriodSeconds",
     "timeoutSeconds",
+    "ttlSecondsAfterFinished",
 ];
 
 /// Integer lists.

@@ -10,10 +10,9 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
-use std::process::Command;
 use std::sync::OnceLock;
 
+use common::stand_in::{Outcome, Reply, err, ok, print};
 use common::{documents, repo_root, run};
 
 const CASE: &str = "testdata/exclusive-all-stops-every-workload";
@@ -34,60 +33,6 @@ const STOP_IMAGE: &str = "alpine/kubectl:1.35.0";
 const STOP_IMAGE_PROGRAMS: &[&str] = &["sh", "date", "sleep"];
 /// The restore hint runs in the wait image, busybox, whose `sh` is all it may use.
 const HINT_IMAGE_PROGRAMS: &[&str] = &["sh"];
-
-/// The stand-in: call N must have the arguments in responses/N.args; it then prints
-/// responses/N.out (to stderr when it fails, like kubectl) and exits with responses/N.rc.
-/// It is not part of the image, so it uses the machine's own programs.
-const STAND_IN: &str = r#"#!/bin/sh
-PATH=$STAND_IN_PATH
-d=$(dirname "$0")/..
-n=$(($(cat "$d/count") + 1))
-echo "$n" > "$d/count"
-printf '%s\n' "$*" >> "$d/calls"
-r="$d/responses/$n"
-if [ ! -f "$r.args" ]; then
-  echo "stand-in: nothing recorded for call $n: kubectl $*" >&2
-  exit 97
-fi
-if [ "$*" != "$(cat "$r.args")" ]; then
-  echo "stand-in: call $n was 'kubectl $*', recorded 'kubectl $(cat "$r.args")'" >&2
-  exit 98
-fi
-rc=$(cat "$r.rc")
-if [ "$rc" = 0 ]; then cat "$r.out"; else cat "$r.out" >&2; fi
-exit "$rc"
-"#;
-
-/// A clock that jumps 1000 s between the first reading and the next: the stop step's wait
-/// runs out at once, whatever the machine's speed.
-const JUMPING_CLOCK: &str = r#"#!/bin/sh
-PATH=$STAND_IN_PATH
-f=$(dirname "$0")/../clock
-if [ -f "$f" ]; then echo 2000; else echo 1000; : > "$f"; fi
-"#;
-
-/// A recorded kubectl response: the arguments it answers, its exit status and its output.
-struct Reply {
-    args: String,
-    rc: i32,
-    out: String,
-}
-
-fn ok(args: &str, out: &str) -> Reply {
-    Reply {
-        args: args.to_string(),
-        rc: 0,
-        out: out.to_string(),
-    }
-}
-
-fn err(args: &str, out: &str) -> Reply {
-    Reply {
-        args: args.to_string(),
-        rc: 1,
-        out: out.to_string(),
-    }
-}
 
 fn get_state_in(ns: &str, target: &str, out: &str) -> Reply {
     let (kind, name) = target.split_once('/').unwrap();
@@ -145,88 +90,6 @@ fn check(command: &[String], replies: &[Reply], succeeds: bool, phrases: &[&str]
     assert_eq!(outcome.calls, args(replies));
     assert_log(&outcome, phrases);
     outcome
-}
-
-struct Outcome {
-    success: bool,
-    log: String,
-    calls: Vec<String>,
-}
-
-/// The image a script runs in, and so the programs on its PATH.
-#[derive(Clone, Copy, PartialEq)]
-enum Image {
-    /// The stop image, with the kubectl stand-in.
-    Stop,
-    /// The stop image with a clock that jumps: the wait for pods runs out at once.
-    StopWithJumpingClock,
-    /// The wait image, for the restore hint.
-    Hint,
-}
-
-/// Runs `command` (`sh -c SCRIPT NAME ARGS...`) with a PATH of the image's programs only.
-fn play(command: &[String], replies: &[Reply], image: Image) -> Outcome {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    let bin = root.join("bin");
-    fs::create_dir_all(&bin).unwrap();
-    fs::create_dir_all(root.join("responses")).unwrap();
-    let host_path = std::env::var("PATH").unwrap_or_default();
-    let programs = match image {
-        Image::Stop | Image::StopWithJumpingClock => STOP_IMAGE_PROGRAMS,
-        Image::Hint => HINT_IMAGE_PROGRAMS,
-    };
-    for program in programs {
-        if *program == "date" && image == Image::StopWithJumpingClock {
-            fs::write(bin.join("date"), JUMPING_CLOCK).unwrap();
-            make_executable(&bin.join("date"));
-            continue;
-        }
-        let found = std::env::split_paths(&host_path)
-            .map(|d| d.join(program))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| panic!("this machine has {program}"));
-        std::os::unix::fs::symlink(found, bin.join(program)).unwrap();
-    }
-    if image != Image::Hint {
-        let kubectl = bin.join("kubectl");
-        fs::write(&kubectl, STAND_IN).unwrap();
-        make_executable(&kubectl);
-    }
-    fs::write(root.join("count"), "0").unwrap();
-    fs::write(root.join("calls"), "").unwrap();
-    for (i, reply) in replies.iter().enumerate() {
-        let base = root.join(format!("responses/{}", i + 1));
-        fs::write(base.with_extension("args"), &reply.args).unwrap();
-        fs::write(base.with_extension("out"), &reply.out).unwrap();
-        fs::write(base.with_extension("rc"), reply.rc.to_string()).unwrap();
-    }
-    assert_eq!(command[..2], ["sh", "-c"], "the Job runs a shell script");
-    let out = Command::new(bin.join("sh"))
-        .args(&command[1..])
-        .env_clear()
-        .env("PATH", &bin)
-        .env("STAND_IN_PATH", &host_path)
-        .env("POD_NAMESPACE", NAMESPACE)
-        .output()
-        .unwrap();
-    let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
-    log.push_str(&String::from_utf8_lossy(&out.stderr));
-    let calls = fs::read_to_string(root.join("calls"))
-        .unwrap()
-        .lines()
-        .map(str::to_string)
-        .collect();
-    Outcome {
-        success: out.status.success(),
-        log,
-        calls,
-    }
-}
-
-fn make_executable(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// A golden case, rendered once for all the tests.
@@ -294,6 +157,36 @@ fn stop_command() -> Vec<String> {
         "the stop step waits 190 s (its deadline under Helm's default --timeout, less its kubectl calls) for both workloads, in the pod's own namespace; a longer wait needs 110 s more of --timeout"
     );
     command
+}
+
+/// The image a script runs in, and so the programs on its PATH.
+#[derive(Clone, Copy, PartialEq)]
+enum Image {
+    /// The stop image, with the kubectl stand-in.
+    Stop,
+    /// The stop image with a clock that jumps: the wait for pods runs out at once.
+    StopWithJumpingClock,
+    /// The wait image, for the restore hint.
+    Hint,
+}
+
+/// Runs `command` (`sh -c SCRIPT NAME ARGS...`) with a PATH of the image's programs only.
+fn play(command: &[String], replies: &[Reply], image: Image) -> Outcome {
+    let programs = match image {
+        Image::Stop | Image::StopWithJumpingClock => STOP_IMAGE_PROGRAMS,
+        Image::Hint => HINT_IMAGE_PROGRAMS,
+    };
+    common::stand_in::play(
+        command,
+        replies,
+        &common::stand_in::Image {
+            programs,
+            kubectl: image != Image::Hint,
+            jumping_clock: image == Image::StopWithJumpingClock,
+            instant_sleep: false,
+            namespace: NAMESPACE,
+        },
+    )
 }
 
 fn args(replies: &[Reply]) -> Vec<String> {
@@ -899,19 +792,6 @@ fn the_restore_hint_names_each_workloads_own_namespace() {
             ("shop-jobs", "Deployment/shop-worker", 4),
         ],
     );
-}
-
-/// Runs real kubectl's jsonpath printer offline on a local object.
-fn print(dir: &Path, object: &str, template: &str) -> String {
-    let file = dir.join("object.yaml");
-    fs::write(&file, object).unwrap();
-    let out = Command::new(common::tool("kubectl"))
-        .args(["annotate", "--local", "-f"])
-        .arg(&file)
-        .args(["unrelated=x", "-o", &format!("jsonpath={template}")])
-        .output()
-        .unwrap();
-    common::succeeded(out, "kubectl annotate --local")
 }
 
 fn workload(kind: &str, replicas: u32, annotation: Option<&str>, extra: &str) -> String {

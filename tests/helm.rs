@@ -261,6 +261,10 @@ fn helm3_post_renderer_is_refused_with_the_remedies() {
         stderr.contains("Helm 4") && stderr.contains("deploy-jobs render"),
         "remedies: {stderr}"
     );
+    assert!(
+        stderr.contains("--post-renderer-args=--target=gate"),
+        "the refusal names the gate mode, which Helm 3 can run: {stderr}"
+    );
     assert!(out.stdout.is_empty(), "nothing rendered");
 }
 
@@ -574,4 +578,97 @@ fn helm4_long_deadline_needs_the_same_timeout_in_deploy_jobs() {
         .find(|h| id(h) == "Job/shop-example-migrate")
         .expect("the migration is a hook");
     assert_eq!(job["spec"]["activeDeadlineSeconds"], Value::from(1800));
+}
+
+/// The gate mode's structure as a real Helm applies it: the Job, its Role and RoleBinding
+/// are ordinary resources (no deploy-jobs hook), and the app's Deployment has the gate as
+/// its first init container, waiting for exactly that Job.
+fn assert_gate_structure(manifest: &[Value], hooks: &[Value], how: &str) {
+    assert!(
+        !hooks
+            .iter()
+            .any(|h| !h["metadata"]["annotations"]["deploy-jobs.io/job"].is_null()),
+        "{how}: no deploy-jobs hook: {:?}",
+        hooks.iter().map(id).collect::<Vec<_>>()
+    );
+    let job = manifest
+        .iter()
+        .find(|d| d["kind"] == "Job")
+        .unwrap_or_else(|| panic!("{how}: the Job is in the manifest"));
+    let name = job["metadata"]["name"].as_str().unwrap();
+    assert!(
+        name.starts_with("shop-example-migrate-")
+            && name.len() == "shop-example-migrate-".len() + 10,
+        "{how}: the Job is named from its content: {name}"
+    );
+    assert!(
+        job["metadata"]["annotations"]["helm.sh/hook"].is_null(),
+        "{how}: the Job is no hook"
+    );
+    for kind in ["Role", "RoleBinding"] {
+        assert!(
+            manifest
+                .iter()
+                .any(|d| d["kind"] == kind && d["metadata"]["name"] == "shop-example-migrate-gate"),
+            "{how}: the {kind} is in the manifest"
+        );
+    }
+    let deployment = manifest
+        .iter()
+        .find(|d| d["kind"] == "Deployment")
+        .unwrap_or_else(|| panic!("{how}: the app is in the manifest"));
+    let pod = &deployment["spec"]["template"];
+    let gate = &pod["spec"]["initContainers"][0];
+    assert_eq!(
+        gate["name"], "deploy-jobs-gate",
+        "{how}: the gate runs first"
+    );
+    let args: Vec<&str> = gate["command"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        args[4..],
+        ["300", "Deployment/shop-example", name],
+        "{how}: the gate waits for that Job"
+    );
+    assert_eq!(
+        pod["metadata"]["annotations"]["deploy-jobs.io/gate-jobs"], name,
+        "{how}: the pod template names the Job it waits for"
+    );
+}
+
+#[test]
+fn helm3_template_with_the_gate_mode_is_not_refused() {
+    let helm = Helm::new("helm3");
+    let out = helm
+        .command()
+        .args([
+            "template",
+            "shop",
+            CHART,
+            "--post-renderer",
+            common::BIN,
+            "--post-renderer-args=--target=gate",
+        ])
+        .output()
+        .unwrap();
+    let text = common::succeeded(out, "helm3 template --post-renderer-args=--target=gate");
+    assert_gate_structure(&documents(&text), &[], "helm 3.18.0");
+}
+
+#[test]
+fn helm4_install_with_the_gate_mode_applies_everything_as_ordinary_resources() {
+    let helm = Helm::with_plugin();
+    let out = helm.ok(&install_through_plugin(&[
+        "--post-renderer-args=--target=gate",
+    ]));
+    let (hooks, manifest) = sections(&out);
+    assert_gate_structure(
+        &documents(&manifest),
+        &documents(&hooks),
+        "helm 4.1.4 install --dry-run=client",
+    );
 }

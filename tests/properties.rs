@@ -86,6 +86,14 @@ fn options() -> Options {
     }
 }
 
+/// The same jobs in gate mode, which rewrites the app's Deployment.
+fn gate_options() -> Options {
+    Options {
+        target: deploy_jobs::Target::Gate,
+        ..options()
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -105,6 +113,16 @@ proptest! {
     }
 
     #[test]
+    fn gate_mode_is_deterministic_and_idempotent(s in stream_with_app()) {
+        let first = render(s.as_bytes(), &gate_options()).unwrap().stream.to_string();
+        let again = render(s.as_bytes(), &gate_options()).unwrap().stream.to_string();
+        prop_assert_eq!(&first, &again, "deterministic");
+        prop_assert!(first.contains("name: deploy-jobs-gate"), "the app is gated");
+        let twice = render(first.as_bytes(), &gate_options()).unwrap().stream.to_string();
+        prop_assert_eq!(&first, &twice, "rendering its own output regenerates the gate, once");
+    }
+
+    #[test]
     fn every_input_document_is_in_the_output_unchanged(s in stream_with_app()) {
         let out = render(s.as_bytes(), &options()).unwrap().stream.to_string();
         for doc in stream::split(s.as_bytes()).unwrap() {
@@ -116,5 +134,6 @@ proptest! {
     fn render_never_panics_on_text(s in text()) {
         let _ = render(s.as_bytes(), &Options::default());
         let _ = render(s.as_bytes(), &options());
+        let _ = render(s.as_bytes(), &gate_options());
     }
 }

@@ -18,7 +18,8 @@ fn validator() -> String {
         .to_string()
 }
 
-/// The generated documents of an output stream, as deploy-jobs wrote them (the validator
+/// The generated documents of an output stream (and the workloads the gate mode rewrote),
+/// as deploy-jobs wrote them (the validator
 /// reads YAML 1.1, as Kubernetes does, so they are not re-serialized by a YAML 1.2 writer).
 /// Some golden inputs, passed through, are deliberately not valid YAML, so each document is
 /// parsed on its own to tell whether it is generated.
@@ -26,13 +27,21 @@ fn generated(stream: &str) -> Vec<String> {
     deploy_jobs::stream::split(stream.as_bytes())
         .unwrap()
         .iter()
-        .filter(|d| d.raw.contains(deploy_jobs::GENERATED_ANNOTATION))
+        .filter(|d| d.raw.contains("deploy-jobs.io/"))
         .filter(|d| {
-            let value: Value = serde_norway::from_str(d.yaml()).expect("generated YAML is valid");
+            let value: Value = serde_norway::from_str(d.yaml()).unwrap_or(Value::Null);
             value["metadata"]["annotations"][deploy_jobs::GENERATED_ANNOTATION].is_string()
+                || is_gated(&value)
         })
         .map(|d| d.yaml().to_string())
         .collect()
+}
+
+/// A workload the gate mode rewrote (its gate initContainer and token volume included).
+fn is_gated(value: &Value) -> bool {
+    value["spec"]["template"]["metadata"]["annotations"]
+        [deploy_jobs::order::gate::GATE_JOBS_ANNOTATION]
+        .is_string()
 }
 
 #[test]

@@ -65,3 +65,44 @@ fn copied_pod_fields_mean_what_they_meant_in_the_app() {
         "a quoted string stays the string it was"
     );
 }
+
+/// Gate mode writes the gated workload back (with its gate added): kubectl must read the
+/// rewritten Deployment as it read the chart's, apart from the gate itself.
+#[test]
+fn a_gated_workload_means_what_it_meant_in_the_chart() {
+    let dir = common::repo_root().join("testdata").join(CASE);
+    let input = fs::read_to_string(dir.join("input.yaml")).unwrap();
+    let gated = input.replace(
+        "when: post-install,post-upgrade",
+        "when: pre-install,pre-upgrade",
+    );
+    let out = common::run(&["render", "--target", "gate"], gated.as_bytes());
+    let rendered = common::succeeded(out, "render --target gate");
+    let deployment = input.split("\n---\n").next().unwrap();
+    let app = kubectl_reads(deployment).remove(0);
+    let rewritten = kubectl_reads(&rendered)
+        .into_iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("the gated Deployment");
+    let (before, after) = (
+        &app["spec"]["template"]["spec"],
+        &rewritten["spec"]["template"]["spec"],
+    );
+    assert_eq!(
+        after["initContainers"][0]["name"], "deploy-jobs-gate",
+        "the gate was added"
+    );
+    for field in ["securityContext", "enableServiceLinks", "containers"] {
+        assert_eq!(
+            after[field], before[field],
+            "{field}: as the chart meant it"
+        );
+    }
+    let volumes = after["volumes"].as_array().unwrap();
+    for volume in before["volumes"].as_array().unwrap() {
+        assert!(
+            volumes.contains(volume),
+            "the app's volume {volume} reads as before"
+        );
+    }
+}

@@ -40,14 +40,20 @@ fn read_file(file: &std::path::Path) -> Vec<Json> {
         .collect()
 }
 
-/// The documents deploy-jobs generated in a rendered stream (they carry its marker), as text.
+/// The documents deploy-jobs generated in a rendered stream (they carry its marker), and the
+/// workloads the gate mode rewrote, as text.
 fn generated_texts(rendered: &str) -> Vec<String> {
     deploy_jobs::stream::split_text(rendered)
         .into_iter()
-        .filter(|d| d.raw.contains("deploy-jobs.io/job:"))
+        .filter(|d| {
+            d.raw.contains("deploy-jobs.io/job:") || d.raw.contains("deploy-jobs.io/gate-jobs:")
+        })
         .filter(|d| {
             let v: Value = serde_norway::from_str(d.yaml()).unwrap_or(Value::Null);
+            // Generated, or a workload the gate mode rewrote.
             !v["metadata"]["annotations"]["deploy-jobs.io/job"].is_null()
+                || !v["spec"]["template"]["metadata"]["annotations"]["deploy-jobs.io/gate-jobs"]
+                    .is_null()
         })
         .map(|d| d.raw.to_string())
         .collect()

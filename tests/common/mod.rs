@@ -2,6 +2,8 @@
 //! throwaway Helm homes.
 #![allow(dead_code)]
 
+pub mod stand_in;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -10,14 +10,69 @@
 //! weight, and a delete policy that always includes BeforeHookCreation, so that the Job of
 //! an earlier sync is deleted and the hook runs again instead of being skipped.
 
+use anyhow::Result;
 use serde_norway::{Mapping, Value};
 
-use crate::spec::{Job, SpecError};
+use super::hooks::Hooks;
+use super::{Context, JobOutput, Prepared};
+use super::{Order, Target};
+use crate::documents::Documents;
+use crate::spec::{self, Job, SpecError};
 use crate::{DELETE_ANNOTATION, HOOK_ANNOTATION, WEIGHT_ANNOTATION};
 
 pub const HOOK: &str = "argocd.argoproj.io/hook";
 pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 pub const DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
+
+/// Helm hooks with Argo CD's annotations; Argo CD has no hook timeout, so the deadline alone
+/// bounds a job.
+#[derive(Debug, Clone)]
+pub struct ArgoCd {
+    hooks: Hooks,
+}
+
+impl ArgoCd {
+    pub fn new() -> ArgoCd {
+        ArgoCd {
+            hooks: Hooks::unchecked(crate::helm::DEFAULT_TIMEOUT),
+        }
+    }
+}
+
+impl Default for ArgoCd {
+    fn default() -> ArgoCd {
+        ArgoCd::new()
+    }
+}
+
+impl Order for ArgoCd {
+    fn target(&self) -> Target {
+        Target::ArgoCd
+    }
+
+    fn check(&self, job: &Job) -> Result<(), SpecError> {
+        super::gate::refuse_gate_keys(job)?;
+        check(job)
+    }
+
+    fn default_deadline(&self) -> u64 {
+        spec::DEFAULT_DEADLINE
+    }
+
+    fn arrange(
+        &mut self,
+        docs: &dyn Documents,
+        job: &Job,
+        prepared: Prepared<'_>,
+        ctx: &Context<'_>,
+    ) -> Result<JobOutput> {
+        self.hooks.arrange(docs, job, prepared, ctx)
+    }
+
+    fn annotate(&self, annotations: &mut Mapping) {
+        annotate(annotations);
+    }
+}
 
 /// Helm events and the Argo CD phase each becomes.
 const PHASES: &[(&str, &str)] = &[

@@ -1,0 +1,134 @@
+//! What the planner and its strategies read of the stream: the [`Documents`] it is given,
+//! and the workloads and selectors in it. Shared below `plan`, `exclusive` and `order`, so
+//! that none of them imports another for these.
+
+use anyhow::Result;
+use indexmap::IndexMap;
+use serde_norway::Value;
+
+use crate::header::Header;
+
+/// Kinds whose pod template a job may reuse a container from.
+pub const WORKLOAD_KINDS: &[&str] = &[
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "Pod",
+];
+
+/// Read access to the documents of the stream, parsing them only when asked.
+pub trait Documents {
+    /// Number of documents.
+    fn count(&self) -> usize;
+    /// The header of document `i`, or `None` for a document without content.
+    fn header(&self, i: usize) -> Option<&Header>;
+    /// The raw text of document `i`.
+    fn raw(&self, i: usize) -> &str;
+    /// Document `i` parsed in full; errors already carry the document's context.
+    fn value(&self, i: usize) -> Result<&Value>;
+    /// `chart/templates/x.yaml`, or `document 3` when the stream names no file.
+    fn label(&self, i: usize) -> String;
+    /// Whether document `i` is skipped for planning (the configuration, generated output).
+    fn ignored(&self, i: usize) -> bool;
+}
+
+/// The workloads the stream renders as ordinary resources (hooks and ignored documents left
+/// out): document index, header and kind.
+pub fn workloads<'a>(
+    docs: &'a dyn Documents,
+) -> impl Iterator<Item = (usize, &'a Header, &'a str)> + 'a {
+    (0..docs.count()).filter_map(move |i| {
+        let header = docs.header(i)?;
+        let kind = header.kind.as_deref()?;
+        (!docs.ignored(i) && !header.is_hook() && WORKLOAD_KINDS.contains(&kind))
+            .then_some((i, header, kind))
+    })
+}
+
+/// Whether a document's selector selects pods with these labels. An empty selector selects
+/// nothing here: Services without one route to no pods, and workloads must have one.
+pub fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> bool {
+    if header.selector.is_empty() && header.selector_expressions.is_empty() {
+        return false;
+    }
+    let labels_ok = header
+        .selector
+        .iter()
+        .all(|(k, v)| labels.get(k).map(String::as_str) == Some(v));
+    let expressions_ok = header.selector_expressions.iter().all(|r| {
+        let value = labels.get(&r.key);
+        match r.operator.as_str() {
+            "In" => value.is_some_and(|v| r.values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !r.values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    labels_ok && expressions_ok
+}
+
+/// The workloads behind a job's `waitFor` targets, with how the job reaches each
+/// (`waitFor db:5432, Service/db`): a Service named by the host (`db`, `db.ns`,
+/// `db.ns.svc.cluster.local`, or `db-0.db-headless` for one pod of a StatefulSet) whose
+/// selector matches the workload's pod template.
+pub fn waited_for(
+    docs: &dyn Documents,
+    wait_for: &[(String, u16)],
+) -> Result<Vec<(usize, String)>> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    for (host, port) in wait_for {
+        let labels: Vec<&str> = host.split('.').collect();
+        let mut services: Vec<&str> = vec![labels[0]];
+        // `pod-0.service`: a StatefulSet pod's own name, under its headless Service.
+        if let Some(second) = labels.get(1)
+            && labels[0]
+                .rsplit_once('-')
+                .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            services.push(second);
+        }
+        for s in 0..docs.count() {
+            let Some(sh) = docs.header(s) else { continue };
+            let named = sh.name.as_deref().is_some_and(|n| services.contains(&n));
+            if docs.ignored(s) || sh.is_hook() || !sh.is_kind("Service") || !named {
+                continue;
+            }
+            for (i, _, kind) in workloads(docs) {
+                let template_labels: IndexMap<String, String> = pod_template(kind, docs.value(i)?)
+                    .and_then(|t| t.get("metadata")?.get("labels")?.as_mapping())
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(k, v)| {
+                                Some((k.as_str()?.to_string(), v.as_str()?.to_string()))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if selector_matches(sh, &template_labels) && !out.iter().any(|(w, _)| *w == i) {
+                    out.push((
+                        i,
+                        format!(
+                            "waitFor {host}:{port} reaches it through Service/{}",
+                            sh.name.as_deref().unwrap_or_default()
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The pod template of a workload that has one.
+fn pod_template<'a>(kind: &str, value: &'a Value) -> Option<&'a Value> {
+    let spec = value.get("spec")?;
+    match kind {
+        "CronJob" => spec.get("jobTemplate")?.get("spec")?.get("template"),
+        "Pod" => None,
+        _ => spec.get("template"),
+    }
+}
