@@ -497,7 +497,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
             .any(|e| e == "post-install" || e == "post-upgrade");
         if post && output.source_waited_for_readiness {
             out.push(format!(
-                "{}: runs after install/upgrade and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, `helm --wait` deadlocks (Helm waits for the app before it runs post hooks); run it pre-install/pre-upgrade instead",
+                "{}: runs after install/upgrade and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, `helm --wait` deadlocks (Helm waits for the app before it runs post hooks); run it pre-install/pre-upgrade instead, or, when it needs a database the release itself installs (which does not exist at pre-install), deploy with --target gate, where the app's new pods wait for the Job in the cluster",
                 job.name(),
                 output.source.as_deref().unwrap_or("a workload")
             ));
