@@ -124,6 +124,12 @@ struct RenderArgs {
     /// the stream's `app.kubernetes.io/instance` label, else its `release` label.
     #[arg(long, value_name = "NAME")]
     name_prefix: Option<String>,
+    /// The release namespace (Helm's `-n`): objects rendered without `metadata.namespace`
+    /// are taken to be there, so they can be matched with objects a chart puts there
+    /// explicitly (`namespace: {{ .Release.Namespace }}`). Helm 4 does not tell a
+    /// post-renderer its namespace: `--post-renderer-args=--namespace=NS`.
+    #[arg(long, short = 'n', value_name = "NAME")]
+    namespace: Option<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
@@ -212,6 +218,7 @@ fn options(args: &RenderArgs) -> Result<Options> {
         },
         helm_timeout: args.timeout,
         name_prefix: args.name_prefix.clone(),
+        namespace: args.namespace.clone(),
     };
     for path in &args.values {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;

@@ -328,13 +328,13 @@ fn home_namespace(targets: &[Target], job_namespace: Option<&str>) -> Result<Opt
     let implicit = targets.iter().find(|t| t.namespace.is_none());
     match (implicit, explicit, job_namespace) {
         (Some(t), Some(e), _) => bail!(
-            "{} is rendered without a namespace (it goes to the release's namespace) and {} into namespace `{}`: one stop step cannot reach both, as deploy-jobs cannot know the release's namespace when it renders; render both with an explicit namespace, or list only one of them",
+            "{} is rendered without a namespace (it goes to the release's namespace) and {} into namespace `{}`: one stop step cannot reach both, as deploy-jobs cannot know the release's namespace when it renders; pass it with --namespace (Helm 4: --post-renderer-args=--namespace=NS), render both with an explicit namespace, or list only one of them",
             t.id(),
             e.id(),
             e.namespace.as_deref().unwrap_or_default()
         ),
         (Some(t), None, Some(ns)) => bail!(
-            "{} is rendered without a namespace (it goes to the release's namespace), but the job runs in namespace `{ns}`: deploy-jobs cannot know the release's namespace when it renders, so it cannot grant the stop step access there; render {} with an explicit namespace",
+            "{} is rendered without a namespace (it goes to the release's namespace), but the job runs in namespace `{ns}`: deploy-jobs cannot know the release's namespace when it renders, so it cannot grant the stop step access there; pass it with --namespace (Helm 4: --post-renderer-args=--namespace=NS), or render {} with an explicit namespace",
             t.id(),
             t.id()
         ),

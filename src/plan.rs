@@ -882,7 +882,7 @@ fn find_object(
         (None, None) => unreachable!("equal namespaces matched above"),
     };
     bail!(
-        "the Job references {} `{name}`, which {} renders in {object_ns}, while the Job runs in {job_ns}; deploy-jobs is not told the release namespace, so it cannot tell whether they are the same object: set metadata.namespace on both (e.g. {{{{ .Release.Namespace }}}}) or on neither",
+        "the Job references {} `{name}`, which {} renders in {object_ns}, while the Job runs in {job_ns}; deploy-jobs is not told the release namespace, so it cannot tell whether they are the same object: pass the release namespace with --namespace (to Helm 4's post-renderer: --post-renderer-args=--namespace=NS), or set metadata.namespace on both (e.g. {{{{ .Release.Namespace }}}}) or on neither",
         kind.kind(),
         docs.label(i)
     )

@@ -49,6 +49,9 @@ pub struct Options {
     /// `--name-prefix`: the prefix of generated names (the release name), over the
     /// DeployJobs document's `metadata.name` and the stream's release labels.
     pub name_prefix: Option<String>,
+    /// `--namespace`: the release namespace, where objects without `metadata.namespace`
+    /// go; `None` when not told (Helm 4 does not tell a post-renderer).
+    pub namespace: Option<String>,
 }
 
 /// The transformed stream and what was decided on the way.
@@ -280,7 +283,17 @@ pub fn workloads(input: &[u8]) -> Result<Vec<(String, Vec<String>)>> {
 pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let text = stream::text(input)?;
     let documents = stream::split_text(text);
-    let mut docs = Entries::new(read_all(documents, options.strict)?);
+    let mut entries = read_all(documents, options.strict)?;
+    if let Some(namespace) = &options.namespace {
+        spec::check_namespace(namespace).map_err(|e| anyhow!("--namespace: {e}"))?;
+        // Planned as where Helm puts them; the documents themselves pass through as they are.
+        for header in entries.iter_mut().filter_map(|e| e.header.as_deref_mut()) {
+            if header.namespace.is_none() {
+                header.namespace = Some(namespace.clone());
+            }
+        }
+    }
+    let mut docs = Entries::new(entries);
 
     let configs = configuration(&mut docs, &options.values)?;
     if configs.is_empty() {

@@ -1194,6 +1194,18 @@ pub fn is_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
+/// A namespace name: a DNS-1123 label.
+pub fn check_namespace(s: &str) -> Result<(), String> {
+    if is_label(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a namespace name: lower-case letters, digits and '-', at most 63 characters",
+            s.escape_debug()
+        ))
+    }
+}
+
 fn check_label(s: &str, path: &str) -> Result<(), SpecError> {
     if is_label(s) {
         return Ok(());
