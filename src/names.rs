@@ -62,6 +62,31 @@ pub fn fit(name: &str, max: usize) -> String {
     format!("{head}-{hash}")
 }
 
+/// The name of a job's generated objects: `<prefix>-<job>` when it fits in `max` bytes.
+/// Otherwise the prefix (a long release name) is cut, not the job's own name, so the Jobs
+/// of one release stay told apart: `<start of prefix>-<hash>-<job>`, the hash being of the
+/// whole name, so it stays distinct and stable. Only a job name too long for even that is
+/// cut at its end, as [`fit`] does.
+pub fn job_name(prefix: &str, job: &str, max: usize) -> String {
+    let whole = join(Some(prefix), job);
+    if whole.len() <= max {
+        return whole;
+    }
+    let hash = &sha256_hex(whole.as_bytes())[..8];
+    let Some(room) = max.checked_sub(job.len() + hash.len() + 2) else {
+        return fit(&whole, max);
+    };
+    let mut keep = room.min(prefix.len());
+    while !prefix.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    let head = prefix[..keep].trim_end_matches(['-', '.']);
+    if head.is_empty() {
+        return fit(&whole, max);
+    }
+    format!("{head}-{hash}-{job}")
+}
+
 /// Joins name parts with dashes, skipping empty ones and a prefix the name already starts with.
 pub fn join(prefix: Option<&str>, name: &str) -> String {
     match prefix {
@@ -123,5 +148,27 @@ mod tests {
         assert_eq!(join(Some("shop"), "migrate"), "shop-migrate");
         assert_eq!(join(Some("shop"), "shop-migrate"), "shop-migrate");
         assert_eq!(join(None, "migrate"), "migrate");
+    }
+
+    #[test]
+    fn a_long_prefix_is_cut_and_the_job_name_kept() {
+        let prefix = "a-very-long-release-name-for-a-review-branch-feature-12345";
+        let names: Vec<String> = ["db-prepare", "db-migrate", "warm-cache"]
+            .iter()
+            .map(|j| job_name(prefix, j, MAX_JOB_NAME))
+            .collect();
+        for (name, job) in names.iter().zip(["db-prepare", "db-migrate", "warm-cache"]) {
+            assert!(name.len() <= MAX_JOB_NAME, "{name}");
+            assert!(name.ends_with(&format!("-{job}")), "{name} keeps {job}");
+            assert!(name.starts_with("a-very-long-release"), "{name}");
+        }
+        assert_eq!(job_name("shop", "migrate", MAX_JOB_NAME), "shop-migrate");
+        assert_eq!(
+            job_name(prefix, "db-migrate", MAX_JOB_NAME),
+            job_name(prefix, "db-migrate", MAX_JOB_NAME),
+            "stable"
+        );
+        let long_job = "m".repeat(60);
+        assert!(job_name(prefix, &long_job, MAX_JOB_NAME).len() <= MAX_JOB_NAME);
     }
 }

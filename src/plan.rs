@@ -292,7 +292,7 @@ fn prepare<'a>(
     }
     let prefix = name_prefix(docs, ctx, reused.as_ref().map(|r| r.doc), stream_labels)
         .with_context(|| job.path())?;
-    let job_name = names::fit(&names::join(Some(&prefix), job.name()), names::MAX_JOB_NAME);
+    let job_name = names::job_name(&prefix, job.name(), names::MAX_JOB_NAME);
     match &job.spec.service_account_name {
         Some(sa) => pod.service_account_name = Some(sa.clone()),
         None => pod.automount_service_account_token = Some(false),
