@@ -668,6 +668,14 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
                 &format!("{path}.annotations"),
             )?;
         }
+        for key in spec.labels.keys() {
+            if key == "app.kubernetes.io/component" || key == "deploy-jobs.io/job" {
+                return err(
+                    format!("{path}.labels.{key}"),
+                    "deploy-jobs marks the pods it generates with this label (`plan`, the exclusive stop step and a rerun recognise them by it); choose another key",
+                );
+            }
+        }
         for (i, name) in spec.volumes.iter().enumerate() {
             if spec.container.is_none() {
                 return err(
@@ -1342,6 +1350,20 @@ mod tests {
             assert!(
                 message.contains(path) && message.contains(what) && message.contains("quote it"),
                 "{yaml}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn deploy_jobs_own_labels_are_not_the_users() {
+        for key in ["app.kubernetes.io/component", "deploy-jobs.io/job"] {
+            let message = error(&format!(
+                "deploy_jobs:\n- name: a\n  image: x\n  command: [m]\n  labels: {{{key}: web}}\n"
+            ));
+            assert!(
+                message.contains(&format!("deploy_jobs[0].labels.{key}"))
+                    && message.contains("choose another key"),
+                "{message}"
             );
         }
     }
