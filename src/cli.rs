@@ -243,6 +243,13 @@ fn render_stdin(args: &RenderArgs, input: &[u8]) -> Result<ExitCode> {
 
 fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
     let input = read_stdin("plan")?;
+    // A plan of nothing reads like "no migrations here": almost always a render that
+    // failed upstream of the pipe, which must not pass for a plan.
+    if input.iter().all(u8::is_ascii_whitespace) {
+        bail!(
+            "the stream on stdin is empty: nothing was rendered (did `helm template` fail before the pipe?)"
+        );
+    }
     let rendered = render(&input, &options(&args.render)?)?;
     let report = match &rendered.plan {
         Some(plan) => Report::of(plan),
