@@ -387,9 +387,29 @@ fn plan_job(
         (Some(w), _) => w,
         (None, Some((last, _))) => last
             .checked_add(1 + before)
-            .ok_or_else(|| anyhow!("{}: no weight is left after {last}", job.path()))?,
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: no hook weight is left after {last} ({}); Helm reads hook weights as 64-bit integers, so give the jobs before it lower weights",
+                    job.path(),
+                    last_weight.as_ref().map_or("", |(_, p)| p.as_str())
+                )
+            })?,
         (None, None) => before,
     };
+    // Helm reads hook weights as Go ints (64-bit): every weight this job uses must fit,
+    // never wrap around and reorder the hooks.
+    let after = i64::from(stop_targets.is_some());
+    if weight.checked_sub(before).is_none() || weight.checked_add(after).is_none() {
+        bail!(
+            "{}.weight: {weight} leaves no room for this job's {} hooks; Helm reads hook weights as 64-bit integers ({} to {}), so use a weight between {} and {}",
+            job.path(),
+            before + 1 + after,
+            i64::MIN,
+            i64::MAX,
+            i64::MIN + before,
+            i64::MAX - after
+        );
+    }
     let stop = match stop_targets {
         None => None,
         Some(targets) => Some(exclusive::build(
@@ -416,6 +436,24 @@ fn plan_job(
     if let Some(stop) = &stop {
         pod.containers
             .push(exclusive::restore_hint(job, &stop.targets));
+    }
+    // The job's container is named after the job; the API server would refuse a second
+    // container of that name (`wait-for`, `restore-hint`) only when the hook runs.
+    let mut names: Vec<&str> = Vec::new();
+    for c in pod.init_containers.iter().chain(&pod.containers) {
+        if names.contains(&c.name.as_str()) {
+            bail!(
+                "{}.name: `{}` is also the name of the container deploy-jobs adds to the job's pod ({}); a pod cannot have two containers of one name, so rename the job",
+                job.path(),
+                c.name,
+                if pod.init_containers.iter().any(|i| i.name == c.name) {
+                    "the initContainer that waits for `waitFor`"
+                } else {
+                    "the one that prints how to restore the workloads `exclusive` stops"
+                }
+            );
+        }
+        names.push(&c.name);
     }
 
     let mut annotations = IndexMap::new();
