@@ -722,9 +722,40 @@ fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
             .iter()
             .filter(|v| keep(v) && mounted.contains(&volume_name(v).unwrap_or_default()))
             .cloned()
+            .map(|mut v| {
+                file_modes_as_kubernetes_reads(&mut v);
+                v
+            })
             .collect(),
         ..PodSpec::default()
     })
+}
+
+/// `defaultMode: 0644` is an octal number to Kubernetes (YAML 1.1) but the string `"0644"`
+/// to a YAML 1.2 reader, and a string there makes the API server refuse the Job. File modes
+/// in a copied volume are integers, so such a string can only have been a plain octal number.
+fn file_modes_as_kubernetes_reads(value: &mut Value) {
+    match value {
+        Value::Mapping(m) => {
+            for (k, v) in m.iter_mut() {
+                let mode = matches!(k.as_str(), Some("defaultMode" | "mode"));
+                match v {
+                    Value::String(s) if mode => {
+                        if let Some(octal) = s.strip_prefix('0')
+                            && !octal.is_empty()
+                            && octal.bytes().all(|b| (b'0'..=b'7').contains(&b))
+                            && let Ok(n) = u32::from_str_radix(octal, 8)
+                        {
+                            *v = Value::Number(n.into());
+                        }
+                    }
+                    _ => file_modes_as_kubernetes_reads(v),
+                }
+            }
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(file_modes_as_kubernetes_reads),
+        _ => {}
+    }
 }
 
 fn main_container(job: &Job, reused: Option<&Reused<'_>>, volumes: &[Value]) -> Result<Container> {
