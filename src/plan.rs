@@ -238,6 +238,8 @@ pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
         });
     let mut planned = Vec::new();
     let mut last_weight: Option<(i64, String)> = None;
+    // Who each planned job is, for messages about a clash with a later one.
+    let mut owners: Vec<String> = Vec::new();
     let environment = groups.first().and_then(|g| g.settings.environment.clone());
     let several = groups.len() > 1;
     for group in groups {
@@ -265,7 +267,11 @@ pub fn plan_groups(docs: &dyn Documents, groups: Vec<Group>) -> Result<Plan> {
                 output: Some(output),
             });
         }
-        check_unique_names(docs, &planned, first).map_err(|e| in_origin(e, origin))?;
+        owners.extend(planned[first..].iter().map(|p| match previous_origin {
+            Some(o) => format!("{} of {o}", p.job.path()),
+            None => p.job.path(),
+        }));
+        check_unique_names(docs, &planned, first, &owners).map_err(|e| in_origin(e, origin))?;
     }
     Ok(Plan {
         environment,
@@ -1022,14 +1028,19 @@ fn hook_copy(
 
 /// Generated names must not clash with each other or with what the stream renders.
 /// Checks the jobs from `first` on against all planned before them and against the stream.
-fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob], first: usize) -> Result<()> {
+fn check_unique_names(
+    docs: &dyn Documents,
+    planned: &[PlannedJob],
+    first: usize,
+    owners: &[String],
+) -> Result<()> {
     let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
     for (i, p) in planned.iter().enumerate() {
         if i < first {
             for g in p.output.iter().flat_map(JobOutput::generated) {
                 seen.insert(
                     (g.kind().to_string(), g.name().to_string()),
-                    format!("{} of another DeployJobs document", p.job.path()),
+                    owners[i].clone(),
                 );
             }
             continue;
