@@ -18,15 +18,23 @@ fn validator() -> String {
         .to_string()
 }
 
-/// The generated documents of an output stream (some golden inputs, passed through, are
-/// deliberately not valid YAML, so each document is parsed on its own).
-fn generated(stream: &str) -> Vec<Value> {
+/// The generated documents of an output stream, as deploy-jobs wrote them (some golden
+/// inputs, passed through, are deliberately not valid YAML, so each document is parsed on its
+/// own). Their own text goes to the validator: rewriting them with serde's YAML 1.2 writer
+/// would unquote strings the validator's YAML 1.1 reader takes for something else.
+fn generated(stream: &str) -> Vec<String> {
     deploy_jobs::stream::split(stream.as_bytes())
         .unwrap()
         .iter()
         .filter(|d| d.raw.contains(deploy_jobs::GENERATED_ANNOTATION))
-        .map(|d| serde_norway::from_str::<Value>(d.yaml()).expect("generated YAML is valid"))
-        .filter(|d| d["metadata"]["annotations"][deploy_jobs::GENERATED_ANNOTATION].is_string())
+        .filter(|d| {
+            let v = serde_norway::from_str::<Value>(d.yaml()).expect("generated YAML is valid");
+            v["metadata"]["annotations"][deploy_jobs::GENERATED_ANNOTATION].is_string()
+        })
+        .map(|d| {
+            let raw = d.raw.to_string();
+            if raw.ends_with('\n') { raw } else { raw + "\n" }
+        })
         .collect()
 }
 
@@ -50,12 +58,7 @@ fn generated_objects_validate_strictly_against_the_kubernetes_schema() {
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("generated.yaml");
-    let mut text = String::new();
-    for object in &objects {
-        text.push_str("---\n");
-        text.push_str(&serde_norway::to_string(object).unwrap());
-    }
-    fs::write(&file, text).unwrap();
+    fs::write(&file, objects.concat()).unwrap();
     let out = Command::new(validator())
         .args(["--strict", "--kubernetes-version", "1.35.0", "--quiet"])
         .arg(&file)
