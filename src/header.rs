@@ -201,10 +201,25 @@ pub fn wanted_annotation(key: &str) -> bool {
 
 /// Reads the header of a block-style document line by line; see the module docs.
 pub fn sniff(text: &str) -> Result<Header, Unsure> {
+    sniff_with(text, false)
+}
+
+/// Like [`sniff`], but reads past a quoted scalar or flow collection left open inside a
+/// value nobody asked for, as if it closed on its line. Only for a document the parser
+/// refused: it is malformed either way, and passes through to Helm, which reports it, like
+/// any other malformed document no job reads.
+pub fn sniff_malformed(text: &str) -> Result<Header, Unsure> {
+    sniff_with(text, true)
+}
+
+fn sniff_with(text: &str, malformed: bool) -> Result<Header, Unsure> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let bytes = text.as_bytes();
     let mut header = Header::default();
-    let mut scanner = Scanner::default();
+    let mut scanner = Scanner {
+        malformed,
+        ..Scanner::default()
+    };
     let mut start = 0;
     for end in memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len())) {
         if start > bytes.len() {
@@ -219,6 +234,7 @@ pub fn sniff(text: &str) -> Result<Header, Unsure> {
             && line.len() > limit
             && line.as_bytes()[..=limit].iter().all(|&b| b == b' ')
         {
+            scanner.skip(line.strip_suffix('\r').unwrap_or(line))?;
             continue;
         }
         scanner.line(line.strip_suffix('\r').unwrap_or(line), &mut header)?;
@@ -319,6 +335,10 @@ struct Scanner<'a> {
     skip_deeper_than: Option<usize>,
     /// A recorded scalar at this indent must not continue on deeper lines.
     pending_scalar: Option<usize>,
+    /// Inside a skipped value: lines deeper than this are the text of a block scalar.
+    block_deeper_than: Option<usize>,
+    /// See [`sniff_malformed`].
+    malformed: bool,
     /// Keys read so far, to refuse duplicates (a parser would reject those).
     seen: Vec<(Ctx, Cow<'a, str>)>,
     saw_content: bool,
@@ -350,9 +370,10 @@ impl<'a> Scanner<'a> {
         }
         if let Some(limit) = self.skip_deeper_than {
             if indent > limit || (indent == limit && is_sequence_entry(trimmed)) {
-                return Ok(());
+                return self.skip(line);
             }
             self.skip_deeper_than = None;
+            self.block_deeper_than = None;
         }
 
         if self.contexts.is_empty() {
@@ -419,11 +440,179 @@ impl<'a> Scanner<'a> {
             }
             RawValue::Complex if slot.is_none() && tracked.is_none() => {
                 self.skip_deeper_than = Some(indent);
+                self.skip(line)?;
             }
             _ => return Err(Unsure),
         }
         Ok(())
     }
+}
+
+impl Scanner<'_> {
+    /// A line inside a value nobody asked for. It needs no reading, except where it starts
+    /// something that may run on to later, less indented lines, which would then look like
+    /// keys: a quoted scalar or a flow collection that does not close on this line. Block
+    /// scalars are followed so that their text is not mistaken for either.
+    fn skip(&mut self, line: &str) -> Result<(), Unsure> {
+        let indent = line.bytes().take_while(|&b| b == b' ').count();
+        let trimmed = &line[indent..];
+        if trimmed.is_empty() {
+            return Ok(());
+        }
+        if let Some(block) = self.block_deeper_than {
+            if indent > block {
+                return Ok(());
+            }
+            self.block_deeper_than = None;
+        }
+        // The hot path: most skipped lines hold none of the characters that open anything.
+        let b = trimmed.as_bytes();
+        if memchr::memchr3(b'"', b'\'', b'[', b).is_none()
+            && memchr::memchr3(b'{', b'|', b'>', b).is_none()
+        {
+            return Ok(());
+        }
+        match opens(trimmed) {
+            Opens::Nothing => Ok(()),
+            Opens::Block => {
+                self.block_deeper_than = Some(indent);
+                Ok(())
+            }
+            Opens::Unclosed if self.malformed => Ok(()),
+            Opens::Unclosed => Err(Unsure),
+        }
+    }
+}
+
+/// What a line starts that may continue on the following lines.
+#[derive(Debug, PartialEq, Eq)]
+enum Opens {
+    Nothing,
+    /// A block scalar (`|`, `>`): its text follows on deeper lines.
+    Block,
+    /// A quoted scalar or flow collection that does not end on this line (or a line this
+    /// reading is not sure about).
+    Unclosed,
+}
+
+/// Walks the nodes of one line (`- `, `? `, keys, anchors and tags before a value) and says
+/// whether the last one runs on. Quotes and brackets inside plain scalars do not count.
+fn opens(trimmed: &str) -> Opens {
+    let b = trimmed.as_bytes();
+    let blank = |c: u8| c == b' ' || c == b'\t';
+    let mut i = 0;
+    'node: loop {
+        while i < b.len() && blank(b[i]) {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else {
+            return Opens::Nothing;
+        };
+        match c {
+            b'-' | b'?' | b':' if b.get(i + 1).is_none_or(|&n| blank(n)) => i += 1,
+            b'#' => return Opens::Nothing,
+            b'|' | b'>' => return Opens::Block,
+            b'&' | b'!' => {
+                while i < b.len() && !blank(b[i]) {
+                    i += 1;
+                }
+            }
+            b'"' | b'\'' => {
+                let Some(end) = close_quote(b, i) else {
+                    return Opens::Unclosed;
+                };
+                i = end;
+                while i < b.len() && blank(b[i]) {
+                    i += 1;
+                }
+                // A quoted key goes on to its value; anything else ends the line's nodes.
+                if b.get(i) == Some(&b':') && b.get(i + 1).is_none_or(|&n| blank(n)) {
+                    i += 1;
+                    continue 'node;
+                }
+                return Opens::Nothing;
+            }
+            b'[' | b'{' => {
+                return if flow_closes(b, i) {
+                    Opens::Nothing
+                } else {
+                    Opens::Unclosed
+                };
+            }
+            _ => {
+                // A plain scalar, or a plain key whose value follows its `: `.
+                while i < b.len() {
+                    if b[i] == b':' && b.get(i + 1).is_none_or(|&n| blank(n)) {
+                        i += 1;
+                        continue 'node;
+                    }
+                    if b[i] == b'#' && i > 0 && blank(b[i - 1]) {
+                        return Opens::Nothing;
+                    }
+                    i += 1;
+                }
+                return Opens::Nothing;
+            }
+        }
+    }
+}
+
+/// The offset just after the quoted scalar opening at `start`, if it closes on this line.
+fn close_quote(b: &[u8], start: usize) -> Option<usize> {
+    let quote = b[start];
+    let mut i = start + 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quote == b'"' => i += 2,
+            c if c == quote => {
+                if quote == b'\'' && b.get(i + 1) == Some(&b'\'') {
+                    i += 2;
+                } else {
+                    return Some(i + 1);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Whether the flow collection opening at `start` closes on this line.
+fn flow_closes(b: &[u8], start: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = start;
+    // Quotes open a scalar only where a node starts: after `[`, `{`, `,`, `:` or `?`.
+    let mut node_start = true;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'[' | b'{' => {
+                depth += 1;
+                node_start = true;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return true;
+                }
+                node_start = false;
+            }
+            b',' | b':' | b'?' => node_start = true,
+            b'"' | b'\'' if node_start => match close_quote(b, i) {
+                Some(end) => {
+                    i = end;
+                    node_start = false;
+                    continue;
+                }
+                None => return false,
+            },
+            b'#' if i > 0 && (b[i - 1] == b' ' || b[i - 1] == b'\t') => return false,
+            b' ' | b'\t' => {}
+            _ => node_start = false,
+        }
+        i += 1;
+    }
+    false
 }
 
 /// Where a scalar goes in the header.
@@ -690,6 +879,36 @@ mod tests {
         ] {
             assert_eq!(sniff(text), Err(Unsure), "should give up on:\n{text}");
         }
+    }
+
+    #[test]
+    fn multi_line_scalars_and_flow_collections_in_skipped_values_go_to_the_parser() {
+        // A quoted scalar or flow collection may continue on less indented lines, where
+        // they look like keys of the mapping around them.
+        for text in [
+            "kind: Secret\nmetadata:\n  finalizers:\n  - \"multi\n  name: rotated-by-vault\"\n",
+            "kind: Secret\nmetadata:\n  finalizers:\n  - 'it''s\n  name: rotated-by-vault'\n",
+            "kind: Secret\nmetadata:\n  x:\n    y: \"a \\\" b\n  name: rotated-by-vault\"\n",
+            "kind: Secret\nmetadata:\n  x: [a,\n  name: b]\n",
+            "kind: Secret\nmetadata:\n  x:\n    - {a: \"b\",\n  name: c}\n",
+            "kind: Secret\nmetadata:\n  x:\n    y: &a \"b\n  name: c\"\n",
+        ] {
+            let value: Value = serde_norway::from_str(text).expect("valid YAML");
+            let parsed = Header::from_value(&value).expect("a mapping");
+            assert!(
+                sniff(text).is_err() || sniff(text) == Ok(parsed.clone()),
+                "sniff read {:?} but the parser {:?} in:\n{text}",
+                sniff(text),
+                parsed
+            );
+        }
+        // Quotes and brackets inside block scalars and plain text do not matter.
+        agrees(
+            "kind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  run.sh: |\n    echo \"it's\n    [ -n x\n  note: it's plain, [not] \"flow\"\n",
+        );
+        agrees(
+            "kind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: \"closed\" # it's\n  b:\n  - ['x', \"y\", {z: 1}]\n",
+        );
     }
 
     #[test]

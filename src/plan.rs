@@ -124,6 +124,8 @@ pub fn plan_groups(
     let mut planned = Vec::new();
     let environment = groups.first().and_then(|g| g.settings.environment.clone());
     let several = groups.len() > 1;
+    // Who each planned job is, for messages about a clash with a later one.
+    let mut owners: Vec<String> = Vec::new();
     for group in groups {
         let ctx = &group.settings;
         let origin = group.origin.as_deref();
@@ -153,7 +155,11 @@ pub fn plan_groups(
                 output: Some(output),
             });
         }
-        check_unique_names(docs, &planned, first).map_err(|e| in_origin(e, origin))?;
+        owners.extend(planned[first..].iter().map(|p| match previous_origin {
+            Some(o) => format!("{} of {o}", p.job.path()),
+            None => p.job.path(),
+        }));
+        check_unique_names(docs, &planned, first, &owners).map_err(|e| in_origin(e, origin))?;
     }
     Ok(Plan {
         environment,
@@ -904,7 +910,12 @@ fn find_chart_hook(
 
 /// Generated names must not clash with each other or with what the stream renders.
 /// Checks the jobs from `first` on against all planned before them and against the stream.
-fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob], first: usize) -> Result<()> {
+fn check_unique_names(
+    docs: &dyn Documents,
+    planned: &[PlannedJob],
+    first: usize,
+    owners: &[String],
+) -> Result<()> {
     // An exclusive job's Role and RoleBinding repeat in each namespace of its targets.
     let mut seen: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
     for (i, p) in planned.iter().enumerate() {
@@ -916,7 +927,7 @@ fn check_unique_names(docs: &dyn Documents, planned: &[PlannedJob], first: usize
                         g.namespace().map(str::to_string),
                         g.name().to_string(),
                     ),
-                    format!("{} of another DeployJobs document", p.job.path()),
+                    owners[i].clone(),
                 );
             }
             continue;

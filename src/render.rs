@@ -214,7 +214,21 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
             header
         }
         Err(header::Unsure) => {
-            let parsed = parse(&doc)?;
+            let parsed = match parse(&doc) {
+                Ok(parsed) => parsed,
+                Err(err) => match header::sniff_malformed(doc.yaml()) {
+                    // Malformed inside a value nobody asked for: passes through (below).
+                    Ok(header) if !strict => {
+                        return Ok(Entry {
+                            doc,
+                            header: (header != Header::default()).then(|| Box::new(header)),
+                            value: OnceCell::new(),
+                            ignored: false,
+                        });
+                    }
+                    _ => return Err(err),
+                },
+            };
             let header = Header::from_value(&parsed).map_err(|e| anyhow!(e))?;
             let _ = value.set(Box::new(parsed));
             header

@@ -124,6 +124,15 @@ fn merge_env(mut env: Vec<Value>, job: &Job, env_from_names: &[String]) -> Resul
     Ok(env)
 }
 
+/// The key a container-name clash is reported at: `container` when the job reuses one (its
+/// name is the app's), else `name` (the job's container is named after the job).
+pub fn container_name_key(job: &Job) -> String {
+    match job.spec.container {
+        Some(_) => format!("{}.container", job.path()),
+        None => format!("{}.name", job.path()),
+    }
+}
+
 /// Checks that container names are unique in the pod (the reused container keeps the app's
 /// name, deploy-jobs' own steps have theirs) and that every `resourceFieldRef.containerName`
 /// (in env and in downward API volumes) names a container the pod runs: the API server
@@ -133,7 +142,7 @@ pub fn check_container_names(pod: &PodSpec) -> Result<()> {
     for (i, c) in all.iter().enumerate() {
         if all[..i].iter().any(|o| o.name == c.name) {
             bail!(
-                "the Job's pod would have two containers named `{}`: the reused container keeps the app's name, which one of deploy-jobs' own steps (wait-for, restore-hint) or a copied sidecar also has",
+                "the Job's pod would have two containers named `{}`: the job's container (named after the app's container it reuses, else after the job) and one of deploy-jobs' own steps (wait-for, restore-hint) or a copied sidecar; a pod cannot have two containers of one name, so rename the job or pick another container",
                 c.name
             );
         }

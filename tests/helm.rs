@@ -672,3 +672,86 @@ fn helm4_install_with_the_gate_mode_applies_everything_as_ordinary_resources() {
         "helm 4.1.4 install --dry-run=client",
     );
 }
+
+/// An umbrella chart (tests/charts/platform): a bundled database subchart labelled the old
+/// way (`release:`, `heritage:`), and two subcharts made ready with `deploy-jobs init`, one
+/// with a feature-flag ConfigMap (`MAINTENANCE_MODE: "off"`), one that sets its namespace.
+/// Real Helm 4 installs it through the plugin; each subchart's jobs keep their own prefix,
+/// the first subchart's hooks run first, the copies sit in their Job's namespace, and the
+/// flags are still strings when kubectl (YAML 1.1) reads what Helm would apply.
+#[test]
+fn helm4_installs_an_umbrella_chart_with_two_deploy_jobs_subcharts() {
+    let helm = Helm::with_plugin();
+    let out = helm.ok(&[
+        "install",
+        "platform",
+        "tests/charts/platform",
+        "--namespace",
+        "nsapp",
+        "--dry-run=client",
+        "--post-renderer",
+        "deploy-jobs",
+    ]);
+    let (hooks_text, manifest) = sections(&out);
+    let hooks = documents(&hooks_text);
+    assert_eq!(
+        execution_order(&hooks, "pre-upgrade"),
+        [
+            "Secret/platform-postgresql-migrate-hook",
+            "ConfigMap/platform-api-migrate-hook",
+            "Job/platform-api-migrate",
+            "Secret/platform-worker-migrate-hook",
+            "Job/platform-worker-migrate",
+        ],
+        "each subchart's jobs keep their prefix, and the first subchart's run first"
+    );
+    let namespace = |name: &str| {
+        hooks.iter().find(|h| id(h) == name).expect(name)["metadata"]["namespace"].clone()
+    };
+    assert_eq!(
+        (
+            namespace("Job/platform-worker-migrate"),
+            namespace("Secret/platform-worker-migrate-hook")
+        ),
+        (Value::from("nsapp"), Value::from("nsapp")),
+        "the worker's Job runs in its workload's namespace, and its copy is created there"
+    );
+    assert!(
+        !manifest.contains("kind: DeployJobs"),
+        "both DeployJobs documents are consumed"
+    );
+
+    // What Kubernetes reads: kubectl parses the hooks as Helm would apply them.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hooks.yaml");
+    std::fs::write(&file, &hooks_text).unwrap();
+    let read = std::process::Command::new(common::tool("kubectl"))
+        .args(["annotate", "--local", "-f"])
+        .arg(&file)
+        .args(["x=y", "-o", "json"])
+        .output()
+        .unwrap();
+    let read = common::succeeded(read, "kubectl annotate --local");
+    let objects: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&read)
+        .into_iter()
+        .map(|v| v.expect("JSON"))
+        .collect();
+    let copy = objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "platform-api-migrate-hook")
+        .expect("the ConfigMap copy");
+    assert_eq!(
+        copy["data"],
+        serde_json::json!({"MAINTENANCE_MODE": "off", "FEATURE_BILLING": "yes", "RETRY_LIMIT": "1_000"}),
+        "feature flags stay strings under YAML 1.1"
+    );
+    let job = objects
+        .iter()
+        .find(|o| o["metadata"]["name"] == "platform-api-migrate")
+        .expect("the api Job");
+    assert_eq!(
+        job["spec"]["template"]["spec"]["containers"][0]["env"][1],
+        serde_json::json!({"name": "STRICT_MODE", "value": "on"}),
+        "a reused env value stays a string under YAML 1.1"
+    );
+}

@@ -1,5 +1,6 @@
 //! Structure-aware: builds YAML-like streams from fuzz bytes out of the pieces that matter
-//! to deploy-jobs (indentation, keys it reads, anchors, block scalars, quotes, markers) and
+//! to deploy-jobs (indentation, keys it reads, anchors, block scalars, quotes, markers,
+//! quoted and plain scalars and flow collections that run on over several lines) and
 //! checks that the header sniffer never disagrees with the YAML parser, and that render
 //! never panics on them.
 #![no_main]
@@ -55,6 +56,19 @@ const VALUES: &[&str] = &[
     " - x",
     "\t",
     " \"open",
+    // Multi-line quoted and plain scalars and flow collections: openers, and the lines that
+    // continue or close them (possibly less indented, where they look like keys).
+    " 'open",
+    " \"esc \\\" open",
+    " [a,",
+    " {a: b,",
+    " &a \"open",
+    " rotated-by-vault\"",
+    " it''s'",
+    " b]",
+    " c}",
+    " plain words",
+    " |-",
 ];
 const LINES: &[&str] = &[
     "---",
@@ -65,6 +79,13 @@ const LINES: &[&str] = &[
     "--- x",
     "\u{feff}",
     "%YAML 1.2",
+    "  continued plain text",
+    "  closing\"",
+    "  closing'",
+    "  - \"open",
+    "  - [a,",
+    "    \"quoted key",
+    "  b: c]",
 ];
 
 fuzz_target!(|data: &[u8]| {

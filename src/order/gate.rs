@@ -20,7 +20,7 @@
 //! pods that read them, with a token mounted in the reading container alone. The Role is
 //! derived from [`KUBECTL_CALLS`], and a test holds the scripts to that table.
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use indexmap::IndexMap;
 use serde_json::json;
 use serde_norway::{Mapping, Value};
@@ -304,7 +304,7 @@ impl Order for Gate {
             pod.volumes.extend(gate_volumes());
         }
         crate::reuse::check_container_names(&pod)
-            .map_err(|e| anyhow!("{}.container: {e}", job.path()))?;
+            .with_context(|| crate::reuse::container_name_key(job))?;
         crate::reuse::check_local_waits(job, &pod, prepared.reused.as_ref())?;
 
         let user = user_annotations(job);

@@ -163,12 +163,27 @@ impl Order for Hooks {
                 };
                 first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
                     anyhow!(
-                        "{}: no weight is left after the previous job's or the chart's hooks for this job; set `weight`",
-                        job.path()
+                        "{}: no hook weight is left after {}; Helm reads hook weights as 64-bit integers, so give the jobs or hooks before it lower weights",
+                        job.path(),
+                        last.map_or("the chart's hooks", |(_, p)| p.as_str())
                     )
                 })?
             }
         };
+        // Helm reads hook weights as Go ints (64-bit): every weight this job uses must fit,
+        // never wrap around and reorder the hooks.
+        let after = i64::from(stop_targets.is_some());
+        if weight.checked_sub(before).is_none() || weight.checked_add(after).is_none() {
+            bail!(
+                "{}.weight: {weight} leaves no room for this job's {} hooks; Helm reads hook weights as 64-bit integers ({} to {}), so use a weight between {} and {}",
+                job.path(),
+                before + 1 + after,
+                i64::MIN,
+                i64::MAX,
+                i64::MIN + before,
+                i64::MAX - after
+            );
+        }
         // An explicit weight may not run the Job before a chart hook it reads (assigned ones
         // come after every chart hook of the job's events).
         if job.spec.weight.is_some()
@@ -219,7 +234,7 @@ impl Order for Hooks {
                 .push(exclusive::restore_hint(job, stop, namespace.as_deref()));
         }
 
-        reuse::check_container_names(&pod).with_context(|| format!("{}.container", job.path()))?;
+        reuse::check_container_names(&pod).with_context(|| reuse::container_name_key(job))?;
         reuse::check_local_waits(job, &pod, reused.as_ref())?;
 
         let mut annotations = IndexMap::new();
