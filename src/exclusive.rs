@@ -22,6 +22,7 @@ use crate::documents::{Documents, waited_for, workloads};
 use crate::helm::TIMEOUT_MARGIN;
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate};
 use crate::names;
+use crate::rbac;
 use crate::spec::{Exclusive, Job};
 
 /// Seconds the stop and start Jobs allow for their kubectl calls, on top of the wait for pods.
@@ -62,12 +63,7 @@ pub enum On {
 }
 
 /// A kubectl call the stop and start scripts make, and the RBAC verb it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Call {
-    pub kubectl: &'static str,
-    pub on: On,
-    pub verb: &'static str,
-}
+pub type Call = crate::rbac::Call<On>;
 
 /// Every kubectl call in the scripts. `kubectl scale` reads the workload (covered by `get`)
 /// and patches its scale subresource.
@@ -512,25 +508,19 @@ fn rules(targets: &[&Target]) -> Vec<serde_json::Value> {
             continue;
         }
         for (on, suffix) in [(On::Workload, ""), (On::Scale, "/scale")] {
-            let verbs: Vec<&str> = KUBECTL_CALLS
-                .iter()
-                .filter(|c| c.on == on)
-                .map(|c| c.verb)
-                .collect();
             out.push(json!({
                 "apiGroups": ["apps"],
                 "resources": [format!("{resource}{suffix}")],
                 "resourceNames": names,
-                "verbs": verbs,
+                "verbs": rbac::verbs(KUBECTL_CALLS, on),
             }));
         }
     }
-    let pod_verbs: Vec<&str> = KUBECTL_CALLS
-        .iter()
-        .filter(|c| c.on == On::Pods)
-        .map(|c| c.verb)
-        .collect();
-    out.push(json!({"apiGroups": [""], "resources": ["pods"], "verbs": pod_verbs}));
+    out.push(json!({
+        "apiGroups": [""],
+        "resources": ["pods"],
+        "verbs": rbac::verbs(KUBECTL_CALLS, On::Pods),
+    }));
     out
 }
 
@@ -617,29 +607,13 @@ pub fn restore_hint(job: &Job, stop: &Stop, namespace: Option<&str>) -> Containe
 mod tests {
     use super::*;
 
-    /// The kubectl calls a script makes: `$(kubectl -n "$ns" SUBCOMMAND ...` (echoed hints
-    /// are not calls), classified like [`KUBECTL_CALLS`].
+    /// The kubectl calls a script makes, classified like [`KUBECTL_CALLS`].
     fn calls_in(script: &str) -> Vec<(String, On)> {
-        script
-            .match_indices("$(kubectl ")
-            .map(|(i, m)| {
-                let rest = &script[i + m.len()..];
-                let rest = rest
-                    .strip_prefix("-n \"$ns\" ")
-                    .expect("every call names the target's namespace");
-                let sub = rest
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or_default()
-                    .to_string();
-                let on = match (sub.as_str(), rest.split_whitespace().nth(1)) {
-                    (_, Some("pods")) => On::Pods,
-                    ("scale", _) => On::Scale,
-                    _ => On::Workload,
-                };
-                (sub, on)
-            })
-            .collect()
+        rbac::calls_in(script, |sub, what| match (sub, what) {
+            (_, Some("pods")) => On::Pods,
+            ("scale", _) => On::Scale,
+            _ => On::Workload,
+        })
     }
 
     #[test]
@@ -647,21 +621,7 @@ mod tests {
         let mut used = calls_in(STOP_SCRIPT);
         used.extend(calls_in(START_SCRIPT));
         assert!(used.len() >= 6, "found the calls: {used:?}");
-        for (sub, on) in &used {
-            assert!(
-                KUBECTL_CALLS
-                    .iter()
-                    .any(|c| c.kubectl == sub && c.on == *on),
-                "the scripts run `kubectl {sub}` on {on:?}, which the Role does not grant"
-            );
-        }
-        for call in KUBECTL_CALLS {
-            assert!(
-                used.iter()
-                    .any(|(sub, on)| sub == call.kubectl && *on == call.on),
-                "the Role grants {call:?}, which no script uses: least privilege"
-            );
-        }
+        rbac::assert_exactly_granted(KUBECTL_CALLS, &used);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod k8s;
 pub mod names;
 pub mod order;
 pub mod plan;
+pub mod rbac;
 pub mod render;
 pub mod report;
 pub mod reuse;

@@ -64,12 +64,7 @@ pub enum On {
 }
 
 /// A kubectl call the gate and rollout scripts make, and the RBAC verb it needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Call {
-    pub kubectl: &'static str,
-    pub on: On,
-    pub verb: &'static str,
-}
+pub type Call = crate::rbac::Call<On>;
 
 /// Every kubectl call in the scripts.
 pub const KUBECTL_CALLS: &[Call] = &[
@@ -698,13 +693,7 @@ fn content_name(
 
 /// Role rules: exactly the verbs of [`KUBECTL_CALLS`], on these Jobs and workloads only.
 fn rules(jobs: &[String], workloads: &[Workload]) -> Vec<serde_json::Value> {
-    let verbs = |on: On| -> Vec<&str> {
-        KUBECTL_CALLS
-            .iter()
-            .filter(|c| c.on == on)
-            .map(|c| c.verb)
-            .collect()
-    };
+    let verbs = |on: On| crate::rbac::verbs(KUBECTL_CALLS, on);
     let mut out = vec![json!({
         "apiGroups": ["batch"],
         "resources": ["jobs"],
@@ -800,21 +789,10 @@ mod tests {
 
     /// The kubectl calls a script makes: `$(kubectl -n "$ns" get WHAT ...`.
     fn calls_in(script: &str) -> Vec<(String, On)> {
-        script
-            .match_indices("$(kubectl ")
-            .map(|(i, m)| {
-                let rest = script[i + m.len()..]
-                    .strip_prefix("-n \"$ns\" ")
-                    .expect("every call names the pod's namespace");
-                let mut words = rest.split_whitespace();
-                let sub = words.next().unwrap_or_default().to_string();
-                let on = match words.next() {
-                    Some("job") => On::Job,
-                    _ => On::Workload,
-                };
-                (sub, on)
-            })
-            .collect()
+        crate::rbac::calls_in(script, |_, what| match what {
+            Some("job") => On::Job,
+            _ => On::Workload,
+        })
     }
 
     #[test]
@@ -822,21 +800,7 @@ mod tests {
         let mut used = calls_in(GATE_SCRIPT);
         used.extend(calls_in(ROLLOUT_SCRIPT));
         assert_eq!(used.len(), 3, "found the calls: {used:?}");
-        for (sub, on) in &used {
-            assert!(
-                KUBECTL_CALLS
-                    .iter()
-                    .any(|c| c.kubectl == sub && c.on == *on),
-                "the scripts run `kubectl {sub}` on {on:?}, which the Role does not grant"
-            );
-        }
-        for call in KUBECTL_CALLS {
-            assert!(
-                used.iter()
-                    .any(|(sub, on)| sub == call.kubectl && *on == call.on),
-                "the Role grants {call:?}, which no script uses: least privilege"
-            );
-        }
+        crate::rbac::assert_exactly_granted(KUBECTL_CALLS, &used);
         let workload = Workload {
             doc: 0,
             kind: "StatefulSet".into(),
