@@ -8,6 +8,8 @@
 #   SIZES="1 10" scripts/bench.sh
 #   KUSTOMIZE_MAX_MB=10 scripts/bench.sh   # kustomize grows faster than linearly, so by
 #                                          # default it runs on 1 MB only (10 MB took minutes)
+#   BASELINE=/path/to/older/deploy-jobs scripts/bench.sh   # also times an earlier build on
+#                                          # the same streams, in the same run (x baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,14 +68,17 @@ measure() { # name input command... -> appends: name size_mb style mean_s rss_kb
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mb" "$style" "$mean" "$rss" >> "$results"
 }
 
+baseline=${BASELINE:-}
 measure cat 0.001 tiny "$work/tiny.yaml" cat
 measure deploy-jobs 0.001 tiny "$work/tiny.yaml" "$bin" render
+[ -n "$baseline" ] && measure baseline 0.001 tiny "$work/tiny.yaml" "$baseline" render
 for mb in $sizes; do
   for style in helm3 helm4; do
     input="$work/stream-$mb-$style.yaml"
     ./target/release/examples/corpus --bytes $((mb * 1000000)) --style "$style" --seed 7 > "$input"
     measure cat "$mb" "$style" "$input" cat
     measure deploy-jobs "$mb" "$style" "$input" "$bin" render
+    [ -n "$baseline" ] && measure baseline "$mb" "$style" "$input" "$baseline" render
     if [ "$mb" -le "$kustomize_max" ] && [ "$style" = helm3 ]; then
       kustomization "$input"
       measure kustomize "$mb" "$style" "$input" "$work/kustomize.sh"
@@ -85,14 +90,16 @@ python3 - "$results" <<'PY'
 import sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 data = {(n, mb, st): (float(t), int(r)) for n, mb, st, t, r in rows}
-print(f"{'size':>8} {'style':6} {'tool':12} {'time':>10} {'MB/s':>8} {'peak RSS':>10} {'x cat':>7} {'RSS/input':>9} {'vs kustomize':>12}")
+print(f"{'size':>8} {'style':6} {'tool':12} {'time':>10} {'MB/s':>8} {'peak RSS':>10} {'x cat':>7} {'RSS/input':>9} {'vs kustomize':>12} {'x baseline':>10}")
 for (n, mb, st), (t, r) in data.items():
     size = float(mb)
     cat = data[("cat", mb, st)][0]
     kust = data.get(("kustomize", mb, st))
     vs = f"{kust[0] / t:10.1f}x" if kust and n == "deploy-jobs" else ""
+    base = data.get(("baseline", mb, st))
+    vb = f"{t / base[0]:10.2f}" if base and n == "deploy-jobs" else ""
     rss_ratio = f"{r / 1024 / size:9.2f}" if size >= 1 else ""
-    print(f"{mb + ' MB':>8} {st:6} {n:12} {t * 1000:8.1f}ms {size / t:8.1f} {r / 1024:8.1f}MB {t / cat:7.1f} {rss_ratio} {vs}")
+    print(f"{mb + ' MB':>8} {st:6} {n:12} {t * 1000:8.1f}ms {size / t:8.1f} {r / 1024:8.1f}MB {t / cat:7.1f} {rss_ratio:>9} {vs:>12} {vb}")
 dj = [(float(mb), data[("deploy-jobs", mb, "helm3")][0]) for (n, mb, st) in data if n == "deploy-jobs" and st == "helm3" and float(mb) >= 1]
 if len(dj) > 1:
     base_mb, base_t = dj[0]
