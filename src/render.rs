@@ -76,25 +76,31 @@ struct Entry<'a> {
 struct Entries<'a> {
     entries: Vec<Entry<'a>>,
     /// Template files that render more than one document of the stream: a message names
-    /// the document in them by kind and name too.
-    shared_sources: std::collections::HashSet<String>,
+    /// the document in them by kind and name too. Found when a message first needs it.
+    shared_sources: OnceCell<std::collections::HashSet<String>>,
 }
 
 impl<'a> Entries<'a> {
     fn new(entries: Vec<Entry<'a>>) -> Entries<'a> {
-        let mut seen = std::collections::HashSet::new();
-        let mut shared_sources = std::collections::HashSet::new();
-        for entry in &entries {
-            if let Some(source) = source(&entry.doc, entry.header.as_deref())
-                && !seen.insert(source)
-            {
-                shared_sources.insert(source.to_string());
-            }
-        }
         Entries {
             entries,
-            shared_sources,
+            shared_sources: OnceCell::new(),
         }
+    }
+
+    fn shared_sources(&self) -> &std::collections::HashSet<String> {
+        self.shared_sources.get_or_init(|| {
+            let mut seen = std::collections::HashSet::new();
+            let mut shared = std::collections::HashSet::new();
+            for entry in &self.entries {
+                if let Some(source) = source(&entry.doc, entry.header.as_deref())
+                    && !seen.insert(source)
+                {
+                    shared.insert(source.to_string());
+                }
+            }
+            shared
+        })
     }
 }
 
@@ -124,7 +130,7 @@ impl Documents for Entries<'_> {
         let entry = &self.entries[i];
         let header = entry.header.as_deref();
         match source(&entry.doc, header) {
-            Some(file) if self.shared_sources.contains(file) => {
+            Some(file) if self.shared_sources().contains(file) => {
                 match header.and_then(|h| Some((h.kind.as_deref()?, h.name.as_deref()?))) {
                     Some((kind, name)) => format!("{file} ({kind}/{name})"),
                     None => format!("{file} (document {} of the stream)", entry.doc.number),
@@ -246,8 +252,9 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
 /// independent), keeping stream order; the first error in stream order wins.
 fn read_all(documents: Vec<Document<'_>>, strict: bool) -> Result<Vec<Entry<'_>>> {
     fn read_one(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
-        let context = label(&doc, None);
-        read(doc, strict).with_context(|| context)
+        // Named only on failure: finding a Helm 4 file name in the text costs a pass over it.
+        let named = doc.clone();
+        read(doc, strict).with_context(|| label(&named, None))
     }
     const MIN_PER_THREAD: usize = 256;
     let threads = std::thread::available_parallelism()
