@@ -27,6 +27,18 @@ pub fn deadline_within(timeout: u64) -> u64 {
     timeout.saturating_sub(TIMEOUT_MARGIN)
 }
 
+/// Refuses a `--timeout` that leaves `what` (a hook Job, a Job) no time to start, run and
+/// stop inside it.
+pub fn check_timeout(timeout: u64, what: &str) -> anyhow::Result<()> {
+    if deadline_within(timeout) == 0 {
+        anyhow::bail!(
+            "--timeout {} leaves {what} no time: it needs more than {TIMEOUT_MARGIN}s, which a Job needs to start and its pod to stop",
+            format_duration(timeout)
+        );
+    }
+    Ok(())
+}
+
 /// Parses a Go duration as Helm's `--timeout` takes it (`5m`, `1h30m`, `90s`, `2.5m`) into
 /// whole seconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {

@@ -338,11 +338,7 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
                 "{}.volumes[{i}]: {} has no volume named `{wanted}` (it has: {})",
                 job.path(),
                 reused.source,
-                if have.is_empty() {
-                    "none".to_string()
-                } else {
-                    have.join(", ")
-                }
+                list_or_none(&have)
             );
         }
     }
@@ -381,11 +377,7 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
                 "{}.sidecars[{i}]: {} has no other container named `{wanted}`; {hint}(its other containers: {}; native sidecars come along without being listed)",
                 job.path(),
                 reused.source,
-                if others.is_empty() {
-                    "none".to_string()
-                } else {
-                    others.join(", ")
-                }
+                list_or_none(&others)
             );
         };
         sidecars.push(found);
@@ -582,4 +574,16 @@ pub fn main_container(
         security_context: from.and_then(|c| c.get("securityContext").cloned()),
         ..Container::default()
     })
+}
+
+/// `a, b, c`, or `none` for a message that lists what there is.
+fn list_or_none(items: &[impl AsRef<str>]) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    items
+        .iter()
+        .map(AsRef::as_ref)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

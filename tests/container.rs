@@ -7,7 +7,6 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
 
 use serde_json::Value as Json;
 
@@ -46,25 +45,7 @@ fn read_back(case: &str) -> (Vec<Json>, Vec<Json>) {
         }
     }
     assert!(!ours.is_empty(), "{case}: no generated documents");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("generated.yaml");
-    fs::write(&file, stream).unwrap();
-    let out = Command::new(common::tool("kubectl"))
-        .args(["annotate", "--local", "-o", "json", "-f"])
-        .arg(&file)
-        .arg("deploy-jobs-test=read")
-        .output()
-        .expect("kubectl runs");
-    let json = common::succeeded(out, &format!("kubectl reading {case}"));
-    let theirs = serde_json::Deserializer::from_str(&json)
-        .into_iter::<Json>()
-        .map(|v| {
-            let mut v = v.expect("kubectl prints JSON");
-            let annotations = v["metadata"]["annotations"].as_object_mut().unwrap();
-            annotations.remove("deploy-jobs-test");
-            v
-        })
-        .collect();
+    let theirs = common::kubectl_reads(&stream);
     (ours, theirs)
 }
 
@@ -228,9 +209,8 @@ fn helm4_installs_the_job_with_the_proxy_sidecar_as_a_hook() {
         "--post-renderer",
         "deploy-jobs",
     ]);
-    let hooks = &out[out.find("\nHOOKS:\n").expect("a HOOKS section")
-        ..out.find("\nMANIFEST:\n").expect("a MANIFEST section")];
-    let docs = common::documents(&hooks["\nHOOKS:\n".len()..]);
+    let (hooks, _) = common::sections(&out);
+    let docs = common::documents(&hooks);
     let job = docs
         .iter()
         .find(|d| d["kind"].as_str() == Some("Job"))

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Helm, documents, id};
+use common::{Helm, documents, id, sections};
 use serde_norway::Value;
 
 const CHART: &str = "charts/example";
@@ -22,20 +22,6 @@ fn install_through_plugin<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     ];
     args.extend_from_slice(extra);
     args
-}
-
-/// Splits `helm install --dry-run=client` output into its HOOKS and MANIFEST sections.
-fn sections(out: &str) -> (String, String) {
-    let hooks_start = out.find("\nHOOKS:\n").expect("helm prints a HOOKS section") + 8;
-    let manifest_at = hooks_start
-        + out[hooks_start..]
-            .find("MANIFEST:\n")
-            .expect("helm prints a MANIFEST section");
-    let hooks = out[hooks_start..manifest_at].to_string();
-    let rest = &out[manifest_at + 10..];
-    // NOTES (if any) follow the manifest.
-    let manifest = rest.split("\nNOTES:\n").next().unwrap_or(rest).to_string();
-    (hooks, manifest)
 }
 
 /// The hooks Helm runs for `event`, in Helm's own execution order (weight, then name).
@@ -722,20 +708,7 @@ fn helm4_installs_an_umbrella_chart_with_two_deploy_jobs_subcharts() {
     );
 
     // What Kubernetes reads: kubectl parses the hooks as Helm would apply them.
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("hooks.yaml");
-    std::fs::write(&file, &hooks_text).unwrap();
-    let read = std::process::Command::new(common::tool("kubectl"))
-        .args(["annotate", "--local", "-f"])
-        .arg(&file)
-        .args(["x=y", "-o", "json"])
-        .output()
-        .unwrap();
-    let read = common::succeeded(read, "kubectl annotate --local");
-    let objects: Vec<serde_json::Value> = serde_json::Deserializer::from_str(&read)
-        .into_iter()
-        .map(|v| v.expect("JSON"))
-        .collect();
+    let objects = common::kubectl_reads(&hooks_text);
     let copy = objects
         .iter()
         .find(|o| o["metadata"]["name"] == "platform-api-migrate-hook")

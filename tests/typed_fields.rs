@@ -6,29 +6,8 @@
 mod common;
 
 use std::fs;
-use std::process::Command;
-
-use serde_json::Value as Json;
 
 const CASE: &str = "yaml11-typed-fields-copied-as-kubernetes-reads-them";
-
-/// Every document of `text` as real kubectl reads it.
-fn kubectl_reads(text: &str) -> Vec<Json> {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("stream.yaml");
-    fs::write(&file, text).unwrap();
-    let out = Command::new(common::tool("kubectl"))
-        .args(["annotate", "--local", "-o", "json", "-f"])
-        .arg(&file)
-        .arg("read=1")
-        .output()
-        .expect("kubectl runs");
-    let json = common::succeeded(out, "kubectl reading the stream");
-    serde_json::Deserializer::from_str(&json)
-        .into_iter::<Json>()
-        .map(|v| v.expect("kubectl prints JSON"))
-        .collect()
-}
 
 #[test]
 fn copied_pod_fields_mean_what_they_meant_in_the_app() {
@@ -38,8 +17,8 @@ fn copied_pod_fields_mean_what_they_meant_in_the_app() {
     // The app as Kubernetes reads the chart's text (the DeployJobs document is not a
     // Kubernetes object kubectl knows offline, so only the Deployment is given to it).
     let deployment = input.split("\n---\n").next().unwrap();
-    let app = kubectl_reads(deployment).remove(0);
-    let job = kubectl_reads(&expected)
+    let app = common::kubectl_reads(deployment).remove(0);
+    let job = common::kubectl_reads(&expected)
         .into_iter()
         .find(|d| d["kind"] == "Job")
         .expect("the generated Job");
@@ -79,8 +58,8 @@ fn a_gated_workload_means_what_it_meant_in_the_chart() {
     let out = common::run(&["render", "--target", "gate"], gated.as_bytes());
     let rendered = common::succeeded(out, "render --target gate");
     let deployment = input.split("\n---\n").next().unwrap();
-    let app = kubectl_reads(deployment).remove(0);
-    let rewritten = kubectl_reads(&rendered)
+    let app = common::kubectl_reads(deployment).remove(0);
+    let rewritten = common::kubectl_reads(&rendered)
         .into_iter()
         .find(|d| d["kind"] == "Deployment")
         .expect("the gated Deployment");

@@ -15,31 +15,6 @@ use proptest::prelude::*;
 use serde_json::Value as Json;
 use serde_norway::Value;
 
-/// Each document of the file as kubectl reads it, without the annotation `annotate` adds.
-fn read_file(file: &std::path::Path) -> Vec<Json> {
-    let out = std::process::Command::new(common::tool("kubectl"))
-        .args(["annotate", "--local", "-f"])
-        .arg(file)
-        .args(["deploy-jobs-test=1", "-o", "json"])
-        .output()
-        .expect("kubectl runs");
-    let stdout = common::succeeded(out, "kubectl annotate --local");
-    serde_json::Deserializer::from_str(&stdout)
-        .into_iter::<Json>()
-        .map(|v| {
-            let mut v = v.expect("kubectl prints JSON");
-            let annotations = v["metadata"]["annotations"]
-                .as_object_mut()
-                .expect("kubectl added an annotation");
-            annotations.remove("deploy-jobs-test");
-            if annotations.is_empty() {
-                v["metadata"].as_object_mut().unwrap().remove("annotations");
-            }
-            v
-        })
-        .collect()
-}
-
 /// The documents deploy-jobs generated in a rendered stream (they carry its marker), and the
 /// workloads the gate mode rewrote, as text.
 fn generated_texts(rendered: &str) -> Vec<String> {
@@ -64,7 +39,7 @@ fn assert_same_reading(texts: &[String], what: &str) {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("generated.yaml");
     fs::write(&file, texts.concat()).expect("write generated documents");
-    let go = read_file(&file);
+    let go = common::kubectl_reads_file(&file);
     let serde: Vec<Json> = texts
         .iter()
         .map(|t| {
@@ -267,7 +242,7 @@ proptest! {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("generated.yaml");
         fs::write(&file, texts.concat()).expect("write");
-        let go = read_file(&file);
+        let go = common::kubectl_reads_file(&file);
         let copy = go.iter().find(|v| v["kind"] == "ConfigMap").expect("the copy");
         let want: serde_json::Map<String, Json> =
             data.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect();

@@ -124,13 +124,7 @@ pub struct Gate {
 
 impl Gate {
     pub fn new(timeout: u64) -> Result<Gate> {
-        if helm::deadline_within(timeout) == 0 {
-            bail!(
-                "--timeout {} leaves a Job no time: it needs more than {}s, which a Job needs to start and its pod to stop",
-                helm::format_duration(timeout),
-                helm::TIMEOUT_MARGIN
-            );
-        }
+        helm::check_timeout(timeout, "a Job")?;
         Ok(Gate {
             timeout,
             previous: Vec::new(),

@@ -46,13 +46,7 @@ pub struct Hooks {
 impl Hooks {
     /// Refuses a `--timeout` that leaves a hook Job no time.
     pub fn new(timeout: u64) -> Result<Hooks> {
-        if helm::deadline_within(timeout) == 0 {
-            bail!(
-                "--timeout {} leaves a hook Job no time: it needs more than {}s, which a Job needs to start and its pod to stop",
-                helm::format_duration(timeout),
-                helm::TIMEOUT_MARGIN
-            );
-        }
+        helm::check_timeout(timeout, "a hook Job")?;
         Ok(Hooks::unchecked(timeout))
     }
 

@@ -133,3 +133,52 @@ pub fn id(doc: &serde_norway::Value) -> String {
         doc["metadata"]["name"].as_str().unwrap_or("?")
     )
 }
+
+/// Each document of a YAML file as real kubectl reads it (Go's YAML 1.1, as Helm, Argo CD
+/// and the API server read it), offline: `kubectl annotate --local -f FILE ... -o json`,
+/// without the annotation `annotate` adds (nor an annotations map it alone made).
+pub fn kubectl_reads_file(file: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(tool("kubectl"))
+        .args(["annotate", "--local", "-f"])
+        .arg(file)
+        .args(["deploy-jobs-test=1", "-o", "json"])
+        .output()
+        .expect("kubectl runs");
+    let stdout = succeeded(out, "kubectl annotate --local");
+    serde_json::Deserializer::from_str(&stdout)
+        .into_iter::<serde_json::Value>()
+        .map(|v| {
+            let mut v = v.expect("kubectl prints JSON");
+            let annotations = v["metadata"]["annotations"]
+                .as_object_mut()
+                .expect("kubectl added an annotation");
+            annotations.remove("deploy-jobs-test");
+            if annotations.is_empty() {
+                v["metadata"].as_object_mut().unwrap().remove("annotations");
+            }
+            v
+        })
+        .collect()
+}
+
+/// Each document of `text` as real kubectl reads it (see [`kubectl_reads_file`]).
+pub fn kubectl_reads(text: &str) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("stream.yaml");
+    std::fs::write(&file, text).expect("writing the stream");
+    kubectl_reads_file(&file)
+}
+
+/// The HOOKS and MANIFEST sections of `helm install --dry-run=client` output.
+pub fn sections(out: &str) -> (String, String) {
+    let hooks_start = out.find("\nHOOKS:\n").expect("helm prints a HOOKS section") + 8;
+    let manifest_at = hooks_start
+        + out[hooks_start..]
+            .find("MANIFEST:\n")
+            .expect("helm prints a MANIFEST section");
+    let hooks = out[hooks_start..manifest_at].to_string();
+    let rest = &out[manifest_at + 10..];
+    // NOTES (if any) follow the manifest.
+    let manifest = rest.split("\nNOTES:\n").next().unwrap_or(rest).to_string();
+    (hooks, manifest)
+}
