@@ -17,6 +17,8 @@ pub mod k8s;
 pub mod names;
 pub mod order;
 pub mod plan;
+pub mod pod_fields;
+pub mod pod_security;
 pub mod rbac;
 pub mod render;
 pub mod report;

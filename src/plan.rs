@@ -18,6 +18,7 @@ use crate::names;
 use crate::order::Order;
 use crate::order::chart_hooks;
 pub use crate::order::{ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference};
+use crate::pod_security;
 use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
 use crate::spec::{self, Job};
@@ -44,6 +45,9 @@ pub struct PlannedJob {
     pub job: Job,
     /// `None` when the job is disabled in this environment.
     pub output: Option<JobOutput>,
+    /// What `plan` warns about the job's pod: fields of the app's pod it leaves out, pull
+    /// rights it cannot see, a lower Pod Security level than the app's.
+    pub notes: Vec<String>,
 }
 
 /// Options that do not come from the configuration.
@@ -137,10 +141,14 @@ pub fn plan_groups(
         let first = planned.len();
         for job in group.jobs {
             if !job.enabled() {
-                planned.push(PlannedJob { job, output: None });
+                planned.push(PlannedJob {
+                    job,
+                    output: None,
+                    notes: Vec::new(),
+                });
                 continue;
             }
-            let output = plan_job(
+            let (output, notes) = plan_job(
                 docs,
                 &job,
                 ctx,
@@ -153,6 +161,7 @@ pub fn plan_groups(
             planned.push(PlannedJob {
                 job,
                 output: Some(output),
+                notes,
             });
         }
         owners.extend(planned[first..].iter().map(|p| match previous_origin {
@@ -238,9 +247,10 @@ fn plan_job(
     chart_hooks: &[ChartHook],
     order: &mut dyn Order,
     origin: Option<&str>,
-) -> Result<JobOutput> {
-    let prepared = prepare(docs, job, ctx, stream_labels, chart_hooks, order)?;
-    order.arrange(
+) -> Result<(JobOutput, Vec<String>)> {
+    let mut prepared = prepare(docs, job, ctx, stream_labels, chart_hooks, order)?;
+    let notes = std::mem::take(&mut prepared.notes);
+    let output = order.arrange(
         docs,
         job,
         prepared,
@@ -249,7 +259,8 @@ fn plan_job(
             chart_hooks,
             origin,
         },
-    )
+    )?;
+    Ok((output, notes))
 }
 
 fn prepare<'a>(
@@ -276,9 +287,17 @@ fn prepare<'a>(
     check_wait_targets(docs, job, namespace.as_deref(), absent)?;
     check_service_account(docs, job, namespace.as_deref(), absent)?;
 
+    let mut notes = Vec::new();
     let mut pod = match &reused {
-        Some(r) => reuse::pod_from_workload(job, r)?,
-        None => PodSpec::default(),
+        Some(r) => reuse::pod_from_workload(job, r, &mut notes)?,
+        None => PodSpec {
+            security_context: job
+                .spec
+                .pod_security_context
+                .clone()
+                .filter(|v| !v.is_null()),
+            ..PodSpec::default()
+        },
     };
     pod.restart_policy = "Never";
     let env_from_names = match &job.spec.env_from {
@@ -292,6 +311,7 @@ fn prepare<'a>(
         &env_from_names,
     )?];
     if !job.wait_for.is_empty() {
+        check_linux(job, &pod)?;
         // After the native sidecars: a database proxy among them must be up first.
         pod.init_containers
             .push(wait_container(job).with_context(|| job.path())?);
@@ -303,6 +323,10 @@ fn prepare<'a>(
         Some(sa) => pod.service_account_name = Some(sa.clone()),
         None => pod.automount_service_account_token = Some(false),
     }
+    if let Some(r) = &reused {
+        pull_rights(docs, job, r, namespace.as_deref(), &mut pod, &mut notes)?;
+    }
+    notes.extend(pod_security_notes(docs, job, reused.as_ref(), &pod)?);
 
     let labels = pod_labels(docs, job, instance, reused.as_ref().and_then(|r| r.meta))
         .with_context(|| format!("{}.labels", job.path()))?;
@@ -354,6 +378,7 @@ fn prepare<'a>(
         None => false,
     };
     Ok(Prepared {
+        notes,
         source_waited_for_readiness,
         reused,
         namespace,
@@ -736,6 +761,157 @@ fn service_host(
             svc_suffix && may_be(service_namespace, Some(ns))
         }
     }
+}
+
+/// Whether a pod runs on Windows nodes: `os.name: windows` (which makes the API server
+/// reject Linux-only settings) or a node selector that picks Windows nodes.
+fn runs_on_windows(pod: &PodSpec) -> bool {
+    pod.copied
+        .get("os")
+        .and_then(|os| os.get("name"))
+        .and_then(Value::as_str)
+        == Some("windows")
+        || pod
+            .node_selector
+            .as_ref()
+            .and_then(|s| s.get("kubernetes.io/os"))
+            .and_then(Value::as_str)
+            == Some("windows")
+}
+
+/// Refuses a wait-for step in a Windows pod: it is a Linux shell script in a Linux image,
+/// hardened with Linux-only settings (seccomp, capabilities, `runAsUser`) that the API
+/// server rejects in a pod with `os.name: windows`.
+fn check_linux(job: &Job, pod: &PodSpec) -> Result<()> {
+    if runs_on_windows(pod) {
+        bail!(
+            "{}.waitFor: the reused pod runs on Windows nodes, and the wait-for step is a Linux shell script in a Linux image ({}) with Linux-only security settings, which the API server rejects in a Windows pod (and no Windows node could run); wait for the database in the job's own command instead",
+            job.path(),
+            job.wait_image()
+        );
+    }
+    Ok(())
+}
+
+/// The app's pull rights: a pod pulls with its own `imagePullSecrets` and those of the
+/// ServiceAccount it runs as. The Job runs as another one (the job's `serviceAccountName`, or
+/// the namespace's `default`), so the pull secrets of the app's ServiceAccount are added to
+/// the Job's pod when the stream renders it; when it does not, and the pod lists none of its
+/// own, they cannot be known, and `plan` warns.
+fn pull_rights(
+    docs: &dyn Documents,
+    job: &Job,
+    reused: &Reused<'_>,
+    namespace: Option<&str>,
+    pod: &mut PodSpec,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let Some(app_sa) = str_field(reused.pod, "serviceAccountName")
+        .or_else(|| str_field(reused.pod, "serviceAccount"))
+        .filter(|sa| !sa.is_empty() && *sa != "default")
+    else {
+        return Ok(());
+    };
+    if job.spec.service_account_name.as_deref() == Some(app_sa) {
+        return Ok(());
+    }
+    let rendered = (0..docs.count()).find(|&d| {
+        docs.header(d).is_some_and(|h| {
+            !docs.ignored(d)
+                && h.is_kind("ServiceAccount")
+                && h.name.as_deref() == Some(app_sa)
+                && (h.namespace.is_none()
+                    || namespace.is_none()
+                    || h.namespace.as_deref() == namespace)
+        })
+    });
+    match rendered {
+        Some(d) => {
+            if let Some(Value::Sequence(secrets)) = docs.value(d)?.get("imagePullSecrets") {
+                for secret in secrets {
+                    if !pod.image_pull_secrets.contains(secret) {
+                        pod.image_pull_secrets.push(secret.clone());
+                    }
+                }
+            }
+        }
+        None if pod.image_pull_secrets.is_empty() => notes.push(format!(
+            "{}: {} runs as ServiceAccount `{app_sa}`, which the chart does not render, and the Job as {}: image pull secrets attached to `{app_sa}` do not reach the Job, and a private image fails with ErrImagePull; set `serviceAccountName: {app_sa}` on the job, or list the pull secret in the pod's `imagePullSecrets`",
+            job.name(),
+            reused.source,
+            match &job.spec.service_account_name {
+                Some(sa) => format!("`{sa}`"),
+                None => "the namespace's `default`".to_string(),
+            }
+        )),
+        None => {}
+    }
+    Ok(())
+}
+
+/// A pod's annotations as `(key, value)` pairs, for [`pod_security`].
+fn annotation_pairs(meta: Option<&Mapping>) -> Vec<(&str, &str)> {
+    meta.and_then(|m| m.get("annotations"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)))
+        .collect()
+}
+
+/// A warning when the job's pod meets a lower Pod Security level than the app's pod (or,
+/// for a job with no `container`, than every workload the chart renders): a namespace that
+/// enforces the app's level would reject the Job's pod.
+fn pod_security_notes(
+    docs: &dyn Documents,
+    job: &Job,
+    reused: Option<&Reused<'_>>,
+    pod: &PodSpec,
+) -> Result<Vec<String>> {
+    let (target, what) = match reused {
+        Some(r) => (
+            pod_security::level(&Value::Mapping(r.pod.clone()), &annotation_pairs(r.meta)),
+            format!("the app's pod ({})", r.source),
+        ),
+        None => {
+            let mut lowest = None;
+            for (i, _, kind) in workloads(docs) {
+                let value = docs.value(i)?;
+                if let Some(p) = pod_spec(kind, value) {
+                    let level = pod_security::level(
+                        &Value::Mapping(p.clone()),
+                        &annotation_pairs(pod_metadata(kind, value)),
+                    );
+                    lowest = Some(lowest.map_or(level, |l: pod_security::Level| l.min(level)));
+                }
+            }
+            let Some(lowest) = lowest else {
+                return Ok(Vec::new());
+            };
+            (lowest, "every workload the chart renders".to_string())
+        }
+    };
+    let ours = serde_norway::to_value(pod).context("reading the Job's pod")?;
+    let annotations = reuse::pod_annotations(
+        reused.and_then(|r| r.meta),
+        pod,
+        &crate::order::user_annotations(job),
+    );
+    let pairs: Vec<(&str, &str)> = annotations
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let missing = pod_security::violations(&ours, &pairs, target);
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![format!(
+        "{}: the Job's pod meets Pod Security `{}`, {what} `{}`, and a namespace enforcing that would reject it: {}; set what it needs in the job's `securityContext` and `podSecurityContext`",
+        job.name(),
+        pod_security::level(&ours, &pairs).name(),
+        target.name(),
+        missing.join("; ")
+    )])
 }
 
 /// The hardened initContainer that waits for TCP targets.

@@ -487,6 +487,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
             continue;
         };
         let job = &planned.job;
+        out.extend(planned.notes.iter().cloned());
         if let Some(gating) = &output.gate {
             out.extend(gate_warnings(job, output, gating));
             continue;

@@ -10,16 +10,8 @@ use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
 use crate::k8s::{self, Container, PodSpec};
+use crate::pod_fields::{self, VolumeUse};
 use crate::spec::Job;
-
-/// Volume types that are safe to mount in a second pod: they hold configuration, not state.
-const CONFIG_VOLUME_TYPES: &[&str] = &[
-    "configMap",
-    "secret",
-    "projected",
-    "downwardAPI",
-    "emptyDir",
-];
 
 /// The container a job reuses, found in the stream.
 pub struct Reused<'a> {
@@ -293,38 +285,139 @@ fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
     }
 }
 
-/// Pod settings copied as they are, after `securityContext`, `nodeSelector`, `tolerations`
-/// and node affinity: where the pod may run and how it resolves and reaches the database.
-const POD_SETTINGS: &[&str] = &[
-    // Scheduled like the app (a node pool that can reach the database, a priority that fits).
-    "priorityClassName",
-    "schedulerName",
-    // The same sandbox (gVisor, Kata) and operating system, so the same network path.
-    "runtimeClassName",
-    "os",
-    // The node's address, which a database allowlist may be written for.
-    "hostNetwork",
-    "hostUsers",
-    // Names the app resolves (hostAliases, search domains, resolvers), and whether Services'
-    // variables are injected (charts turn them off where they clobber the app's env).
-    "hostAliases",
-    "dnsPolicy",
-    "dnsConfig",
-    "enableServiceLinks",
-];
+/// The names of the volumes a container mounts (`volumeMounts` and `volumeDevices`); with
+/// `writable`, only those it may write to.
+fn mounted_volumes(c: &Mapping, writable: bool) -> Vec<String> {
+    let mut mounts = seq_field(c, "volumeMounts");
+    mounts.extend(seq_field(c, "volumeDevices"));
+    mounts
+        .iter()
+        .filter(|m| !writable || m.get("readOnly").and_then(Value::as_bool) != Some(true))
+        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect()
+}
 
-/// Pod-level settings that come along with a reused container: the pod's own (see
-/// [`POD_SETTINGS`]), its native sidecars (initContainers with `restartPolicy: Always`, such
-/// as a database proxy: they start before the job and stop when it exits) and the classic
-/// ones the job lists in `sidecars` (made native), and the volumes the copied containers
-/// mount (config-like ones, plus those the job asks for by name).
-///
-/// Not copied: pod affinity and anti-affinity and topology spread constraints (they place the
-/// app's replicas relative to each other and to other pods; the job's pod is not a replica,
-/// and a required anti-affinity to the app would leave it unschedulable while the app runs),
-/// the app's other containers and regular init containers, and everything that is about
-/// serving or the app's identity (hostname, readiness gates, scheduling gates, grace period).
-pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
+/// `key` of a YAML mapping, merged key by key with `over` (the job's): the job's keys win.
+/// `None` when neither sets anything.
+fn merged(app: Option<&Value>, over: Option<&Value>) -> Option<Value> {
+    let over = over.filter(|v| !v.is_null());
+    match (app.filter(|v| !v.is_null()), over) {
+        (None, None) => None,
+        (Some(a), None) => Some(a.clone()),
+        (a, Some(o)) => {
+            let mut out = a.and_then(Value::as_mapping).cloned().unwrap_or_default();
+            for (k, v) in o.as_mapping().into_iter().flatten() {
+                out.insert(k.clone(), v.clone());
+            }
+            Some(Value::Mapping(out))
+        }
+    }
+}
+
+/// The app's containers and init containers that come along with the reused one, in the
+/// order they go into the job's pod's `initContainers` (each with why, for messages):
+/// - the pod's init containers, in its order: native sidecars (a database proxy, a secret
+///   agent), classic init containers that write into a per-pod volume (emptyDir, ephemeral,
+///   no source) that a container coming along reads (it renders the app's config there:
+///   without it the job would find an empty directory), and those listed in `sidecars`;
+///   when the reused container is itself an init container, only those before it;
+/// - then classic sidecars listed in `sidecars`, which are made native.
+fn companions<'a>(job: &Job, reused: &Reused<'a>) -> Result<Vec<(&'a Mapping, bool)>> {
+    let pod = reused.pod;
+    let own = str_field(reused.container, "name");
+    let per_pod: Vec<String> = seq_field(pod, "volumes")
+        .iter()
+        .filter(|v| pod_fields::volume_use(v) == VolumeUse::PerPod)
+        .filter_map(|v| v.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let inits: Vec<&Mapping> = init_containers(pod)
+        .into_iter()
+        .take_while(|c| str_field(c, "name") != own)
+        .collect();
+    let native = |c: &Mapping| str_field(c, "restartPolicy") == Some("Always");
+    let listed = |c: &Mapping| {
+        str_field(c, "name").is_some_and(|n| job.spec.sidecars.iter().any(|s| s == n))
+    };
+    let mut chosen: Vec<bool> = inits.iter().map(|c| native(c) || listed(c)).collect();
+    // The volumes read by what comes along grow as fillers are added: repeat until none is.
+    loop {
+        let reads: Vec<String> = std::iter::once(reused.container)
+            .chain(
+                inits
+                    .iter()
+                    .zip(&chosen)
+                    .filter(|(_, k)| **k)
+                    .map(|(c, _)| *c),
+            )
+            .flat_map(|c| mounted_volumes(c, false))
+            .collect();
+        let mut added = false;
+        for (i, c) in inits.iter().enumerate() {
+            if !chosen[i]
+                && mounted_volumes(c, true)
+                    .iter()
+                    .any(|v| per_pod.contains(v) && reads.contains(v))
+            {
+                chosen[i] = true;
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    let mut out: Vec<(&Mapping, bool)> = inits
+        .iter()
+        .zip(&chosen)
+        .filter(|(_, k)| **k)
+        .map(|(c, _)| (*c, false))
+        .collect();
+    for (i, wanted) in job.spec.sidecars.iter().enumerate() {
+        if out
+            .iter()
+            .any(|(c, _)| str_field(c, "name") == Some(wanted.as_str()))
+        {
+            continue;
+        }
+        let found = containers(pod)
+            .into_iter()
+            .filter(|c| str_field(c, "name") != own)
+            .find(|c| str_field(c, "name") == Some(wanted.as_str()));
+        let Some(found) = found else {
+            let others: Vec<&str> = containers(pod)
+                .into_iter()
+                .chain(inits.iter().copied())
+                .filter_map(|c| str_field(c, "name"))
+                .filter(|n| Some(*n) != own)
+                .collect();
+            let hint = crate::spec::closest(
+                wanted,
+                &others.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            )
+            .map(|n| format!("did you mean `{n}`? "))
+            .unwrap_or_default();
+            bail!(
+                "{}.sidecars[{i}]: {} has no other container named `{wanted}`; {hint}(its other containers and init containers: {}; native sidecars come along without being listed)",
+                job.path(),
+                reused.source,
+                list_or_none(&others)
+            );
+        };
+        out.push((found, true));
+    }
+    Ok(out)
+}
+
+/// Pod-level settings that come along with a reused container, as [`pod_fields::POD`]
+/// says: the pod's own settings, the containers [`companions`] chooses, and the volumes the
+/// copied containers mount (config-like and per-pod ones, plus those the job asks for by
+/// name). What [`pod_fields`] marks dropped, or a shared volume the job's container mounts
+/// and the job does not list, is pushed to `notes` for `plan` to warn about.
+pub fn pod_from_workload(
+    job: &Job,
+    reused: &Reused<'_>,
+    notes: &mut Vec<String>,
+) -> Result<PodSpec> {
     let pod = reused.pod;
     let volumes = seq_field(pod, "volumes");
     let volume_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
@@ -342,54 +435,10 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
             );
         }
     }
-    let keep = |v: &Value| {
-        let name = volume_name(v).unwrap_or_default();
-        job.spec.volumes.contains(&name)
-            || v.as_mapping().is_some_and(|m| {
-                m.keys()
-                    .any(|k| k.as_str().is_some_and(|k| CONFIG_VOLUME_TYPES.contains(&k)))
-            })
-    };
-    let mut sidecars: Vec<&Mapping> = init_containers(pod)
-        .into_iter()
-        .filter(|c| str_field(c, "restartPolicy") == Some("Always"))
-        .filter(|c| str_field(c, "name") != str_field(reused.container, "name"))
-        .collect();
-    let natives = sidecars.len();
-    for (i, wanted) in job.spec.sidecars.iter().enumerate() {
-        let found = containers(pod)
-            .into_iter()
-            .filter(|c| str_field(c, "name") != str_field(reused.container, "name"))
-            .find(|c| str_field(c, "name") == Some(wanted.as_str()));
-        let Some(found) = found else {
-            let others: Vec<&str> = containers(pod)
-                .into_iter()
-                .filter_map(|c| str_field(c, "name"))
-                .filter(|n| Some(*n) != str_field(reused.container, "name"))
-                .collect();
-            let hint = crate::spec::closest(
-                wanted,
-                &others.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
-            )
-            .map(|n| format!("did you mean `{n}`? "))
-            .unwrap_or_default();
-            bail!(
-                "{}.sidecars[{i}]: {} has no other container named `{wanted}`; {hint}(its other containers: {}; native sidecars come along without being listed)",
-                job.path(),
-                reused.source,
-                list_or_none(&others)
-            );
-        };
-        sidecars.push(found);
-    }
+    let companions = companions(job, reused)?;
     let mounted: Vec<String> = std::iter::once(reused.container)
-        .chain(sidecars.iter().copied())
-        .flat_map(|c| {
-            let mut m = seq_field(c, "volumeMounts");
-            m.extend(seq_field(c, "volumeDevices"));
-            m
-        })
-        .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
+        .chain(companions.iter().map(|(c, _)| *c))
+        .flat_map(|c| mounted_volumes(c, false))
         .collect();
     // A volume listed in `volumes` comes along even when no copied container mounts it: a
     // pod annotation may name it for an injected sidecar (Kuma's token volume, say).
@@ -397,7 +446,29 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
         .iter()
         .filter(|v| {
             let name = volume_name(v).unwrap_or_default();
-            job.spec.volumes.contains(&name) || (keep(v) && mounted.contains(&name))
+            if job.spec.volumes.contains(&name) {
+                return true;
+            }
+            if !mounted.contains(&name) {
+                return false;
+            }
+            let shared = pod_fields::volume_use(v) == VolumeUse::Shared;
+            if shared && mounted_volumes(reused.container, false).contains(&name) {
+                let source = v
+                    .as_mapping()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(k, _)| k.as_str())
+                    .find(|k| *k != "name")
+                    .unwrap_or("unknown source");
+                notes.push(format!(
+                    "{}: volume `{name}` ({source}) of {}, which container `{}` mounts, is left out: it holds state shared with the running app; list it in `volumes` to mount it",
+                    job.name(),
+                    reused.source,
+                    str_field(reused.container, "name").unwrap_or("?")
+                ));
+            }
+            !shared
         })
         .cloned()
         .collect();
@@ -407,31 +478,71 @@ pub fn pod_from_workload(job: &Job, reused: &Reused<'_>) -> Result<PodSpec> {
         affinity.insert("nodeAffinity".into(), node.clone());
         copied.insert("affinity".to_string(), Value::Mapping(affinity));
     }
-    for key in POD_SETTINGS {
-        if let Some(value) = pod.get(*key).filter(|v| !v.is_null()) {
+    for key in pod_fields::copied_pod_fields() {
+        if let Some(value) = pod.get(key).filter(|v| !v.is_null()) {
             copied.insert(key.to_string(), value.clone());
         }
     }
+    // Device claims (DRA) the copied containers use.
+    let claims: Vec<String> = std::iter::once(reused.container)
+        .chain(companions.iter().map(|(c, _)| *c))
+        .flat_map(|c| match c.get("resources").and_then(|r| r.get("claims")) {
+            Some(Value::Sequence(list)) => list
+                .iter()
+                .filter_map(|x| x.get("name").and_then(Value::as_str).map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let resource_claims: Vec<Value> = seq_field(pod, "resourceClaims")
+        .into_iter()
+        .filter(|r| volume_name(r).is_some_and(|n| claims.contains(&n)))
+        .collect();
+    if !resource_claims.is_empty() {
+        copied.insert(
+            "resourceClaims".to_string(),
+            Value::Sequence(resource_claims),
+        );
+    }
     let mut init_containers = Vec::new();
-    for (i, c) in sidecars.into_iter().enumerate() {
+    for (c, make_native) in companions {
         let mut c = sidecar(c, &volumes).with_context(|| {
             format!(
-                "{}.container: copying the sidecar `{}` of {}",
+                "{}.container: copying the container `{}` of {}",
                 job.path(),
                 str_field(c, "name").unwrap_or("?"),
                 reused.source
             )
         })?;
-        if i >= natives {
+        if make_native {
             // A classic sidecar listed in `sidecars`: as a native one it starts before the
             // job and is stopped when the job exits, instead of keeping the pod running.
             c.restart_policy = Some("Always".to_string());
         }
         init_containers.push(c);
     }
+    for field in pod_fields::dropped_container_fields() {
+        if reused
+            .container
+            .get(field.name)
+            .is_some_and(|v| !v.is_null())
+        {
+            notes.push(format!(
+                "{}: `{}` of container `{}` in {} is left out: {}",
+                job.name(),
+                field.name,
+                str_field(reused.container, "name").unwrap_or("?"),
+                reused.source,
+                field.why
+            ));
+        }
+    }
     Ok(PodSpec {
         image_pull_secrets: seq_field(pod, "imagePullSecrets"),
-        security_context: pod.get("securityContext").cloned(),
+        security_context: merged(
+            pod.get("securityContext"),
+            job.spec.pod_security_context.as_ref(),
+        ),
         node_selector: pod.get("nodeSelector").cloned(),
         tolerations: pod.get("tolerations").cloned(),
         copied,
@@ -564,14 +675,31 @@ pub fn main_container(
         working_dir: field("workingDir"),
         env,
         env_from,
+        // The app's, so that a `resourceFieldRef` (GOMEMLIMIT from limits.memory) reads
+        // the limit it was written for, not the node's capacity.
         resources: match &job.spec.resources {
             Some(r) => Some(
                 serde_norway::to_value(r).with_context(|| format!("{}.resources", job.path()))?,
             ),
-            None => None,
+            None => from
+                .and_then(|c| c.get("resources"))
+                .filter(|v| !v.is_null())
+                .cloned(),
         },
         volume_mounts,
-        security_context: from.and_then(|c| c.get("securityContext").cloned()),
+        security_context: merged(
+            from.and_then(|c| c.get("securityContext")),
+            job.spec.security_context.as_ref(),
+        ),
+        copied: from
+            .into_iter()
+            .flat_map(|c| {
+                pod_fields::copied_container_fields().filter_map(|k| {
+                    let v = c.get(k).filter(|v| !v.is_null())?;
+                    Some((k.to_string(), v.clone()))
+                })
+            })
+            .collect(),
         ..Container::default()
     })
 }

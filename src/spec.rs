@@ -142,6 +142,17 @@ pub struct JobSpec {
     /// along without being listed.
     #[serde(default)]
     pub sidecars: Vec<String>,
+    /// A Kubernetes container `securityContext` for the job's container, merged key by key
+    /// over the reused container's: what the app can set, a job can (a Pod Security
+    /// `restricted` namespace needs it for a job with an image of its own).
+    #[serde(default)]
+    #[schemars(schema_with = "security_context_schema")]
+    pub security_context: Option<Value>,
+    /// A Kubernetes pod `securityContext` for the job's pod, merged key by key over the
+    /// reused workload's pod's.
+    #[serde(default)]
+    #[schemars(schema_with = "pod_security_context_schema")]
+    pub pod_security_context: Option<Value>,
     /// Workloads to stop before this job runs, for migrations that need the database to
     /// themselves: `all` (every Deployment and StatefulSet the chart renders) or a list of
     /// `Deployment/name` and `StatefulSet/name`.
@@ -346,6 +357,61 @@ fn rollout_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 
 fn object_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"type": "object"})
+}
+
+fn security_context_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A Kubernetes SecurityContext, merged key by key over the reused container's.",
+        "oneOf": [
+            {"type": "object", "propertyNames": {"enum": crate::pod_fields::SECURITY_CONTEXT}},
+            {"type": "null"}
+        ]
+    })
+}
+
+fn pod_security_context_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A Kubernetes PodSecurityContext, merged key by key over the reused pod's.",
+        "oneOf": [
+            {"type": "object", "propertyNames": {"enum": crate::pod_fields::POD_SECURITY_CONTEXT}},
+            {"type": "null"}
+        ]
+    })
+}
+
+/// A `securityContext` or `podSecurityContext` of a job: a mapping of the keys Kubernetes
+/// knows there (a misspelled one would be dropped by the API server without a word, or
+/// refused by a strict one).
+fn check_security_context(
+    value: Option<&Value>,
+    known: &[&str],
+    path: &str,
+) -> Result<(), SpecError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let Some(map) = value.as_mapping() else {
+        return err(
+            path,
+            format!("expected a mapping, found {}", describe(value)),
+        );
+    };
+    for key in map.keys() {
+        let Some(key) = key.as_str() else {
+            return err(path, "keys must be strings");
+        };
+        if !known.contains(&key) {
+            let known: Vec<String> = known.iter().map(|k| k.to_string()).collect();
+            let hint = closest(key, &known)
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return err(
+                format!("{path}.{key}"),
+                format!("unknown key; {hint}expected one of {}", known.join(", ")),
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The in-stream configuration document a chart renders.
@@ -694,6 +760,16 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             }
             check_label(name, &format!("{path}.sidecars[{i}]"))?;
         }
+        check_security_context(
+            spec.security_context.as_ref(),
+            crate::pod_fields::SECURITY_CONTEXT,
+            &format!("{path}.securityContext"),
+        )?;
+        check_security_context(
+            spec.pod_security_context.as_ref(),
+            crate::pod_fields::POD_SECURITY_CONTEXT,
+            &format!("{path}.podSecurityContext"),
+        )?;
         let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
         let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
         if exclusive != Exclusive::None {

@@ -113,6 +113,8 @@ pub struct Prepared<'a> {
     pub reads_chart_hooks: Vec<usize>,
     /// See [`JobOutput::source_waited_for_readiness`].
     pub source_waited_for_readiness: bool,
+    /// See [`crate::plan::PlannedJob::notes`].
+    pub notes: Vec<String>,
 }
 
 /// A Secret or ConfigMap the job's pod references, and the document rendering it as an
