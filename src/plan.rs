@@ -906,7 +906,7 @@ fn pod_security_notes(
         return Ok(Vec::new());
     }
     Ok(vec![format!(
-        "{}: the Job's pod meets Pod Security `{}`, {what} `{}`, and a namespace enforcing that would reject it: {}; set what it needs in the job's `securityContext` and `podSecurityContext`",
+        "{}: the Job's pod meets Pod Security `{}` only, while {what} meets `{}`, so a namespace that enforces `{2}` would reject it: {}; set what it needs with the job's `securityContext` and `podSecurityContext`",
         job.name(),
         pod_security::level(&ours, &pairs).name(),
         target.name(),

@@ -350,7 +350,12 @@ pub const CONTAINER: &[ContainerField] = &[
         Copied,
         "the same limits, so that a `resourceFieldRef` (`GOMEMLIMIT` from `limits.memory`) means what it meant, and a namespace's quota admits the pod",
     ),
-    c("resizePolicy", Copied, Copied, "goes with `resources`"),
+    c(
+        "resizePolicy",
+        LeftOut,
+        Copied,
+        "about resizing the app's running pods in place; in a pod with `restartPolicy: Never` the API server refuses `RestartContainer`",
+    ),
     c(
         "volumeMounts",
         Adapted("those of the volumes the job's pod has"),
@@ -593,7 +598,7 @@ pub fn markdown() -> String {
             field.why
         ));
     }
-    out.push_str("\n| volume source | in the job's pod |\n|---|---|\n");
+    out.push_str("\n| volume source | in the job's pod | why |\n|---|---|---|\n");
     let group = |u: VolumeUse| {
         VOLUME
             .iter()
@@ -603,11 +608,11 @@ pub fn markdown() -> String {
             .join(", ")
     };
     out.push_str(&format!(
-        "| {} | copied when a copied container mounts it: configuration, or made for the pod by its driver |\n",
+        "| {} | copied when a copied container mounts it | configuration, or made for each pod by its CSI driver (the Secrets Store CSI driver's secrets) |\n",
         group(VolumeUse::Config)
     ));
     out.push_str(&format!(
-        "| {}, and a volume naming no source (an emptyDir to Kubernetes) | copied when a copied container mounts it: made for each pod, so the job's is its own; the init containers that fill it come along |\n",
+        "| {}, and a volume naming no source (an emptyDir to Kubernetes) | copied when a copied container mounts it, with the init containers that write into it | made for each pod, so the job's is its own: scratch space (`/tmp` under `readOnlyRootFilesystem`), or config an init step renders |\n",
         group(VolumeUse::PerPod)
     ));
     out.push_str(&format!(
