@@ -310,8 +310,8 @@ fn prepare<'a>(
         &pod.volumes,
         &env_from_names,
     )?];
+    check_linux(job, &pod)?;
     if !job.wait_for.is_empty() {
-        check_linux(job, &pod)?;
         // After the native sidecars: a database proxy among them must be up first.
         pod.init_containers
             .push(wait_container(job).with_context(|| job.path())?);
@@ -779,18 +779,34 @@ fn runs_on_windows(pod: &PodSpec) -> bool {
             == Some("windows")
 }
 
-/// Refuses a wait-for step in a Windows pod: it is a Linux shell script in a Linux image,
-/// hardened with Linux-only settings (seccomp, capabilities, `runAsUser`) that the API
-/// server rejects in a pod with `os.name: windows`.
+/// Refuses deploy-jobs' own steps in a Windows pod (the wait-for step of `waitFor`, the
+/// restore hint of `exclusive`): they are Linux shell scripts in a Linux image, hardened
+/// with Linux-only settings (seccomp, capabilities, `runAsUser`) that the API server rejects
+/// in a pod with `os.name: windows`, and that no Windows node could run.
 fn check_linux(job: &Job, pod: &PodSpec) -> Result<()> {
-    if runs_on_windows(pod) {
-        bail!(
-            "{}.waitFor: the reused pod runs on Windows nodes, and the wait-for step is a Linux shell script in a Linux image ({}) with Linux-only security settings, which the API server rejects in a Windows pod (and no Windows node could run); wait for the database in the job's own command instead",
-            job.path(),
-            job.wait_image()
-        );
+    if !runs_on_windows(pod) {
+        return Ok(());
     }
-    Ok(())
+    let (key, step, instead) = if !job.wait_for.is_empty() {
+        (
+            "waitFor",
+            "the wait-for step",
+            "wait for the database in the job's own command instead",
+        )
+    } else if job.exclusive != spec::Exclusive::None {
+        (
+            "exclusive",
+            "the restore hint beside the job",
+            "give the exclusive job an image of its own instead of `container` (it then runs on Linux nodes)",
+        )
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "{}.{key}: the reused pod runs on Windows nodes, and {step} is a Linux shell script in a Linux image ({}) with Linux-only security settings, which the API server rejects in a Windows pod (and no Windows node could run); {instead}",
+        job.path(),
+        job.wait_image()
+    )
 }
 
 /// The app's pull rights: a pod pulls with its own `imagePullSecrets` and those of the

@@ -715,3 +715,173 @@ fn list_or_none(items: &[impl AsRef<str>]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one job of `yaml` (a `deploy_jobs` list).
+    fn job(yaml: &str) -> Job {
+        let value: Value = serde_norway::from_str(&format!("deploy_jobs:\n{yaml}")).unwrap();
+        let specs = crate::spec::from_values(value).unwrap().unwrap();
+        crate::spec::validate(&specs, None).unwrap().remove(0)
+    }
+
+    fn mapping(yaml: &str) -> Mapping {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    /// The job's container when it reuses `app` (a container) of a pod without volumes.
+    fn container(job: &Job, app: &Mapping, env_from_names: &[&str]) -> Result<Container> {
+        let pod = Mapping::new();
+        let reused = Reused {
+            doc: 0,
+            source: "Deployment/shop".to_string(),
+            pod: &pod,
+            meta: None,
+            container: app,
+        };
+        let names: Vec<String> = env_from_names.iter().map(|n| n.to_string()).collect();
+        main_container(job, Some(&reused), &[], &names)
+    }
+
+    const APP: &str = "name: app\nimage: shop:1\ncommand: [/app/shop, serve]\nargs: [--port=8080]\nenv:\n- {name: DB_HOST, value: db}\n- {name: DB_URL, value: postgres://$(DB_HOST)}\n- {name: LOG, value: info}\n- {name: DB_URL, value: postgres://override}\n";
+
+    fn words(list: &[&str]) -> Option<Vec<String>> {
+        Some(list.iter().map(|w| w.to_string()).collect())
+    }
+
+    #[test]
+    fn command_with_args_replaces_the_apps_program_and_arguments() {
+        let job = job(
+            "- name: migrate\n  container: app\n  command: [/app/shop, migrate]\n  args: [--to, latest]\n",
+        );
+        let c = container(&job, &mapping(APP), &[]).unwrap();
+        assert_eq!(
+            c.command,
+            words(&["/app/shop", "migrate"]),
+            "the job's command"
+        );
+        assert_eq!(
+            c.args,
+            words(&["--to", "latest"]),
+            "the job's args, not the app's --port"
+        );
+    }
+
+    #[test]
+    fn command_alone_drops_the_apps_args() {
+        let job = job("- name: migrate\n  container: app\n  command: [/app/shop, migrate]\n");
+        let c = container(&job, &mapping(APP), &[]).unwrap();
+        assert_eq!(c.command, words(&["/app/shop", "migrate"]));
+        assert_eq!(c.args, None, "the app's --port was an argument to `serve`");
+    }
+
+    #[test]
+    fn args_alone_go_to_the_apps_command() {
+        let job = job("- name: migrate\n  container: app\n  args: [migrate]\n");
+        let c = container(&job, &mapping(APP), &[]).unwrap();
+        assert_eq!(
+            c.command,
+            words(&["/app/shop", "serve"]),
+            "the app's program"
+        );
+        assert_eq!(c.args, words(&["migrate"]));
+        let no_command = mapping("name: app\nimage: shop:1\nargs: [--port=8080]\n");
+        let c = container(&job, &no_command, &[]).unwrap();
+        assert_eq!(
+            c.command, None,
+            "the image's ENTRYPOINT, which a command would hide"
+        );
+        assert_eq!(c.args, words(&["migrate"]));
+    }
+
+    #[test]
+    fn args_alone_with_the_apps_own_image_named_again_are_not_ambiguous() {
+        let job = job("- name: migrate\n  container: app\n  image: shop:1\n  args: [migrate]\n");
+        let c = container(&job, &mapping(APP), &[]).unwrap();
+        assert_eq!(c.command, words(&["/app/shop", "serve"]));
+        let other = crate::reuse::tests::job(
+            "- name: migrate\n  container: app\n  image: other:2\n  args: [migrate]\n",
+        );
+        let err = container(&other, &mapping(APP), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("deploy_jobs[0].args: with its own `image` and only `args`"),
+            "{err}"
+        );
+    }
+
+    fn env_names(c: &Container) -> Vec<(String, String)> {
+        c.env
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_string(),
+                    e["value"].as_str().unwrap_or("<from>").to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn env_from_of_the_job_beats_the_apps_entries_of_its_keys() {
+        // The job's envFrom provides DB_URL: the app's two DB_URL entries would beat it
+        // (env wins over envFrom), so both go; the others stay, in order.
+        let job = job(
+            "- name: migrate\n  container: app\n  command: [migrate]\n  envFrom: [{secretRef: {name: shop-db}}]\n",
+        );
+        let c = container(&job, &mapping(APP), &["DB_URL"]).unwrap();
+        assert_eq!(
+            env_names(&c),
+            pairs(&[("DB_HOST", "db"), ("LOG", "info")]),
+            "app entries named by the job's envFrom are removed"
+        );
+        assert_eq!(c.env_from.len(), 1, "the job's envFrom replaces the app's");
+        assert_eq!(c.env_from[0]["secretRef"]["name"], "shop-db");
+    }
+
+    #[test]
+    fn env_set_by_the_job_wins_over_its_env_from_and_the_apps_entries() {
+        // DB_URL is in the job's envFrom and in its env: the env entry takes the place of
+        // the app's first DB_URL (after DB_HOST, whose value it may reference), and the
+        // app's later duplicate, which would win, goes.
+        let job = job(
+            "- name: migrate\n  container: app\n  command: [migrate]\n  envFrom: [{secretRef: {name: shop-db}}]\n  env: {DB_URL: 'postgres://job', NEW: x}\n",
+        );
+        let c = container(&job, &mapping(APP), &["DB_URL", "LOG"]).unwrap();
+        assert_eq!(
+            env_names(&c),
+            pairs(&[
+                ("DB_HOST", "db"),
+                ("DB_URL", "postgres://job"),
+                ("NEW", "x")
+            ]),
+            "LOG comes from the job's envFrom now; DB_URL is the job's, once, in the app's place"
+        );
+    }
+
+    #[test]
+    fn env_from_names_do_not_touch_the_app_env_without_an_env_from_of_the_job() {
+        let job =
+            job("- name: migrate\n  container: app\n  command: [migrate]\n  env: {LOG: debug}\n");
+        let c = container(&job, &mapping(APP), &[]).unwrap();
+        assert_eq!(
+            env_names(&c),
+            pairs(&[
+                ("DB_HOST", "db"),
+                ("DB_URL", "postgres://$(DB_HOST)"),
+                ("LOG", "debug"),
+                ("DB_URL", "postgres://override"),
+            ]),
+            "only LOG changes, in place"
+        );
+    }
+}
