@@ -176,7 +176,8 @@ impl RefKind {
 
 impl PodSpec {
     /// Calls `visit` with every Secret and ConfigMap name the pod refers to (env, envFrom,
-    /// volumes including projected sources, imagePullSecrets), letting it rewrite the name.
+    /// volumes including projected sources and a CSI driver's `nodePublishSecretRef`,
+    /// imagePullSecrets), letting it rewrite the name.
     pub fn for_each_reference(&mut self, visit: &mut dyn FnMut(RefKind, &mut String)) {
         self.for_each_reference_optional(&mut |kind, name, _| visit(kind, name));
     }
@@ -227,6 +228,11 @@ impl PodSpec {
         }
         for volume in &mut self.volumes {
             each(volume, &VOLUME);
+            // The Secret a CSI driver is given to mount the volume (a Secrets Store
+            // provider's credentials).
+            if let Some(csi) = volume.get_mut("csi") {
+                each(csi, &[("nodePublishSecretRef", "name", Secret)]);
+            }
             if let Some(Value::Sequence(sources)) = volume
                 .get_mut("projected")
                 .and_then(|p| p.get_mut("sources"))

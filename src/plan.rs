@@ -327,6 +327,13 @@ fn prepare<'a>(
         pull_rights(docs, job, r, namespace.as_deref(), &mut pod, &mut notes)?;
     }
     notes.extend(pod_security_notes(docs, job, reused.as_ref(), &pod)?);
+    notes.extend(provider_class_notes(
+        docs,
+        job,
+        &pod,
+        namespace.as_deref(),
+        absent,
+    ));
 
     let labels = pod_labels(docs, job, instance, reused.as_ref().and_then(|r| r.meta))
         .with_context(|| format!("{}.labels", job.path()))?;
@@ -863,6 +870,47 @@ fn pull_rights(
         None => {}
     }
     Ok(())
+}
+
+/// A warning for each CSI volume of the Secrets Store driver whose SecretProviderClass the
+/// release renders as an ordinary resource, for a job that runs when such resources are not
+/// there: the driver cannot mount the volume, and the pod waits out its deadline.
+fn provider_class_notes(
+    docs: &dyn Documents,
+    job: &Job,
+    pod: &PodSpec,
+    namespace: Option<&str>,
+    absent: Option<(&str, &str)>,
+) -> Vec<String> {
+    let Some((event, absent)) = absent else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for volume in &pod.volumes {
+        let Some(class) = volume["csi"]["volumeAttributes"]["secretProviderClass"].as_str() else {
+            continue;
+        };
+        let rendered = (0..docs.count()).find(|&d| {
+            docs.header(d).is_some_and(|h| {
+                !docs.ignored(d)
+                    && h.is_kind("SecretProviderClass")
+                    && !h.is_hook()
+                    && h.name.as_deref() == Some(class)
+                    && (h.namespace.is_none()
+                        || namespace.is_none()
+                        || h.namespace.as_deref() == namespace)
+            })
+        });
+        if let Some(d) = rendered {
+            out.push(format!(
+                "{}: volume `{}` mounts SecretProviderClass `{class}`, which the chart renders as an ordinary resource in {}: at {event} it {absent}, so the CSI driver cannot mount the volume and the pod waits until its deadline; render it as a hook weighted before the job, or run the job at post-install,pre-upgrade",
+                job.name(),
+                volume["name"].as_str().unwrap_or("?"),
+                docs.label(d)
+            ));
+        }
+    }
+    out
 }
 
 /// A pod's annotations as `(key, value)` pairs, for [`pod_security`].

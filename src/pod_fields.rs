@@ -154,8 +154,8 @@ pub const POD: &[Field] = &[
     ),
     f(
         "resources",
-        Copied,
-        "the pod-level budget the app's containers share; with it, a `resourceFieldRef` means what it meant",
+        Adapted("copied unless the job sets `resources`"),
+        "the pod-level budget the app's containers share, so that a `resourceFieldRef` means what it meant; the job's own `resources` may not fit in the app's budget",
     ),
     f(
         "resourceClaims",

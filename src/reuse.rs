@@ -504,6 +504,11 @@ pub fn pod_from_workload(
             Value::Sequence(resource_claims),
         );
     }
+    if job.spec.resources.is_none()
+        && let Some(budget) = pod.get("resources").filter(|v| !v.is_null())
+    {
+        copied.insert("resources".to_string(), budget.clone());
+    }
     let mut init_containers = Vec::new();
     for (c, make_native) in companions {
         let mut c = sidecar(c, &volumes).with_context(|| {
