@@ -170,9 +170,9 @@ pub const POD: &[Field] = &[
     f(
         "initContainers",
         Adapted(
-            "native sidecars (`restartPolicy: Always`), and classic init containers that write into a per-pod volume (emptyDir, ephemeral, no source) the job's container mounts, in the pod's order, before the wait-for step; others when listed in `sidecars`",
+            "native sidecars (`restartPolicy: Always`), and classic init containers that write into a per-pod volume (emptyDir, ephemeral, no source) that the job's container (or another one coming along) mounts read-only, in the pod's order, before the wait-for step; others when listed in `sidecars`",
         ),
-        "a database proxy or secret agent the app needs, and the step that renders the app's config into an emptyDir; other init steps often wait for the database or run the migration themselves",
+        "a database proxy or secret agent the app needs, and the step that renders the app's config into an emptyDir; other init steps often wait for the database or run the migration themselves. One that writes into a volume the job's container mounts writable too (a shared `/tmp`, or config the app may rewrite) is not copied, and `plan` warns, naming it",
     ),
     f(
         "containers",

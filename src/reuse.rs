@@ -285,14 +285,29 @@ fn seq_field(map: &Mapping, key: &str) -> Vec<Value> {
     }
 }
 
-/// The names of the volumes a container mounts (`volumeMounts` and `volumeDevices`); with
-/// `writable`, only those it may write to.
-fn mounted_volumes(c: &Mapping, writable: bool) -> Vec<String> {
+/// How a container mounts a volume, for [`mounted_volumes`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mount {
+    Any,
+    ReadOnly,
+    Writable,
+}
+
+/// The names of the volumes a container mounts (`volumeMounts` and `volumeDevices`) the way
+/// `how` says.
+fn mounted_volumes(c: &Mapping, how: Mount) -> Vec<String> {
     let mut mounts = seq_field(c, "volumeMounts");
     mounts.extend(seq_field(c, "volumeDevices"));
     mounts
         .iter()
-        .filter(|m| !writable || m.get("readOnly").and_then(Value::as_bool) != Some(true))
+        .filter(|m| {
+            let read_only = m.get("readOnly").and_then(Value::as_bool) == Some(true);
+            match how {
+                Mount::Any => true,
+                Mount::ReadOnly => read_only,
+                Mount::Writable => !read_only,
+            }
+        })
         .filter_map(|m| m.get("name").and_then(Value::as_str).map(str::to_string))
         .collect()
 }
@@ -315,14 +330,24 @@ fn merged(app: Option<&Value>, over: Option<&Value>) -> Option<Value> {
 }
 
 /// The app's containers and init containers that come along with the reused one, in the
-/// order they go into the job's pod's `initContainers` (each with why, for messages):
+/// order they go into the job's pod's `initContainers`, each with whether it is to be made
+/// a native sidecar:
 /// - the pod's init containers, in its order: native sidecars (a database proxy, a secret
 ///   agent), classic init containers that write into a per-pod volume (emptyDir, ephemeral,
-///   no source) that a container coming along reads (it renders the app's config there:
-///   without it the job would find an empty directory), and those listed in `sidecars`;
-///   when the reused container is itself an init container, only those before it;
+///   no source) that a container coming along mounts read-only (it renders the app's config
+///   or fetches its secrets there: without it the job would find an empty directory), and
+///   those listed in `sidecars`; when the reused container is itself an init container,
+///   only those before it;
 /// - then classic sidecars listed in `sidecars`, which are made native.
-fn companions<'a>(job: &Job, reused: &Reused<'a>) -> Result<Vec<(&'a Mapping, bool)>> {
+///
+/// An init container that writes into a per-pod volume the job's container mounts writable
+/// too may fill it or only share it as scratch space (`/tmp`): it is not copied, and `plan`
+/// warns, naming it and `sidecars`.
+fn companions<'a>(
+    job: &Job,
+    reused: &Reused<'a>,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(&'a Mapping, bool)>> {
     let pod = reused.pod;
     let own = str_field(reused.container, "name");
     let per_pod: Vec<String> = seq_field(pod, "volumes")
@@ -349,12 +374,12 @@ fn companions<'a>(job: &Job, reused: &Reused<'a>) -> Result<Vec<(&'a Mapping, bo
                     .filter(|(_, k)| **k)
                     .map(|(c, _)| *c),
             )
-            .flat_map(|c| mounted_volumes(c, false))
+            .flat_map(|c| mounted_volumes(c, Mount::ReadOnly))
             .collect();
         let mut added = false;
         for (i, c) in inits.iter().enumerate() {
             if !chosen[i]
-                && mounted_volumes(c, true)
+                && mounted_volumes(c, Mount::Writable)
                     .iter()
                     .any(|v| per_pod.contains(v) && reads.contains(v))
             {
@@ -364,6 +389,25 @@ fn companions<'a>(job: &Job, reused: &Reused<'a>) -> Result<Vec<(&'a Mapping, bo
         }
         if !added {
             break;
+        }
+    }
+    let shares = mounted_volumes(reused.container, Mount::Writable);
+    for (c, _) in inits.iter().zip(&chosen).filter(|(_, k)| !**k) {
+        let both: Vec<String> = mounted_volumes(c, Mount::Writable)
+            .into_iter()
+            .filter(|v| per_pod.contains(v) && shares.contains(v))
+            .map(|v| format!("`{v}`"))
+            .collect();
+        if !both.is_empty() {
+            notes.push(format!(
+                "{}: init container `{}` of {} writes into {} {}, which container `{}` mounts writable too, and is not copied: if it prepares what the job reads (renders config, fetches secrets), list it in `sidecars`; scratch space the two share needs nothing",
+                job.name(),
+                str_field(c, "name").unwrap_or("?"),
+                reused.source,
+                if both.len() == 1 { "volume" } else { "volumes" },
+                both.join(", "),
+                str_field(reused.container, "name").unwrap_or("?")
+            ));
         }
     }
     let mut out: Vec<(&Mapping, bool)> = inits
@@ -435,10 +479,10 @@ pub fn pod_from_workload(
             );
         }
     }
-    let companions = companions(job, reused)?;
+    let companions = companions(job, reused, notes)?;
     let mounted: Vec<String> = std::iter::once(reused.container)
         .chain(companions.iter().map(|(c, _)| *c))
-        .flat_map(|c| mounted_volumes(c, false))
+        .flat_map(|c| mounted_volumes(c, Mount::Any))
         .collect();
     // A volume listed in `volumes` comes along even when no copied container mounts it: a
     // pod annotation may name it for an injected sidecar (Kuma's token volume, say).
@@ -453,7 +497,7 @@ pub fn pod_from_workload(
                 return false;
             }
             let shared = pod_fields::volume_use(v) == VolumeUse::Shared;
-            if shared && mounted_volumes(reused.container, false).contains(&name) {
+            if shared && mounted_volumes(reused.container, Mount::Any).contains(&name) {
                 let source = v
                     .as_mapping()
                     .into_iter()
@@ -888,5 +932,72 @@ mod tests {
             ]),
             "only LOG changes, in place"
         );
+    }
+
+    #[test]
+    fn init_containers_that_fill_what_the_job_reads_come_along_in_order() {
+        let pod = mapping(
+            "initContainers:\n- {name: fetch, image: f, volumeMounts: [{name: secrets, mountPath: /s}]}\n- {name: render, image: r, volumeMounts: [{name: secrets, mountPath: /s, readOnly: true}, {name: cfg, mountPath: /c}]}\n- {name: scratch, image: s, volumeMounts: [{name: tmp, mountPath: /tmp}]}\n- {name: db-migrate, image: app, volumeMounts: [{name: cfg, mountPath: /c, readOnly: true}, {name: tmp, mountPath: /tmp}]}\n- {name: late, image: l, volumeMounts: [{name: cfg, mountPath: /c}]}\ncontainers:\n- {name: app, image: app, volumeMounts: [{name: cfg, mountPath: /c, readOnly: true}]}\nvolumes:\n- {name: secrets, emptyDir: {medium: Memory}}\n- {name: cfg}\n- {name: tmp, ephemeral: {volumeClaimTemplate: {spec: {}}}}\n",
+        );
+        let names = |container: &str, job: &Job| {
+            let reused = Reused {
+                doc: 0,
+                source: "Deployment/shop".to_string(),
+                pod: &pod,
+                meta: None,
+                container: init_containers(&pod)
+                    .into_iter()
+                    .chain(containers(&pod))
+                    .find(|c| str_field(c, "name") == Some(container))
+                    .unwrap(),
+            };
+            let mut notes = Vec::new();
+            let out: Vec<String> = companions(job, &reused, &mut notes)
+                .unwrap()
+                .into_iter()
+                .map(|(c, native)| {
+                    format!(
+                        "{}{}",
+                        str_field(c, "name").unwrap(),
+                        if native { " (native)" } else { "" }
+                    )
+                })
+                .collect();
+            (out, notes)
+        };
+        let plain = job("- name: seed\n  container: app\n  command: [seed]\n");
+        let (out, notes) = names("app", &plain);
+        assert_eq!(
+            out,
+            ["fetch", "render", "late"],
+            "render fills cfg, which app reads; fetch fills secrets, which render reads; late writes cfg too; db-migrate only reads"
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        let (out, notes) = names("db-migrate", &plain);
+        assert_eq!(
+            out,
+            ["fetch", "render"],
+            "an init container reused: only what runs before it"
+        );
+        assert_eq!(
+            notes.len(),
+            1,
+            "scratch shares tmp, writable, with db-migrate: {notes:?}"
+        );
+        assert!(
+            notes[0].starts_with("seed: init container `scratch` of Deployment/shop writes into volume `tmp`, which container `db-migrate` mounts writable too"),
+            "{}",
+            notes[0]
+        );
+        let listed = job(
+            "- name: seed\n  container: db-migrate\n  command: [seed]\n  sidecars: [scratch]\n",
+        );
+        let (out, notes) = names("db-migrate", &listed);
+        assert_eq!(
+            out,
+            ["fetch", "render", "scratch"],
+            "listed: runs as it is, in the pod's order"
+        );
+        assert!(notes.is_empty(), "{notes:?}");
     }
 }
