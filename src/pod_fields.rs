@@ -5,6 +5,9 @@
 //! `tests/pod_fields.rs` walks the Kubernetes OpenAPI schemas of every version the installed
 //! validator ships and fails on a field this table does not classify, so a new Kubernetes
 //! release shows up as a failing test, not as a field silently dropped.
+//!
+//! No field is refused for being set: a value that deploy-jobs' own steps cannot live with
+//! (`os: windows` with `waitFor` or `exclusive`) refuses the job, as the field's row says.
 
 /// What a field of the app's pod or container becomes in the job's pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,8 +22,6 @@ pub enum Handling {
     /// Not copied, without a warning: it is about serving, the app's identity or the app's
     /// replicas, which a one-off run cannot notice (or cannot have at all).
     LeftOut,
-    /// The job is refused when the app sets it as said.
-    Refused(&'static str),
 }
 
 impl Handling {
@@ -30,7 +31,6 @@ impl Handling {
             Handling::Adapted(how) => format!("adapted: {how}"),
             Handling::Dropped => "dropped, and `plan` warns".to_string(),
             Handling::LeftOut => "left out".to_string(),
-            Handling::Refused(when) => format!("refused {when}"),
         }
     }
 }
@@ -535,9 +535,20 @@ pub fn copied_container_fields() -> impl Iterator<Item = &'static str> {
         .filter(|n| !["name", "workingDir"].contains(n))
 }
 
-/// The pod and container fields `plan` warns about when the app sets them.
-pub fn dropped_container_fields() -> impl Iterator<Item = &'static ContainerField> {
-    CONTAINER.iter().filter(|f| f.job == Dropped)
+/// The container fields `plan` warns about when the reused container sets them: (name,
+/// why).
+pub fn dropped_container_fields() -> impl Iterator<Item = (&'static str, &'static str)> {
+    CONTAINER
+        .iter()
+        .filter(|f| f.job == Dropped)
+        .map(|f| (f.name, f.why))
+}
+
+/// The pod fields `plan` warns about when the app's pod sets them: (name, why).
+pub fn dropped_pod_fields() -> impl Iterator<Item = (&'static str, &'static str)> {
+    POD.iter()
+        .filter(|f| f.handling == Dropped)
+        .map(|f| (f.name, f.why))
 }
 
 /// The keys of a Kubernetes `SecurityContext` (a container's): a job's `securityContext`

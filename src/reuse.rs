@@ -570,19 +570,22 @@ pub fn pod_from_workload(
         }
         init_containers.push(c);
     }
-    for field in pod_fields::dropped_container_fields() {
-        if reused
-            .container
-            .get(field.name)
-            .is_some_and(|v| !v.is_null())
-        {
+    for (name, why) in pod_fields::dropped_container_fields() {
+        if reused.container.get(name).is_some_and(|v| !v.is_null()) {
             notes.push(format!(
-                "{}: `{}` of container `{}` in {} is left out: {}",
+                "{}: `{name}` of container `{}` in {} is left out: {why}",
                 job.name(),
-                field.name,
                 str_field(reused.container, "name").unwrap_or("?"),
                 reused.source,
-                field.why
+            ));
+        }
+    }
+    for (name, why) in pod_fields::dropped_pod_fields() {
+        if pod.get(name).is_some_and(|v| !v.is_null()) {
+            notes.push(format!(
+                "{}: `{name}` of the pod of {} is left out: {why}",
+                job.name(),
+                reused.source,
             ));
         }
     }
