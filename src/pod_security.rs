@@ -92,20 +92,29 @@ pub fn level(pod: &Value, annotations: &[(&str, &str)]) -> Level {
 }
 
 /// A YAML boolean, or the text Kubernetes' YAML 1.1 reads as one.
-fn is_true(v: &Value) -> bool {
+fn as_bool(v: &Value) -> Option<bool> {
     match v {
-        Value::Bool(b) => *b,
-        Value::String(s) => matches!(s.as_str(), "true" | "True" | "TRUE" | "yes" | "on"),
-        _ => false,
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => crate::typed::yaml11_bool(s),
+        _ => None,
     }
 }
 
-fn is_false(v: &Value) -> bool {
+/// A YAML integer, or the text Kubernetes' YAML 1.1 reads as one.
+fn as_int(v: &Value) -> Option<i64> {
     match v {
-        Value::Bool(b) => !*b,
-        Value::String(s) => matches!(s.as_str(), "false" | "False" | "FALSE" | "no" | "off"),
-        _ => false,
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => crate::typed::yaml11_int(s),
+        _ => None,
     }
+}
+
+fn is_true(v: &Value) -> bool {
+    as_bool(v) == Some(true)
+}
+
+fn is_false(v: &Value) -> bool {
+    as_bool(v) == Some(false)
 }
 
 fn list(v: &Value) -> &[Value] {
@@ -199,7 +208,7 @@ pub fn violations(pod: &Value, annotations: &[(&str, &str)], level: Level) -> Ve
             }
         }
         for p in list(&c["ports"]) {
-            if p["hostPort"].as_u64().is_some_and(|n| n != 0) {
+            if as_int(&p["hostPort"]).is_some_and(|n| n != 0) {
                 no(&format!("container `{name}` has a hostPort"));
             }
         }
@@ -249,7 +258,7 @@ pub fn violations(pod: &Value, annotations: &[(&str, &str)], level: Level) -> Ve
         }
     }
     let pod_non_root = is_true(&psc["runAsNonRoot"]);
-    if psc["runAsUser"].as_u64() == Some(0) {
+    if as_int(&psc["runAsUser"]) == Some(0) {
         no("pod `runAsUser: 0`");
     }
     let pod_seccomp = psc["seccompProfile"]["type"].as_str();
@@ -266,7 +275,7 @@ pub fn violations(pod: &Value, annotations: &[(&str, &str)], level: Level) -> Ve
                 "container `{name}` lacks `runAsNonRoot: true` (its own or the pod's)"
             ));
         }
-        if sc["runAsUser"].as_u64() == Some(0) {
+        if as_int(&sc["runAsUser"]) == Some(0) {
             no(&format!("container `{name}` `runAsUser: 0`"));
         }
         if !windows {
@@ -451,6 +460,18 @@ mod tests {
                     .to_string()
             ],
             "the pod sets no seccomp profile, so each container must"
+        );
+    }
+
+    #[test]
+    fn yaml_1_1_scalars_are_read_as_kubernetes_reads_them() {
+        let text = "hostNetwork: 'yes'\ncontainers: [{name: app, image: x}]\n";
+        assert_eq!(level(&pod(text), &[]), Level::Privileged, "`yes` is true");
+        let root = RESTRICTED.replace("runAsNonRoot: true,", "runAsNonRoot: 'on', runAsUser: '0',");
+        assert_eq!(
+            violations(&pod(&root), &[], Level::Restricted),
+            vec!["pod `runAsUser: 0`".to_string()],
+            "`on` is true, `0` is root"
         );
     }
 

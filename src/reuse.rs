@@ -301,7 +301,12 @@ fn mounted_volumes(c: &Mapping, how: Mount) -> Vec<String> {
     mounts
         .iter()
         .filter(|m| {
-            let read_only = m.get("readOnly").and_then(Value::as_bool) == Some(true);
+            // As Kubernetes reads it: `readOnly: yes` is true to YAML 1.1.
+            let read_only = match m.get("readOnly") {
+                Some(Value::Bool(b)) => *b,
+                Some(Value::String(s)) => crate::typed::yaml11_bool(s) == Some(true),
+                _ => false,
+            };
             match how {
                 Mount::Any => true,
                 Mount::ReadOnly => read_only,
