@@ -1,7 +1,9 @@
-//! What `container:` copies from the app into a job's pod, and why: the rule the README's
-//! "What `container` copies" table states. The job runs the app's program the way the app
-//! runs it (same image, command, env, config volumes, pod settings that decide how it reaches
-//! the database), minus what would hurt a one-off run (probes, ports, replicas, state volumes).
+//! What `container:` copies from the app into a job's pod, as [`crate::pod_fields`] (the
+//! README's "What `container` copies" table) classifies every field. The job runs the app's
+//! program the way the app runs it (same image, command, env, resources, security context,
+//! config and per-pod volumes and the init steps that fill them, pod settings that decide how
+//! it reaches the database), minus what would hurt a one-off run (probes, ports, replicas,
+//! state volumes); what it drops that the run may notice goes to `plan`'s warnings.
 //!
 //! Finding the container is `plan`'s job; this module only copies from it.
 
