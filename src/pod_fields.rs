@@ -623,7 +623,7 @@ pub fn markdown() -> String {
         group(VolumeUse::Config)
     ));
     out.push_str(&format!(
-        "| {}, and a volume naming no source (an emptyDir to Kubernetes) | copied when a copied container mounts it, with the init containers that write into it | made for each pod, so the job's is its own: scratch space (`/tmp` under `readOnlyRootFilesystem`), or config an init step renders |\n",
+        "| {}, and a volume naming no source (an emptyDir to Kubernetes) | copied when a copied container mounts it, with the init containers that fill it for one that mounts it read-only | made for each pod, so the job's is its own: scratch space (`/tmp` under `readOnlyRootFilesystem`), or config an init step renders |\n",
         group(VolumeUse::PerPod)
     ));
     out.push_str(&format!(
