@@ -1258,4 +1258,124 @@ mod tests {
             "init lists the init containers `container:` can name, after the containers"
         );
     }
+
+    /// The rendered Job's pod spec (as JSON) and the plan's warnings for `stream` with a
+    /// DeployJobs document holding `jobs`, or the error.
+    fn planned(stream: &str, jobs: &str) -> Result<(serde_json::Value, Vec<String>)> {
+        let input = format!(
+            "{stream}---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\nmetadata:\n  name: shop\ndeploy_jobs:\n{jobs}"
+        );
+        let rendered = crate::render::render(input.as_bytes(), &crate::Options::default())?;
+        let warnings = crate::report::Report::of(rendered.plan.as_ref().expect("a plan")).warnings;
+        let text = rendered.stream.to_string();
+        let job = crate::stream::split(text.as_bytes())?
+            .iter()
+            .filter_map(|d| serde_norway::from_str::<Value>(d.yaml()).ok())
+            .find(|v| v["kind"].as_str() == Some("Job"))
+            .expect("a Job");
+        Ok((
+            serde_json::to_value(&job["spec"]["template"]["spec"])?,
+            warnings,
+        ))
+    }
+
+    fn deployment(pod: &str) -> String {
+        format!(
+            "---\n# Source: shop/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\n  labels: {{app.kubernetes.io/instance: shop}}\nspec:\n  selector: {{matchLabels: {{app: shop}}}}\n  template:\n    metadata: {{labels: {{app: shop}}}}\n    spec:\n{pod}      containers: [{{name: app, image: registry.example.com/shop:1}}]\n"
+        )
+    }
+
+    const SA: &str = "---\n# Source: shop/templates/sa.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: shop-sa}\nimagePullSecrets: [{name: regcred}, {name: other}]\n";
+    const MIGRATE: &str = "  - name: migrate\n    container: app\n    command: [migrate]\n";
+    const PULL_WARNING: &str = "image pull secrets attached to `shop-sa` do not reach the Job";
+
+    fn pull_secrets(pod: &serde_json::Value) -> Vec<&str> {
+        pod["imagePullSecrets"]
+            .as_array()
+            .map(|l| l.iter().filter_map(|s| s["name"].as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn pull_secrets_of_the_apps_service_account_come_along_once() {
+        let app = deployment(
+            "      serviceAccountName: shop-sa\n      imagePullSecrets: [{name: regcred}]\n",
+        );
+        let (pod, warnings) = planned(&format!("{SA}{app}"), MIGRATE).unwrap();
+        assert_eq!(
+            pull_secrets(&pod),
+            ["regcred", "other"],
+            "the pod's own first, then the ServiceAccount's, each once"
+        );
+        assert!(
+            !warnings.iter().any(|w| w.contains(PULL_WARNING)),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn pull_rights_warning_only_where_the_jobs_pull_secrets_are_unknown() {
+        let unrendered = deployment("      serviceAccountName: shop-sa\n");
+        let (pod, warnings) = planned(&unrendered, MIGRATE).unwrap();
+        assert!(pull_secrets(&pod).is_empty());
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("migrate: ") && w.contains(PULL_WARNING)),
+            "the app's ServiceAccount is not rendered: {warnings:?}"
+        );
+        for (why, stream, jobs) in [
+            (
+                "the pod lists pull secrets of its own",
+                deployment(
+                    "      serviceAccountName: shop-sa\n      imagePullSecrets: [{name: regcred}]\n",
+                ),
+                MIGRATE.to_string(),
+            ),
+            (
+                "the job runs as the app's ServiceAccount",
+                unrendered.clone(),
+                format!("{MIGRATE}    serviceAccountName: shop-sa\n"),
+            ),
+            (
+                "the app runs as `default`",
+                deployment("      serviceAccountName: default\n"),
+                MIGRATE.to_string(),
+            ),
+            (
+                "the app names no ServiceAccount",
+                deployment(""),
+                MIGRATE.to_string(),
+            ),
+        ] {
+            let (_, warnings) = planned(&stream, &jobs).unwrap();
+            assert!(
+                !warnings.iter().any(|w| w.contains("image pull secrets")),
+                "{why}: {warnings:?}"
+            );
+        }
+        let (pod, _) = planned(
+            &format!("{SA}{unrendered}"),
+            // At pre-install a ServiceAccount the release renders does not exist yet.
+            &format!("{MIGRATE}    serviceAccountName: shop-sa\n    when: pre-upgrade\n"),
+        )
+        .unwrap();
+        assert!(
+            pull_secrets(&pod).is_empty(),
+            "running as the app's ServiceAccount, the Job pulls with it: nothing to copy"
+        );
+    }
+
+    #[test]
+    fn a_windows_node_selector_refuses_wait_for_too() {
+        let app = deployment("      nodeSelector: {kubernetes.io/os: windows}\n");
+        let err = planned(&app, &format!("{MIGRATE}    waitFor: [db:5432]\n")).unwrap_err();
+        assert!(
+            format!("{err:#}")
+                .contains("deploy_jobs[0].waitFor: the reused pod runs on Windows nodes"),
+            "{err:#}"
+        );
+        let linux = deployment("      nodeSelector: {kubernetes.io/os: linux}\n");
+        assert!(planned(&linux, &format!("{MIGRATE}    waitFor: [db:5432]\n")).is_ok());
+    }
 }
