@@ -1,32 +1,42 @@
 //! `--target gate`: for appliers that run no hooks (Helm 3, `kubectl apply`, Flux, GitOps).
 //! The order lives in the cluster instead of in the deployer:
 //!
-//! - Each Job is an ordinary resource named from a hash of what it runs (its resolved spec
-//!   and the data of the Secrets and ConfigMaps it references that the stream renders):
-//!   re-applying the same content finds the same, finished Job and never runs it again or
-//!   hits Job immutability; new content is a new Job.
-//! - A job at pre-install or pre-upgrade gates workloads: each gets a `deploy-jobs-gate`
-//!   initContainer, first of its init containers, that waits until every Job gating it has
-//!   succeeded and fails at once, naming the Job and its log, when one failed. Their pod
-//!   templates name those Jobs in [`GATE_JOBS_ANNOTATION`], which is how a gate tells a Job
-//!   that a newer release replaced (and pruned) from one not created yet.
-//! - A job with only post-install or post-upgrade follows workloads: an initContainer of its
-//!   own pod waits until they have rolled out.
-//! - Jobs of the list still run one after the other: each Job's pod waits, with the same
-//!   gate, for the previous job of the list in its namespace.
+//! - Each Job is an ordinary resource named from a hash of what it runs: its pod template
+//!   and the data of the Secrets and ConfigMaps it references that the stream renders.
+//!   Re-applying the same content finds the same, finished Job and never runs it again; new
+//!   content is a new Job. Nothing else enters the pod template (a Job's template cannot
+//!   change): what the Job waits for is in its annotations, which its own pod reads.
+//! - A job at a pre-* event gates what runs the app ([`held`]): each such object gets a
+//!   `deploy-jobs-gate` initContainer, first of its init containers, that waits until every
+//!   Job gating it has succeeded and fails at once, naming the Job, its log and the way to
+//!   run it again, when one failed. Their pod templates name those Jobs in
+//!   [`GATE_JOBS_ANNOTATION`], which is how a gate tells a Job that a newer release replaced
+//!   from one not created yet.
+//! - A job with only post-* events follows workloads: an initContainer of its own pod waits
+//!   until they have rolled out.
+//! - Jobs of the list run one after the other: each Job's pod waits, with the same gate, for
+//!   the previous job of the list in its namespace.
+//! - Who waits for whom is one graph ([`graph`]); a gate that would close a cycle is refused,
+//!   naming the way round, and by default never made.
 //!
 //! Every reader has least privilege: a Role per job that may `get` exactly its Job (and the
-//! previous one) and the workloads it reads, by name, bound to the ServiceAccounts of the
-//! pods that read them, with a token mounted in the reading container alone. The Role is
-//! derived from [`KUBECTL_CALLS`], and a test holds the scripts to that table.
+//! previous one) and the objects it reads, by name, bound to the ServiceAccounts of the pods
+//! that read them (never the namespace's `default`), with a token mounted in the reading
+//! container alone. The Role is derived from [`KUBECTL_CALLS`], and a test holds the scripts
+//! to that table.
+
+pub mod graph;
+pub mod held;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use indexmap::IndexMap;
 use serde_json::json;
 use serde_norway::{Mapping, Value};
 
+use self::graph::{Graph, Node};
+use self::held::Candidate;
 use super::{Context, JobOutput, Order, Prepared, Target, job_object, user_annotations};
-use crate::documents::{Documents, waited_for, workloads};
+use crate::documents::{Documents, Pods, waited_for};
 use crate::helm;
 use crate::k8s::{self, Container};
 use crate::names;
@@ -35,6 +45,10 @@ use crate::{GENERATED_ANNOTATION, LOG_ANNOTATION};
 
 /// On a gated workload's pod template: the Jobs its gate waits for, comma-separated.
 pub const GATE_JOBS_ANNOTATION: &str = "deploy-jobs.io/gate-jobs";
+/// On a Job: the Jobs before it in the list, which its pod waits for.
+pub const AFTER_ANNOTATION: &str = "deploy-jobs.io/after";
+/// On a Job that runs after install or upgrade: the workloads whose rollout it waits for.
+pub const FOLLOWS_ANNOTATION: &str = "deploy-jobs.io/follows";
 /// The initContainer that holds a pod until its Jobs have succeeded.
 pub const GATE_CONTAINER: &str = "deploy-jobs-gate";
 /// The initContainer of a post-install/upgrade job's pod that waits for rollouts.
@@ -45,19 +59,25 @@ pub const TOKEN_VOLUME: &str = "deploy-jobs-gate-token";
 const TMP_VOLUME: &str = "deploy-jobs-gate-tmp";
 /// Where in-cluster clients (kubectl) look for the token, CA and namespace.
 const TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
+/// The label the Job controller puts on a Job's pods: how a pod finds its own Job.
+const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
-const GATE_SCRIPT: &str = include_str!("../templates/gate.sh");
-const ROLLOUT_SCRIPT: &str = include_str!("../templates/rollout.sh");
+const GATE_SCRIPT: &str = include_str!("../../templates/gate.sh");
+const ROLLOUT_SCRIPT: &str = include_str!("../../templates/rollout.sh");
+const OWN_JOB_SCRIPT: &str = include_str!("../../templates/own-job.sh");
 
 /// Events that mean "before the app": the job gates it.
 const GATING_EVENTS: &[&str] = &["pre-install", "pre-upgrade"];
 /// Events that mean "after the app": the job follows its rollout.
 const FOLLOWING_EVENTS: &[&str] = &["post-install", "post-upgrade"];
+/// Labels that describe a chart or app version rather than what a pod runs: kept on the
+/// Job, left out of its pod template, whose content names the Job.
+const VERSION_LABELS: &[&str] = &["helm.sh/chart", "chart", "app.kubernetes.io/version"];
 
 /// What a kubectl call in the scripts acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum On {
-    /// A Job the gate waits for.
+    /// A Job the gate waits for, or the pod's own Job.
     Job,
     /// A gated or followed workload.
     Workload,
@@ -80,15 +100,28 @@ pub const KUBECTL_CALLS: &[Call] = &[
     },
 ];
 
-/// A workload a job gates or follows.
+/// An object a job gates or follows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Workload {
     /// Its document.
     pub doc: usize,
     pub kind: String,
     pub name: String,
-    /// Its pods' ServiceAccount (`default` when it names none).
+    /// Its API group and RBAC resource.
+    pub group: String,
+    pub resource: String,
+    /// How the scripts name it to kubectl: `Deployment/web`, `rollouts.argoproj.io/web`.
+    pub kubectl: String,
+    /// Where its pod template is.
+    pub pods: Pods,
+    /// Its pods' ServiceAccount, once gated (a gated object that ran as `default` runs as
+    /// the job's own ServiceAccount: see [`Workload::account_note`]).
     pub service_account: String,
+    /// Why its ServiceAccount changed, and what that costs, if it did.
+    pub account_note: Option<String>,
+    /// Whether this job creates that ServiceAccount (the first job that gates it, when the
+    /// job's own pod runs as a ServiceAccount of the user's).
+    pub creates_account: bool,
     /// How its rollout takes the app down while the gate holds the new pods, if it does.
     pub downtime: Option<String>,
 }
@@ -102,8 +135,10 @@ impl Workload {
 /// What the gate mode made of one job, for the workload rewrite and `plan`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gating {
-    /// The workloads whose pods wait for this job (a job at pre-install or pre-upgrade).
+    /// The objects whose pods wait for this job (a job at pre-install or pre-upgrade).
     pub gates: Vec<Workload>,
+    /// The objects that run pods and that this job does not hold, each with the reason.
+    pub not_held: Vec<(String, String)>,
     /// The workloads this job waits to see rolled out (a job after install or upgrade).
     pub follows: Vec<Workload>,
     /// The previous job of the list (its Job's name), which this job's pod waits for.
@@ -111,6 +146,8 @@ pub struct Gating {
     /// How long a gate waits for this Job before it fails and the kubelet retries it.
     pub gate_limit: u64,
     pub gate_image: String,
+    /// Pod annotations of the app left out of the Job's pod: they change at every render.
+    pub volatile: Vec<String>,
 }
 
 /// The gate mode, for Helm's `--timeout` of `timeout` seconds (`helm --wait` waits for the
@@ -118,8 +155,16 @@ pub struct Gating {
 #[derive(Debug, Clone)]
 pub struct Gate {
     timeout: u64,
-    /// The last Job of each namespace so far, and its deadline: the next one waits for it.
-    previous: Vec<(Option<String>, String, u64)>,
+    /// The last Job of each namespace so far, its deadline and its node.
+    previous: Vec<(Option<String>, String, u64, Node)>,
+    /// Who waits for whom, so far.
+    graph: Graph,
+    /// What runs pods in the stream, read at the first job.
+    candidates: Option<Vec<Candidate>>,
+    /// Jobs arranged so far (across every configuration of an umbrella chart).
+    arranged: usize,
+    /// Gated objects that ran as `default`, and the ServiceAccount they run as now.
+    accounts: Vec<(usize, String)>,
 }
 
 impl Gate {
@@ -128,25 +173,12 @@ impl Gate {
         Ok(Gate {
             timeout,
             previous: Vec::new(),
+            graph: Graph::default(),
+            candidates: None,
+            arranged: 0,
+            accounts: Vec::new(),
         })
     }
-}
-
-/// Refuses the gate mode's keys under the hook strategies, where they would do nothing.
-pub fn refuse_gate_keys(job: &Job) -> Result<(), SpecError> {
-    for (key, set) in [
-        ("gates", !job.spec.gates.is_empty()),
-        ("follows", !job.spec.follows.is_empty()),
-        ("gateImage", job.spec.gate_image.is_some()),
-    ] {
-        if set {
-            return err(
-                format!("{}.{key}", job.path()),
-                "only means something with --target gate (hooks order the jobs here)",
-            );
-        }
-    }
-    Ok(())
 }
 
 impl Order for Gate {
@@ -155,71 +187,8 @@ impl Order for Gate {
     }
 
     fn check(&self, job: &Job) -> Result<(), SpecError> {
-        let path = job.path();
-        for event in &job.events {
-            if !GATING_EVENTS.contains(&event.as_str())
-                && !FOLLOWING_EVENTS.contains(&event.as_str())
-            {
-                let why = match event.as_str() {
-                    "pre-delete" | "post-delete" => {
-                        "nothing runs a Job at delete time without hooks: applied as an ordinary resource it would run at every deploy instead"
-                    }
-                    "pre-rollback" | "post-rollback" => {
-                        "a rollback is just another apply without hooks: the rollback's own jobs run, gated as at an upgrade"
-                    }
-                    _ => "tests run with `helm test`, which needs hooks",
-                };
-                return err(
-                    format!("{path}.when"),
-                    format!(
-                        "`{event}` has no meaning with --target gate: {why}. Use pre-install,pre-upgrade (the job gates the app) or post-install,post-upgrade (it runs once the app has rolled out)"
-                    ),
-                );
-            }
-        }
-        if job.exclusive != Exclusive::None {
-            return err(
-                format!("{path}.exclusive"),
-                "does not work with --target gate: without hooks nothing can stop the app before the Job and bring it back after it; the gate holds new pods, but the old ones keep running against the database. Use hook mode (Helm 4, Argo CD) for exclusive migrations",
-            );
-        }
-        if job.spec.ttl_seconds_after_finished.is_some() {
-            return err(
-                format!("{path}.ttlSecondsAfterFinished"),
-                "does not work with --target gate: the finished Job is the record that the migration ran, which the gate of every later pod reads; a deleted Job would be created and run again by the next apply. Old Jobs go away when a new migration replaces them (Helm prunes them; with kubectl, `apply --prune`)",
-            );
-        }
-        for (key, set) in [
-            ("deletePolicy", job.spec.delete_policy.is_some()),
-            ("weight", job.spec.weight.is_some()),
-        ] {
-            if set {
-                return err(
-                    format!("{path}.{key}"),
-                    "means nothing with --target gate: the Job is an ordinary resource, ordered by gates in the cluster, not a hook; jobs run in list order",
-                );
-            }
-        }
-        if job.spec.annotations.contains_key(LOG_ANNOTATION) {
-            return err(
-                format!("{path}.annotations.{LOG_ANNOTATION}"),
-                "means nothing with --target gate (no hook, so Helm prints no log); a failed Job's gate prints the `kubectl logs` command instead",
-            );
-        }
-        let gating = gates_app(job);
-        if gating && !job.spec.follows.is_empty() {
-            return err(
-                format!("{path}.follows"),
-                "is for jobs that run after install or upgrade only; this one runs before (it gates the app)",
-            );
-        }
-        if !gating && !job.spec.gates.is_empty() {
-            return err(
-                format!("{path}.gates"),
-                "is for jobs at pre-install or pre-upgrade; this one runs after install or upgrade (it follows the app's rollout)",
-            );
-        }
-        Ok(())
+        check_keys(job)?;
+        check_events(job)
     }
 
     fn default_deadline(&self) -> u64 {
@@ -236,159 +205,85 @@ impl Order for Gate {
         &mut self,
         docs: &dyn Documents,
         job: &Job,
-        prepared: Prepared<'_>,
+        mut prepared: Prepared<'_>,
         ctx: &Context<'_>,
     ) -> Result<JobOutput> {
+        if self.candidates.is_none() {
+            self.candidates = Some(held::candidates(docs)?);
+        }
         let namespace = prepared.namespace.clone();
         let gating = gates_app(job);
-        let chosen = if gating { &job.gates } else { &job.follows };
-        let key = if gating { "gates" } else { "follows" };
-        let selected = select(docs, job, &prepared, chosen, gating)
-            .map_err(|e| anyhow!("{}.{key}: {e}", job.path()))?;
+        let node = Node::Job(self.arranged);
+        self.arranged += 1;
+        self.graph.name(node, format!("Job `{}`", job.name()));
         let previous = self
             .previous
             .iter()
-            .find(|(ns, _, _)| *ns == namespace)
-            .map(|(_, name, deadline)| (name.clone(), *deadline));
+            .find(|(ns, ..)| *ns == namespace)
+            .map(|(_, name, deadline, node)| (name.clone(), *deadline, *node));
+        self.add_own_waits(docs, job, node, previous.as_ref().map(|p| p.2))?;
+        let account = own_account(job, &prepared);
+        let (gates, not_held, follows) = if gating {
+            let (gates, not_held) = self
+                .gated(docs, job, &prepared, ctx, node, &account)
+                .map_err(|e| anyhow!("{}.gates: {e}", job.path()))?;
+            (gates, not_held, Vec::new())
+        } else {
+            let follows = self
+                .followed(job, &prepared, ctx, node)
+                .map_err(|e| anyhow!("{}.follows: {e}", job.path()))?;
+            (Vec::new(), Vec::new(), follows)
+        };
 
-        let mut pod = prepared.pod.clone();
-        let needs_token = previous.is_some() || !gating;
-        // Without a ServiceAccount of the job's own, one for reading what it waits for.
-        let rbac_name = names::fit(
-            &format!("{}-gate", prepared.job_name),
-            names::MAX_OBJECT_NAME,
-        );
-        let mut create_account = false;
-        if needs_token {
-            let account = match &job.spec.service_account_name {
-                Some(sa) => sa.clone(),
-                None => {
-                    create_account = true;
-                    rbac_name.clone()
-                }
-            };
-            pod.service_account_name = Some(account);
-            pod.automount_service_account_token = Some(false);
-            let mut first = Vec::new();
-            if let Some((after, _)) = &previous {
-                first.push(gate_container(
-                    GATE_CONTAINER,
-                    job.gate_image(),
-                    script(
-                        GATE_SCRIPT,
-                        "gate",
-                        ["0".to_string(), String::new(), after.clone()],
-                    ),
-                ));
-            }
-            if !gating {
-                first.push(gate_container(
-                    ROLLOUT_CONTAINER,
-                    job.gate_image(),
-                    script(ROLLOUT_SCRIPT, "rollout", selected.iter().map(Workload::id)),
-                ));
-            }
-            first.append(&mut pod.init_containers);
-            pod.init_containers = first;
-            pod.volumes.extend(gate_volumes());
-        }
+        let mut pod = std::mem::take(&mut prepared.pod);
+        add_own_gates(&mut pod, job, gating, &account);
         crate::reuse::check_container_names(&pod)
             .with_context(|| crate::reuse::container_name_key(job))?;
         crate::reuse::check_local_waits(job, &pod, prepared.reused.as_ref())?;
 
         let user = user_annotations(job);
-        let mut annotations = IndexMap::new();
-        annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
-        for (k, v) in &user {
-            annotations.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        let pod_annotations = crate::reuse::pod_annotations(
+        let mut pod_annotations = crate::reuse::pod_annotations(
             prepared.reused.as_ref().and_then(|r| r.meta),
             &pod,
             &user,
         );
-        // The Job starts with everything else and waits before it runs: its deadline (its
-        // own, or the default) is extended by the previous job's, and for a job that follows
-        // rollouts by the default deadline, in which `helm --wait` expects them done.
+        let volatile: Vec<String> = pod_annotations
+            .iter()
+            .filter(|(k, v)| !user.contains_key(*k) && is_volatile(k, v))
+            .map(|(k, _)| k.clone())
+            .collect();
+        pod_annotations.retain(|k, _| !volatile.contains(k));
+        prepared
+            .labels
+            .retain(|k, _| !VERSION_LABELS.contains(&k.as_str()));
+        // The Job waits before it runs: its deadline (its own, or the default) is extended
+        // by the previous job's, and for a job that follows rollouts by the default deadline,
+        // in which `helm --wait` expects them done. A Job's deadline may change; its pod
+        // template may not, so only the template names it.
         let deadline = job
             .spec
             .active_deadline_seconds
             .unwrap_or(ctx.default_deadline)
-            .saturating_add(previous.as_ref().map_or(0, |(_, d)| *d))
+            .saturating_add(previous.as_ref().map_or(0, |p| p.1))
             .saturating_add(if gating { 0 } else { ctx.default_deadline });
+        let annotations = job_annotations(job, &user, previous.as_ref().map(|p| &p.0), &follows);
         let mut object = job_object(job, &prepared, pod, annotations, pod_annotations, deadline)?;
         let name = content_name(docs, &prepared, &object)?;
         object.metadata.name = Some(name.clone());
         let own_deadline = object.spec.active_deadline_seconds;
 
-        let mut jobs = vec![name.clone()];
-        jobs.extend(previous.as_ref().map(|(p, _)| p.clone()));
-        let mut subjects: Vec<String> = Vec::new();
-        if gating {
-            for w in &selected {
-                if !subjects.contains(&w.service_account) {
-                    subjects.push(w.service_account.clone());
-                }
-            }
+        let jobs: Vec<String> = std::iter::once(name.clone())
+            .chain(previous.as_ref().map(|p| p.0.clone()))
+            .collect();
+        let read = if gating { &gates } else { &follows };
+        let objects = rbac_objects(job, &prepared, &account, &jobs, read)?;
+        for w in &gates {
+            self.graph
+                .add(Node::Object(w.doc), node, "its pods wait at the gate for it");
         }
-        if needs_token {
-            let own = object.spec.template.spec.service_account_name.clone();
-            if let Some(own) = own
-                && !subjects.contains(&own)
-            {
-                subjects.push(own);
-            }
-        }
-        let mut objects = Vec::new();
-        if !subjects.is_empty() {
-            let meta = |labels: &IndexMap<String, String>| {
-                let mut annotations = IndexMap::new();
-                annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
-                k8s::ObjectMeta {
-                    name: Some(rbac_name.clone()),
-                    namespace: namespace.clone(),
-                    labels: labels.clone(),
-                    annotations,
-                }
-            };
-            if create_account {
-                objects.push(json!({
-                    "apiVersion": "v1",
-                    "kind": "ServiceAccount",
-                    "metadata": meta(&prepared.labels),
-                    "automountServiceAccountToken": false,
-                }));
-            }
-            objects.push(json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "Role",
-                "metadata": meta(&prepared.labels),
-                "rules": rules(&jobs, &selected),
-            }));
-            objects.push(json!({
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": "RoleBinding",
-                "metadata": meta(&prepared.labels),
-                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": rbac_name},
-                "subjects": subjects
-                    .iter()
-                    .map(|sa| json!({"kind": "ServiceAccount", "name": sa}))
-                    .collect::<Vec<_>>(),
-            }));
-        }
-        let objects = objects
-            .iter()
-            .map(serde_norway::to_value)
-            .collect::<Result<Vec<_>, _>>()?;
-
-        self.previous.retain(|(ns, _, _)| *ns != namespace);
+        self.previous.retain(|(ns, ..)| *ns != namespace);
         self.previous
-            .push((namespace.clone(), name.clone(), own_deadline));
-        let (gates, follows) = if gating {
-            (selected, Vec::new())
-        } else {
-            (Vec::new(), selected)
-        };
+            .push((namespace.clone(), name.clone(), own_deadline, node));
         Ok(JobOutput {
             copies: Vec::new(),
             object,
@@ -401,10 +296,12 @@ impl Order for Gate {
             objects,
             gate: Some(Gating {
                 gates,
+                not_held,
                 follows,
-                after: previous.map(|(p, _)| p),
+                after: previous.map(|p| p.0),
                 gate_limit: own_deadline + helm::TIMEOUT_MARGIN,
                 gate_image: job.gate_image(),
+                volatile,
             }),
         })
     }
@@ -414,46 +311,36 @@ impl Order for Gate {
         docs: &dyn Documents,
         jobs: &[(&Job, &JobOutput)],
     ) -> Result<Vec<(usize, Value)>> {
-        // Each gated workload, with the Jobs it waits for in list order.
-        let mut gated: Vec<(usize, String, Vec<String>, u64, String)> = Vec::new();
-        for (_, output) in jobs {
-            let Some(gating) = &output.gate else { continue };
-            let name = output.object.metadata.name.clone().unwrap_or_default();
-            for w in &gating.gates {
-                match gated.iter_mut().find(|g| g.0 == w.doc) {
-                    Some(g) => {
-                        g.2.push(name.clone());
-                        g.3 = g.3.max(gating.gate_limit);
-                    }
-                    None => gated.push((
-                        w.doc,
-                        w.id(),
-                        vec![name.clone()],
-                        gating.gate_limit,
-                        gating.gate_image.clone(),
-                    )),
-                }
-            }
-        }
         let mut out = Vec::new();
-        for (doc, id, names, limit, image) in gated {
-            let mut value = docs.value(doc)?.clone();
+        for held in gated_objects(jobs) {
+            let mut value = docs.value(held.workload.doc)?.clone();
             // Written back by a YAML 1.1-safe writer, the workload must keep the booleans and
             // numbers Kubernetes read in the chart's text, not strings a YAML 1.2 reader made.
             crate::typed::as_kubernetes_reads(&mut value);
-            let template = value
-                .get_mut("spec")
-                .and_then(|s| s.get_mut("template"))
+            let w = held.workload;
+            let Pods::Template(path) = w.pods else {
+                bail!("{}: {} has no pod template", docs.label(w.doc), w.id());
+            };
+            let template = path
+                .iter()
+                .try_fold(&mut value, |v, key| v.get_mut(*key))
                 .and_then(Value::as_mapping_mut)
-                .ok_or_else(|| anyhow!("{}: {id} has no pod template", docs.label(doc)))?;
+                .ok_or_else(|| anyhow!("{}: {} has no pod template", docs.label(w.doc), w.id()))?;
             let meta = entry_mapping(template, "metadata");
             let annotations = entry_mapping(meta, "annotations");
-            annotations.insert(GATE_JOBS_ANNOTATION.into(), names.join(",").into());
+            annotations.insert(GATE_JOBS_ANNOTATION.into(), held.jobs.join(",").into());
             let spec = entry_mapping(template, "spec");
-            let mut args = vec![limit.to_string(), id.clone()];
-            args.extend(names);
-            let container =
-                gate_container(GATE_CONTAINER, image, script(GATE_SCRIPT, "gate", args));
+            if w.account_note.is_some() {
+                spec.remove("serviceAccount");
+                spec.insert("serviceAccountName".into(), w.service_account.clone().into());
+            }
+            let mut args = vec![held.limit.to_string(), w.kubectl.clone()];
+            args.extend(held.jobs);
+            let container = gate_container(
+                GATE_CONTAINER,
+                held.image,
+                script(GATE_SCRIPT, "gate", args),
+            );
             let container = serde_norway::to_value(&container)?;
             let init = entry_sequence(spec, "initContainers");
             // A rerun on its own output regenerates the gate instead of adding a second one.
@@ -464,13 +351,138 @@ impl Order for Gate {
                 let name = v.get("name").and_then(Value::as_str);
                 name != Some(TOKEN_VOLUME) && name != Some(TMP_VOLUME)
             });
-            for volume in gate_volumes() {
-                volumes.push(volume);
-            }
-            out.push((doc, value));
+            volumes.extend(gate_volumes());
+            out.push((w.doc, value));
         }
         Ok(out)
     }
+}
+
+/// A gated object, with the Jobs it waits for in list order, the longest wait of its gate
+/// and the gate's image.
+struct Held<'a> {
+    workload: &'a Workload,
+    jobs: Vec<String>,
+    limit: u64,
+    image: String,
+}
+
+fn gated_objects<'a>(jobs: &[(&Job, &'a JobOutput)]) -> Vec<Held<'a>> {
+    let mut out: Vec<Held<'a>> = Vec::new();
+    for (_, output) in jobs {
+        let Some(gating) = &output.gate else { continue };
+        let name = output.object.metadata.name.clone().unwrap_or_default();
+        for w in &gating.gates {
+            match out.iter_mut().find(|h| h.workload.doc == w.doc) {
+                Some(h) => {
+                    h.jobs.push(name.clone());
+                    h.limit = h.limit.max(gating.gate_limit);
+                }
+                None => out.push(Held {
+                    workload: w,
+                    jobs: vec![name.clone()],
+                    limit: gating.gate_limit,
+                    image: gating.gate_image.clone(),
+                }),
+            }
+        }
+    }
+    out
+}
+
+/// A job's events in gate mode: before the app (a pre-* event) or after it, and both at
+/// install and at upgrade, since nothing tells the two apart without hooks.
+fn check_events(job: &Job) -> Result<(), SpecError> {
+    let path = job.path();
+    for event in &job.events {
+        if !GATING_EVENTS.contains(&event.as_str()) && !FOLLOWING_EVENTS.contains(&event.as_str())
+        {
+            let why = match event.as_str() {
+                "pre-delete" | "post-delete" => {
+                    "nothing runs a Job at delete time without hooks: applied as an ordinary resource it would run at every deploy instead"
+                }
+                "pre-rollback" | "post-rollback" => {
+                    "a rollback is just another apply without hooks: the rollback's own jobs run, gated as at an upgrade"
+                }
+                _ => "tests run with `helm test`, which needs hooks",
+            };
+            return err(
+                format!("{path}.when"),
+                format!(
+                    "`{event}` has no meaning with --target gate: {why}. Use pre-install,pre-upgrade (the job gates the app) or post-install,post-upgrade (it runs once the app has rolled out)"
+                ),
+            );
+        }
+    }
+    let has = |phase: &str| job.events.iter().any(|e| e.ends_with(phase));
+    let missing = match (has("-install"), has("-upgrade")) {
+        (true, true) => return Ok(()),
+        (false, _) => (
+            "install",
+            "without hooks nothing tells a first install from an upgrade, so it would run at the first install too",
+        ),
+        (_, false) => (
+            "upgrade",
+            "without hooks nothing tells an upgrade from the first install: the Job stays, finished, and runs again at any upgrade that changes what it runs or reads, so a run-once bootstrap would not run once",
+        ),
+    };
+    err(
+        format!("{path}.when"),
+        format!(
+            "`{}` has no {} event, which --target gate cannot honour: {}. Run it at both (pre-install,pre-upgrade or post-install,post-upgrade), or deploy with hooks (Helm 4, Argo CD)",
+            job.events.join(","),
+            missing.0,
+            missing.1
+        ),
+    )
+}
+
+/// Keys that mean nothing, or something unsafe, without hooks.
+fn check_keys(job: &Job) -> Result<(), SpecError> {
+    let path = job.path();
+    if job.exclusive != Exclusive::None {
+        return err(
+            format!("{path}.exclusive"),
+            "does not work with --target gate: without hooks nothing can stop the app before the Job and bring it back after it; the gate holds new pods, but the old ones keep running against the database. Use hook mode (Helm 4, Argo CD) for exclusive migrations",
+        );
+    }
+    if job.spec.ttl_seconds_after_finished.is_some() {
+        return err(
+            format!("{path}.ttlSecondsAfterFinished"),
+            "does not work with --target gate: the finished Job is the record that the migration ran, which the gate of every later pod reads; a deleted Job would be created and run again by the next apply. Old Jobs go away when a new migration replaces them (Helm prunes them; with kubectl, `apply --prune`)",
+        );
+    }
+    for (key, set) in [
+        ("deletePolicy", job.spec.delete_policy.is_some()),
+        ("weight", job.spec.weight.is_some()),
+    ] {
+        if set {
+            return err(
+                format!("{path}.{key}"),
+                "means nothing with --target gate: the Job is an ordinary resource, ordered by gates in the cluster, not a hook; jobs run in list order",
+            );
+        }
+    }
+    if job.spec.annotations.contains_key(LOG_ANNOTATION) {
+        return err(
+            format!("{path}.annotations.{LOG_ANNOTATION}"),
+            "means nothing with --target gate (no hook, so Helm prints no log); a failed Job's gate prints the `kubectl logs` command instead",
+        );
+    }
+    let gating = gates_app(job);
+    if gating && !job.spec.follows.is_empty() {
+        return err(
+            format!("{path}.follows"),
+            "is for jobs that run after install or upgrade only; this one runs before (it gates the app)",
+        );
+    }
+    if !gating && !job.spec.gates.is_empty() {
+        return err(
+            format!("{path}.gates"),
+            "is for jobs at pre-install or pre-upgrade; this one runs after install or upgrade (it follows the app's rollout)",
+        );
+    }
+    Ok(())
 }
 
 /// Whether a job runs before the app (and so gates it) rather than after its rollout.
@@ -480,120 +492,409 @@ pub fn gates_app(job: &Job) -> bool {
         .any(|e| GATING_EVENTS.contains(&e.as_str()))
 }
 
-/// The workloads a job gates (or follows): those listed, else the one whose container it
-/// reuses, else every Deployment, StatefulSet and DaemonSet the stream renders; never, for a
-/// gate, one its `waitFor` reaches (the database would wait for the migration that waits for
-/// it). All in the Job's namespace, where its Role can grant access to them.
-fn select(
-    docs: &dyn Documents,
+/// The ServiceAccount of the job's own pod, and whether deploy-jobs creates it: the job's
+/// `serviceAccountName`, else `<prefix>-<job>-gate`.
+#[derive(Debug, Clone)]
+struct Account {
+    name: String,
+    created: bool,
+    /// The name of the job's Role, RoleBinding and, when created, ServiceAccount.
+    rbac: String,
+}
+
+fn own_account(job: &Job, prepared: &Prepared<'_>) -> Account {
+    let rbac = names::fit(
+        &format!("{}-gate", prepared.job_name),
+        names::MAX_OBJECT_NAME,
+    );
+    match &job.spec.service_account_name {
+        Some(sa) => Account {
+            name: sa.clone(),
+            created: false,
+            rbac,
+        },
+        None => Account {
+            name: rbac.clone(),
+            created: true,
+            rbac,
+        },
+    }
+}
+
+/// The Job's own pod: a gate that waits for the Jobs before it, and for a job after the app
+/// a wait for the rollouts it follows. Both read what they wait for from the Job's
+/// annotations, so the pod template is the same whatever comes before the job. The job's own
+/// ServiceAccount keeps the token it mounts; one deploy-jobs creates mounts none.
+fn add_own_gates(pod: &mut k8s::PodSpec, job: &Job, gating: bool, account: &Account) {
+    pod.service_account_name = Some(account.name.clone());
+    if account.created {
+        pod.automount_service_account_token = Some(false);
+    }
+    let own = |name: &str, mode: &str, text: &str| {
+        let mut c = gate_container(
+            name,
+            job.gate_image(),
+            script(&format!("{OWN_JOB_SCRIPT}{text}"), mode, [mode.to_string()]),
+        );
+        let field = format!("metadata.labels['{JOB_NAME_LABEL}']");
+        let env = json!({"name": "JOB_NAME", "valueFrom": {"fieldRef": {"fieldPath": field}}});
+        c.env
+            .push(serde_norway::to_value(env).expect("a JSON value is a YAML value"));
+        c
+    };
+    let mut first = vec![own(GATE_CONTAINER, "gate", GATE_SCRIPT)];
+    if !gating {
+        first.push(own(ROLLOUT_CONTAINER, "rollout", ROLLOUT_SCRIPT));
+    }
+    first.append(&mut pod.init_containers);
+    pod.init_containers = first;
+    pod.volumes.extend(gate_volumes());
+}
+
+/// The Job's annotations: deploy-jobs' mark, the user's, and what its pod waits for.
+fn job_annotations(
+    job: &Job,
+    user: &IndexMap<String, String>,
+    after: Option<&String>,
+    follows: &[Workload],
+) -> IndexMap<String, String> {
+    let mut annotations = IndexMap::new();
+    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
+    for (k, v) in user {
+        annotations.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    annotations.insert(
+        AFTER_ANNOTATION.to_string(),
+        after.cloned().unwrap_or_default(),
+    );
+    if !gates_app(job) {
+        annotations.insert(
+            FOLLOWS_ANNOTATION.to_string(),
+            follows
+                .iter()
+                .map(|w| w.kubectl.clone())
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    annotations
+}
+
+/// Whether a pod annotation of the app changes from one render to the next (a checksum or
+/// a timestamp that rolls the app's pods at every deploy): copied into the Job's pod, it
+/// would rename the Job, and run it again, at every deploy.
+pub fn is_volatile(key: &str, value: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
+    let key_says = key.starts_with("checksum/")
+        || name.starts_with("checksum")
+        || ["timestamp", "rollme", "restartedat", "deployedat", "deploytime", "redeploy"]
+            .iter()
+            .any(|w| name.replace(['-', '_'], "").contains(w));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let v = value.trim().trim_matches('"');
+    // 2026-12-02, 2026-12-02T10:00:00Z, 2026-12-02 10:00:00.123 +0000 UTC, a Unix time.
+    let date = v.len() >= 10
+        && digits(&v[..4])
+        && v.as_bytes()[4] == b'-'
+        && digits(&v[5..7])
+        && v.as_bytes()[7] == b'-'
+        && v.is_char_boundary(10)
+        && digits(&v[8..10]);
+    let epoch = digits(v) && (10..=19).contains(&v.len());
+    key_says || date || epoch
+}
+
+impl Gate {
+    /// The job's own waits: the Job before it, and what its `waitFor` reaches.
+    fn add_own_waits(
+        &mut self,
+        docs: &dyn Documents,
+        job: &Job,
+        node: Node,
+        previous: Option<Node>,
+    ) -> Result<()> {
+        if let Some(previous) = previous {
+            self.graph
+                .add(node, previous, "it runs after it: jobs run in list order");
+        }
+        for (doc, reach) in waited_for(docs, &job.wait_for)? {
+            self.name_object(doc);
+            self.graph.add(node, Node::Object(doc), reach);
+        }
+        Ok(())
+    }
+
+    fn name_object(&mut self, doc: usize) {
+        let label = self
+            .candidates
+            .iter()
+            .flatten()
+            .find(|c| c.doc == doc)
+            .map(Candidate::id)
+            .unwrap_or_else(|| format!("document {}", doc + 1));
+        self.graph.name(Node::Object(doc), label);
+    }
+
+    /// The objects a gating job holds, and those it does not with the reason: the listed
+    /// ones, else every one that runs the app's image; never one the job already waits
+    /// for (a cycle), which is refused when listed.
+    fn gated(
+        &mut self,
+        docs: &dyn Documents,
+        job: &Job,
+        prepared: &Prepared<'_>,
+        ctx: &Context<'_>,
+        node: Node,
+        account: &Account,
+    ) -> Result<(Vec<Workload>, Vec<(String, String)>)> {
+        let candidates = self.candidates.clone().unwrap_or_default();
+        let own_image: Vec<String> = prepared
+            .reused
+            .as_ref()
+            .and_then(|_| prepared.pod.containers.first())
+            .map(|c| vec![c.image.clone()])
+            .unwrap_or_default();
+        let app_images = if own_image.is_empty() {
+            ctx.app_images
+        } else {
+            &own_image[..]
+        };
+        let mut gates = Vec::new();
+        let mut not_held = Vec::new();
+        for c in &candidates {
+            self.name_object(c.doc);
+            let listed = job.gates.iter().any(|(k, n)| *k == c.kind && *n == c.name);
+            let why_not = if !job.gates.is_empty() {
+                (!listed).then(|| "not listed in `gates`".to_string())
+            } else if !app_images.is_empty() && !c.runs_any(app_images) {
+                Some(format!(
+                    "runs none of the app's images ({}); list it in `gates` to hold it",
+                    c.images.join(", ")
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = why_not {
+                not_held.push((c.id(), why));
+                continue;
+            }
+            if let Some(why) = held::cannot_gate(c, &prepared.namespace) {
+                if listed {
+                    bail!("{} cannot be held: {why}", c.id());
+                }
+                not_held.push((c.id(), why));
+                continue;
+            }
+            if let Some(path) = self.graph.path(node, Node::Object(c.doc)) {
+                let way = path.join(", and ");
+                if listed {
+                    bail!(
+                        "{} cannot wait for this job, which already waits for it: {way}. Its pods would wait for a migration that waits for them; list only the app's objects",
+                        c.id()
+                    );
+                }
+                not_held.push((c.id(), format!("the job waits for it: {way}")));
+                continue;
+            }
+            let mut w = self.workload(c, Some(account));
+            w.downtime = downtime(&c.kind, docs.value(c.doc)?);
+            gates.push(w);
+        }
+        for (kind, name) in &job.gates {
+            if !candidates.iter().any(|c| c.kind == *kind && c.name == *name) {
+                bail!("{kind}/{name} runs no pods: it has no pod template to hold");
+            }
+        }
+        if gates.is_empty() {
+            bail!(
+                "holds nothing: no object of the release runs the app's pods in the Job's namespace{}; list what it gates",
+                if not_held.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({})",
+                        not_held
+                            .iter()
+                            .map(|(id, why)| format!("{id}: {why}"))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    )
+                }
+            );
+        }
+        Ok((gates, not_held))
+    }
+
+    /// The workloads a job after the app waits to see rolled out: the listed ones, else
+    /// those `kubectl rollout status` follows that run the app's image.
+    fn followed(
+        &mut self,
+        job: &Job,
+        prepared: &Prepared<'_>,
+        ctx: &Context<'_>,
+        node: Node,
+    ) -> Result<Vec<Workload>> {
+        let candidates = self.candidates.clone().unwrap_or_default();
+        let rollable = |c: &&Candidate| ROLLOUT_KINDS.contains(&c.kind.as_str());
+        let chosen: Vec<&Candidate> = if !job.follows.is_empty() {
+            let mut out = Vec::new();
+            for (kind, name) in &job.follows {
+                let Some(c) = candidates
+                    .iter()
+                    .find(|c| c.kind == *kind && c.name == *name)
+                else {
+                    bail!("{kind}/{name} runs no pods: it has no rollout to wait for");
+                };
+                out.push(c);
+            }
+            out
+        } else if let Some(reused) = &prepared.reused {
+            let found = candidates.iter().find(|c| c.doc == reused.doc);
+            match found.filter(rollable) {
+                Some(c) => vec![c],
+                None => bail!(
+                    "the job reuses {}, which does not roll out pods; list the workloads to follow (Deployment/name, StatefulSet/name or DaemonSet/name)",
+                    reused.source
+                ),
+            }
+        } else {
+            candidates
+                .iter()
+                .filter(rollable)
+                .filter(|c| ctx.app_images.is_empty() || c.runs_any(ctx.app_images))
+                .collect()
+        };
+        let mut out = Vec::new();
+        for c in chosen {
+            if let Some(why) = held::cannot_gate(c, &prepared.namespace) {
+                bail!("{} cannot be followed: {why}", c.id());
+            }
+            self.name_object(c.doc);
+            self.graph
+                .add(node, Node::Object(c.doc), "it waits for its rollout");
+            out.push(self.workload(c, None));
+        }
+        if out.is_empty() {
+            bail!(
+                "the job reuses no container and the chart renders no Deployment, StatefulSet or DaemonSet that it could follow; list them"
+            );
+        }
+        Ok(out)
+    }
+
+    /// A candidate as a gated (with the gating job's account) or followed workload. A gated
+    /// object that runs as the namespace's `default` ServiceAccount runs as a ServiceAccount
+    /// of deploy-jobs' own from then on: binding the gate's read access to `default` would
+    /// give it to every pod of the namespace.
+    fn workload(&mut self, c: &Candidate, account: Option<&Account>) -> Workload {
+        let value_kind = c.kind.clone();
+        let mut account_note = None;
+        let mut creates_account = false;
+        let service_account = match (&c.service_account, account) {
+            (Some(sa), _) => sa.clone(),
+            (None, None) => "default".to_string(),
+            (None, Some(account)) => {
+                let name = match self.accounts.iter().find(|(d, _)| *d == c.doc) {
+                    Some((_, name)) => name.clone(),
+                    None => {
+                        let name = if account.created {
+                            account.name.clone()
+                        } else {
+                            creates_account = true;
+                            account.rbac.clone()
+                        };
+                        self.accounts.push((c.doc, name.clone()));
+                        name
+                    }
+                };
+                account_note = Some(format!(
+                    "ran as the namespace's `default` ServiceAccount; its pods now run as `{name}`, so that the gate's read access is not granted to every pod of the namespace{}",
+                    if c.pull_secrets {
+                        String::new()
+                    } else {
+                        ". Image pull secrets that `default` carries do not come along: list them in the pod's imagePullSecrets".to_string()
+                    }
+                ));
+                name
+            }
+        };
+        Workload {
+            doc: c.doc,
+            kind: value_kind,
+            name: c.name.clone(),
+            group: c.group.clone(),
+            resource: c.resource(),
+            kubectl: format!("{}/{}", c.kubectl_type(), c.name),
+            pods: c.pods,
+            service_account,
+            account_note,
+            creates_account,
+            downtime: None,
+        }
+    }
+}
+
+/// The job's ServiceAccount (when deploy-jobs creates it), Role and RoleBinding: `get` on
+/// exactly these Jobs and workloads, for the job's own pod and the gated pods.
+fn rbac_objects(
     job: &Job,
     prepared: &Prepared<'_>,
-    listed: &[(String, String)],
-    gating: bool,
-) -> Result<Vec<Workload>> {
-    let waited = if gating {
-        waited_for(docs, &job.wait_for)?
-    } else {
-        Vec::new()
+    account: &Account,
+    jobs: &[String],
+    read: &[Workload],
+) -> Result<Vec<Value>> {
+    let mut subjects: Vec<String> = vec![account.name.clone()];
+    let mut extra_accounts: Vec<String> = Vec::new();
+    for w in read.iter().filter(|_| gates_app(job)) {
+        if !subjects.contains(&w.service_account) {
+            subjects.push(w.service_account.clone());
+        }
+        if w.creates_account && !extra_accounts.contains(&w.service_account) {
+            extra_accounts.push(w.service_account.clone());
+        }
+    }
+    let meta = |name: &str| {
+        let mut annotations = IndexMap::new();
+        annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
+        k8s::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: prepared.namespace.clone(),
+            labels: prepared.object_labels.clone(),
+            annotations,
+        }
     };
-    let rendered: Vec<(usize, String, String, Option<String>)> = workloads(docs)
-        .filter(|(_, _, kind)| ROLLOUT_KINDS.contains(kind))
-        .map(|(i, h, kind)| {
-            (
-                i,
-                kind.to_string(),
-                h.name.clone().unwrap_or_default(),
-                h.namespace.clone(),
-            )
-        })
-        .collect();
-    let mut chosen: Vec<usize> = Vec::new();
-    if !listed.is_empty() {
-        for (kind, name) in listed {
-            let Some((i, ..)) = rendered.iter().find(|(_, k, n, _)| k == kind && n == name) else {
-                bail!(
-                    "{kind}/{name} is not rendered by this chart as an ordinary resource (it renders: {})",
-                    list(&rendered)
-                );
-            };
-            if let Some((_, reach)) = waited.iter().find(|(w, _)| w == i) {
-                bail!(
-                    "{kind}/{name} is what the job waits for ({reach}): its pods would wait for the migration that waits for them; list only the app's workloads"
-                );
-            }
-            chosen.push(*i);
-        }
-    } else if let Some(reused) = &prepared.reused {
-        let (kind, _) = reused.source.split_once('/').unwrap_or_default();
-        if !ROLLOUT_KINDS.contains(&kind) {
-            bail!(
-                "the job reuses {}, which does not roll out pods; list the workloads to {} (Deployment/name, StatefulSet/name or DaemonSet/name)",
-                reused.source,
-                if gating { "gate" } else { "follow" }
-            );
-        }
-        if let Some((_, reach)) = waited.iter().find(|(w, _)| *w == reused.doc) {
-            bail!(
-                "the job reuses {}, which is also what it waits for ({reach}); list the workloads to gate",
-                reused.source
-            );
-        }
-        chosen.push(reused.doc);
-    } else {
-        chosen.extend(
-            rendered
-                .iter()
-                .map(|(i, ..)| *i)
-                .filter(|i| !waited.iter().any(|(w, _)| w == i)),
-        );
-        if chosen.is_empty() {
-            bail!(
-                "the job reuses no container and the chart renders no Deployment, StatefulSet or DaemonSet {} could {}; list them",
-                if waited.is_empty() {
-                    "it"
-                } else {
-                    "besides what the job waits for, that it"
-                },
-                if gating { "gate" } else { "follow" }
-            );
-        }
+    let mut objects = Vec::new();
+    let accounts = std::iter::once(&account.name)
+        .filter(|_| account.created)
+        .chain(&extra_accounts);
+    for name in accounts {
+        objects.push(json!({
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": meta(name),
+            "automountServiceAccountToken": false,
+        }));
     }
-    let mut out = Vec::new();
-    for i in chosen {
-        let (_, kind, name, ns) = rendered.iter().find(|(d, ..)| *d == i).expect("rendered");
-        if *ns != prepared.namespace {
-            let place = |ns: &Option<String>| match ns {
-                Some(ns) => format!("namespace `{ns}`"),
-                None => "the release namespace".to_string(),
-            };
-            bail!(
-                "{kind}/{name} is rendered in {}, but the Job runs in {}: a gate reads its Job through a Role in its own namespace; render them in one namespace, or list the workloads of the Job's namespace",
-                place(ns),
-                place(&prepared.namespace)
-            );
-        }
-        let value = docs.value(i)?;
-        let service_account = value
-            .get("spec")
-            .and_then(|s| s.get("template"))
-            .and_then(|t| t.get("spec"))
-            .and_then(|s| {
-                s.get("serviceAccountName")
-                    .or_else(|| s.get("serviceAccount"))
-            })
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .unwrap_or("default")
-            .to_string();
-        out.push(Workload {
-            doc: i,
-            kind: kind.clone(),
-            name: name.clone(),
-            service_account,
-            downtime: downtime(kind, value),
-        });
-    }
-    Ok(out)
+    objects.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": meta(&account.rbac),
+        "rules": rules(jobs, read),
+    }));
+    objects.push(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": meta(&account.rbac),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": account.rbac},
+        "subjects": subjects
+            .iter()
+            .map(|sa| json!({"kind": "ServiceAccount", "name": sa}))
+            .collect::<Vec<_>>(),
+    }));
+    objects
+        .iter()
+        .map(|o| serde_norway::to_value(o).map_err(Into::into))
+        .collect()
 }
 
 /// Whether rolling out this workload stops old pods before their replacements pass the
@@ -646,26 +947,17 @@ pub fn downtime(kind: &str, value: &Value) -> Option<String> {
     }
 }
 
-fn list(rendered: &[(usize, String, String, Option<String>)]) -> String {
-    if rendered.is_empty() {
-        return "no Deployment, StatefulSet or DaemonSet".to_string();
-    }
-    rendered
-        .iter()
-        .map(|(_, k, n, _)| format!("{k}/{n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `<prefix>-<job>-<hash>`: the hash (10 hex characters, at the end) covers the resolved
-/// Job spec and the data of every Secret and ConfigMap it references that the stream
-/// renders, so a changed migration config runs the job again.
+/// `<prefix>-<job>-<hash>`: the hash (10 hex characters, at the end) covers the Job's pod
+/// template, which is what it runs, and the data of every Secret and ConfigMap it
+/// references that the stream renders, which is what it reads: a changed migration or
+/// config runs the job again, and nothing else does. The rest of the Job (its deadline,
+/// annotations, labels) may change on the same Job.
 fn content_name(
     docs: &dyn Documents,
     prepared: &Prepared<'_>,
     object: &k8s::Job,
 ) -> Result<String> {
-    let mut content = serde_json::to_vec(&object.spec)?;
+    let mut content = serde_json::to_vec(&object.spec.template)?;
     for reference in &prepared.references {
         let Some(doc) = reference.rendered else {
             continue;
@@ -694,24 +986,23 @@ fn rules(jobs: &[String], workloads: &[Workload]) -> Vec<serde_json::Value> {
         "resourceNames": jobs,
         "verbs": verbs(On::Job),
     })];
-    for (kind, resource) in [
-        ("Deployment", "deployments"),
-        ("StatefulSet", "statefulsets"),
-        ("DaemonSet", "daemonsets"),
-    ] {
-        let names: Vec<&str> = workloads
-            .iter()
-            .filter(|w| w.kind == kind)
-            .map(|w| w.name.as_str())
-            .collect();
-        if !names.is_empty() {
-            out.push(json!({
-                "apiGroups": ["apps"],
-                "resources": [resource],
-                "resourceNames": names,
-                "verbs": verbs(On::Workload),
-            }));
+    let mut groups: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for w in workloads {
+        match groups
+            .iter_mut()
+            .find(|(g, r, _)| *g == w.group && *r == w.resource)
+        {
+            Some((_, _, names)) => names.push(&w.name),
+            None => groups.push((&w.group, &w.resource, vec![&w.name])),
         }
+    }
+    for (group, resource, names) in groups {
+        out.push(json!({
+            "apiGroups": [group],
+            "resources": [resource],
+            "resourceNames": names,
+            "verbs": verbs(On::Workload),
+        }));
     }
     out
 }
@@ -799,7 +1090,13 @@ mod tests {
             doc: 0,
             kind: "StatefulSet".into(),
             name: "db".into(),
+            group: "apps".into(),
+            resource: "statefulsets".into(),
+            kubectl: "StatefulSet/db".into(),
+            pods: Pods::Template(crate::documents::TEMPLATE),
             service_account: "default".into(),
+            account_note: None,
+            creates_account: false,
             downtime: None,
         };
         let text = serde_json::to_string(&rules(&["shop-migrate-0123456789".into()], &[workload]))
@@ -809,6 +1106,57 @@ mod tests {
             r#"[{"apiGroups":["batch"],"resourceNames":["shop-migrate-0123456789"],"resources":["jobs"],"verbs":["get"]},{"apiGroups":["apps"],"resourceNames":["db"],"resources":["statefulsets"],"verbs":["get"]}]"#,
             "get only, on named objects only"
         );
+    }
+
+    #[test]
+    fn a_jobs_own_gate_finds_its_job_by_the_job_controllers_label() {
+        let mut pod = k8s::PodSpec::default();
+        let job: Job = serde_norway::from_str::<Vec<crate::spec::JobSpec>>(
+            "- {name: migrate, image: flyway, command: [flyway, migrate], when: {_default: post-install,post-upgrade}}",
+        )
+        .map(|specs| crate::spec::validate(&specs, None).unwrap().remove(0))
+        .unwrap();
+        let account = Account {
+            name: "x".into(),
+            created: true,
+            rbac: "x".into(),
+        };
+        add_own_gates(&mut pod, &job, false, &account);
+        let names: Vec<&str> = pod.init_containers.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, [GATE_CONTAINER, ROLLOUT_CONTAINER], "after the previous Job, then the rollouts");
+        for c in &pod.init_containers {
+            let env = serde_json::to_string(&c.env).unwrap();
+            assert!(
+                env.contains(&format!("metadata.labels['{JOB_NAME_LABEL}']")),
+                "{env}"
+            );
+        }
+        assert_eq!(pod.automount_service_account_token, Some(false), "a ServiceAccount of ours mounts no token");
+    }
+
+    #[test]
+    fn volatile_annotations_are_checksums_and_times() {
+        for (k, v) in [
+            ("checksum/config", "abc"),
+            ("example.com/checksum-secret", "abc"),
+            ("timestamp", "whatever"),
+            ("rollme", "x1y2"),
+            ("kubectl.kubernetes.io/restartedAt", "x"),
+            ("deployed", "2026-12-02T10:00:00Z"),
+            ("at", "2026-12-02 10:00:00.123 +0000 UTC"),
+            ("epoch", "1764669600"),
+        ] {
+            assert!(is_volatile(k, v), "{k}: {v}");
+        }
+        for (k, v) in [
+            ("vault.hashicorp.com/agent-inject", "true"),
+            ("prometheus.io/port", "9090"),
+            ("sidecar.istio.io/inject", "false"),
+            ("note", "2026"),
+            ("x", "é2026-12-02"),
+        ] {
+            assert!(!is_volatile(k, v), "{k}: {v}");
+        }
     }
 
     #[test]
