@@ -157,7 +157,11 @@ mod tests {
             ],
             "the way from the web pods to the database, step by step"
         );
-        assert_eq!(g.path(Node::Object(7), Node::Object(8)), None, "one way only");
+        assert_eq!(
+            g.path(Node::Object(7), Node::Object(8)),
+            None,
+            "one way only"
+        );
         assert_eq!(g.path(Node::Job(0), Node::Job(0)), Some(Vec::new()));
         assert_eq!(
             g.reach(Node::Job(1)),

@@ -181,8 +181,14 @@ mod tests {
         for (image, repo) in [
             ("shop", "shop"),
             ("shop:2.0", "shop"),
-            ("registry.example.com:5000/shop", "registry.example.com:5000/shop"),
-            ("registry.example.com:5000/shop:2.0", "registry.example.com:5000/shop"),
+            (
+                "registry.example.com:5000/shop",
+                "registry.example.com:5000/shop",
+            ),
+            (
+                "registry.example.com:5000/shop:2.0",
+                "registry.example.com:5000/shop",
+            ),
             ("shop@sha256:abc", "shop"),
             ("shop:2.0@sha256:abc", "shop"),
         ] {

@@ -278,8 +278,11 @@ impl Order for Gate {
         let read = if gating { &gates } else { &follows };
         let objects = rbac_objects(job, &prepared, &account, &jobs, read)?;
         for w in &gates {
-            self.graph
-                .add(Node::Object(w.doc), node, "its pods wait at the gate for it");
+            self.graph.add(
+                Node::Object(w.doc),
+                node,
+                "its pods wait at the gate for it",
+            );
         }
         self.previous.retain(|(ns, ..)| *ns != namespace);
         self.previous
@@ -332,7 +335,10 @@ impl Order for Gate {
             let spec = entry_mapping(template, "spec");
             if w.account_note.is_some() {
                 spec.remove("serviceAccount");
-                spec.insert("serviceAccountName".into(), w.service_account.clone().into());
+                spec.insert(
+                    "serviceAccountName".into(),
+                    w.service_account.clone().into(),
+                );
             }
             let mut args = vec![held.limit.to_string(), w.kubectl.clone()];
             args.extend(held.jobs);
@@ -395,8 +401,7 @@ fn gated_objects<'a>(jobs: &[(&Job, &'a JobOutput)]) -> Vec<Held<'a>> {
 fn check_events(job: &Job) -> Result<(), SpecError> {
     let path = job.path();
     for event in &job.events {
-        if !GATING_EVENTS.contains(&event.as_str()) && !FOLLOWING_EVENTS.contains(&event.as_str())
-        {
+        if !GATING_EVENTS.contains(&event.as_str()) && !FOLLOWING_EVENTS.contains(&event.as_str()) {
             let why = match event.as_str() {
                 "pre-delete" | "post-delete" => {
                     "nothing runs a Job at delete time without hooks: applied as an ordinary resource it would run at every deploy instead"
@@ -587,9 +592,16 @@ pub fn is_volatile(key: &str, value: &str) -> bool {
     let name = key.rsplit('/').next().unwrap_or(key).to_ascii_lowercase();
     let key_says = key.starts_with("checksum/")
         || name.starts_with("checksum")
-        || ["timestamp", "rollme", "restartedat", "deployedat", "deploytime", "redeploy"]
-            .iter()
-            .any(|w| name.replace(['-', '_'], "").contains(w));
+        || [
+            "timestamp",
+            "rollme",
+            "restartedat",
+            "deployedat",
+            "deploytime",
+            "redeploy",
+        ]
+        .iter()
+        .any(|w| name.replace(['-', '_'], "").contains(w));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let v = value.trim().trim_matches('"');
     // 2026-12-02, 2026-12-02T10:00:00Z, 2026-12-02 10:00:00.123 +0000 UTC, a Unix time.
@@ -664,44 +676,20 @@ impl Gate {
         for c in &candidates {
             self.name_object(c.doc);
             let listed = job.gates.iter().any(|(k, n)| *k == c.kind && *n == c.name);
-            let why_not = if !job.gates.is_empty() {
-                (!listed).then(|| "not listed in `gates`".to_string())
-            } else if !app_images.is_empty() && !c.runs_any(app_images) {
-                Some(format!(
-                    "runs none of the app's images ({}); list it in `gates` to hold it",
-                    c.images.join(", ")
-                ))
-            } else {
-                None
-            };
-            if let Some(why) = why_not {
-                not_held.push((c.id(), why));
-                continue;
-            }
-            if let Some(why) = held::cannot_gate(c, &prepared.namespace) {
-                if listed {
-                    bail!("{} cannot be held: {why}", c.id());
+            match self.why_not_held(c, job, listed, app_images, node, &prepared.namespace)? {
+                Some(why) => not_held.push((c.id(), why)),
+                None => {
+                    let mut w = self.workload(c, Some(account));
+                    w.downtime = downtime(&c.kind, docs.value(c.doc)?);
+                    gates.push(w);
                 }
-                not_held.push((c.id(), why));
-                continue;
             }
-            if let Some(path) = self.graph.path(node, Node::Object(c.doc)) {
-                let way = path.join(", and ");
-                if listed {
-                    bail!(
-                        "{} cannot wait for this job, which already waits for it: {way}. Its pods would wait for a migration that waits for them; list only the app's objects",
-                        c.id()
-                    );
-                }
-                not_held.push((c.id(), format!("the job waits for it: {way}")));
-                continue;
-            }
-            let mut w = self.workload(c, Some(account));
-            w.downtime = downtime(&c.kind, docs.value(c.doc)?);
-            gates.push(w);
         }
         for (kind, name) in &job.gates {
-            if !candidates.iter().any(|c| c.kind == *kind && c.name == *name) {
+            if !candidates
+                .iter()
+                .any(|c| c.kind == *kind && c.name == *name)
+            {
                 bail!("{kind}/{name} runs no pods: it has no pod template to hold");
             }
         }
@@ -723,6 +711,42 @@ impl Gate {
             );
         }
         Ok((gates, not_held))
+    }
+
+    /// Why a gating job does not hold a candidate, if it does not; an error when the
+    /// candidate is listed in `gates` and cannot be held.
+    fn why_not_held(
+        &self,
+        c: &Candidate,
+        job: &Job,
+        listed: bool,
+        app_images: &[String],
+        node: Node,
+        namespace: &Option<String>,
+    ) -> Result<Option<String>> {
+        if !job.gates.is_empty() && !listed {
+            return Ok(Some("not listed in `gates`".to_string()));
+        }
+        if let Some(path) = self.graph.path(node, Node::Object(c.doc)) {
+            let way = path.join(", and ");
+            if listed {
+                bail!(
+                    "{} cannot wait for this job, which already waits for it: {way}. Its pods would wait for a migration that waits for them; list only the app's objects",
+                    c.id()
+                );
+            }
+            return Ok(Some(format!("the job waits for it: {way}")));
+        }
+        if !listed && !app_images.is_empty() && !c.runs_any(app_images) {
+            return Ok(Some(format!(
+                "runs none of the app's images ({}); list it in `gates` to hold it",
+                c.images.join(", ")
+            )));
+        }
+        match held::cannot_gate(c, namespace) {
+            Some(why) if listed => bail!("{} cannot be held: {why}", c.id()),
+            why => Ok(why),
+        }
     }
 
     /// The workloads a job after the app waits to see rolled out: the listed ones, else
@@ -1122,8 +1146,16 @@ mod tests {
             rbac: "x".into(),
         };
         add_own_gates(&mut pod, &job, false, &account);
-        let names: Vec<&str> = pod.init_containers.iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, [GATE_CONTAINER, ROLLOUT_CONTAINER], "after the previous Job, then the rollouts");
+        let names: Vec<&str> = pod
+            .init_containers
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [GATE_CONTAINER, ROLLOUT_CONTAINER],
+            "after the previous Job, then the rollouts"
+        );
         for c in &pod.init_containers {
             let env = serde_json::to_string(&c.env).unwrap();
             assert!(
@@ -1131,7 +1163,11 @@ mod tests {
                 "{env}"
             );
         }
-        assert_eq!(pod.automount_service_account_token, Some(false), "a ServiceAccount of ours mounts no token");
+        assert_eq!(
+            pod.automount_service_account_token,
+            Some(false),
+            "a ServiceAccount of ours mounts no token"
+        );
     }
 
     #[test]
