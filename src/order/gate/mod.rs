@@ -132,6 +132,9 @@ impl Workload {
     }
 }
 
+/// An object that runs pods and that a job does not hold, and why.
+pub type NotHeld = (String, String);
+
 /// What the gate mode made of one job, for the workload rewrite and `plan`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Gating {
@@ -658,7 +661,7 @@ impl Gate {
         ctx: &Context<'_>,
         node: Node,
         account: &Account,
-    ) -> Result<(Vec<Workload>, Vec<(String, String)>)> {
+    ) -> Result<(Vec<Workload>, Vec<NotHeld>)> {
         let candidates = self.candidates.clone().unwrap_or_default();
         let own_image: Vec<String> = prepared
             .reused
