@@ -3,9 +3,9 @@
 //! Every ordinary object of the stream that runs pods is a candidate, whatever its kind is
 //! called (see [`Pods`]): Deployments, StatefulSets, DaemonSets, ReplicaSets, CronJobs, the
 //! chart's own Jobs, Argo Rollouts, any custom resource with a pod template. By default a job
-//! that gates the app holds every candidate that runs one of the app's images (the image of
-//! the container the job reuses, else of any job of the list, else every candidate), except
-//! what it waits for itself. Each candidate it does not hold is named with the reason, for
+//! that gates the app holds every candidate that runs one of the app's images (those of the
+//! containers the list's jobs reuse, or every candidate when they reuse none), except what
+//! it waits for. Each candidate it does not hold is named with the reason, for
 //! `plan`. The graph decides what would deadlock; this file only classifies.
 
 use anyhow::Result;

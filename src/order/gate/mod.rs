@@ -651,8 +651,9 @@ impl Gate {
     }
 
     /// The objects a gating job holds, and those it does not with the reason: the listed
-    /// ones, else every one that runs the app's image; never one the job already waits
-    /// for (a cycle), which is refused when listed.
+    /// ones, else every one that runs an image of the app (one the list's jobs reuse; every
+    /// object when they reuse none); never one the job already waits for (a cycle), which
+    /// is refused when listed.
     fn gated(
         &mut self,
         docs: &dyn Documents,
@@ -663,17 +664,7 @@ impl Gate {
         account: &Account,
     ) -> Result<(Vec<Workload>, Vec<NotHeld>)> {
         let candidates = self.candidates.clone().unwrap_or_default();
-        let own_image: Vec<String> = prepared
-            .reused
-            .as_ref()
-            .and_then(|_| prepared.pod.containers.first())
-            .map(|c| vec![c.image.clone()])
-            .unwrap_or_default();
-        let app_images = if own_image.is_empty() {
-            ctx.app_images
-        } else {
-            &own_image[..]
-        };
+        let app_images = ctx.app_images;
         let mut gates = Vec::new();
         let mut not_held = Vec::new();
         for c in &candidates {
