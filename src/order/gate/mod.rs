@@ -336,7 +336,7 @@ impl Order for Gate {
             let annotations = entry_mapping(meta, "annotations");
             annotations.insert(GATE_JOBS_ANNOTATION.into(), held.jobs.join(",").into());
             let spec = entry_mapping(template, "spec");
-            if w.account_note.is_some() {
+            if w.service_account != "default" && !has_account(spec) {
                 spec.remove("serviceAccount");
                 spec.insert(
                     "serviceAccountName".into(),
@@ -365,6 +365,15 @@ impl Order for Gate {
         }
         Ok(out)
     }
+}
+
+/// Whether a pod spec names a ServiceAccount other than `default`.
+fn has_account(spec: &Mapping) -> bool {
+    ["serviceAccountName", "serviceAccount"].iter().any(|key| {
+        spec.get(*key)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty() && s != "default")
+    })
 }
 
 /// A gated object, with the Jobs it waits for in list order, the longest wait of its gate
@@ -812,7 +821,8 @@ impl Gate {
             (Some(sa), _) => sa.clone(),
             (None, None) => "default".to_string(),
             (None, Some(account)) => {
-                let name = match self.accounts.iter().find(|(d, _)| *d == c.doc) {
+                let assigned = self.accounts.iter().find(|(d, _)| *d == c.doc);
+                let name = match assigned {
                     Some((_, name)) => name.clone(),
                     None => {
                         let name = if account.created {
@@ -822,17 +832,18 @@ impl Gate {
                             account.rbac.clone()
                         };
                         self.accounts.push((c.doc, name.clone()));
+                        // Said once, by the job that made the change.
+                        account_note = Some(format!(
+                            "ran as the namespace's `default` ServiceAccount; its pods now run as `{name}`, so that the gate's read access is not granted to every pod of the namespace{}",
+                            if c.pull_secrets {
+                                String::new()
+                            } else {
+                                ". Image pull secrets that `default` carries do not come along: list them in the pod's imagePullSecrets".to_string()
+                            }
+                        ));
                         name
                     }
                 };
-                account_note = Some(format!(
-                    "ran as the namespace's `default` ServiceAccount; its pods now run as `{name}`, so that the gate's read access is not granted to every pod of the namespace{}",
-                    if c.pull_secrets {
-                        String::new()
-                    } else {
-                        ". Image pull secrets that `default` carries do not come along: list them in the pod's imagePullSecrets".to_string()
-                    }
-                ));
                 name
             }
         };
