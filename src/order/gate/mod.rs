@@ -822,7 +822,7 @@ impl Gate {
             (None, None) => "default".to_string(),
             (None, Some(account)) => {
                 let assigned = self.accounts.iter().find(|(d, _)| *d == c.doc);
-                let name = match assigned {
+                match assigned {
                     Some((_, name)) => name.clone(),
                     None => {
                         let name = if account.created {
@@ -843,8 +843,7 @@ impl Gate {
                         ));
                         name
                     }
-                };
-                name
+                }
             }
         };
         Workload {
