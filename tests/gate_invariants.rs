@@ -410,3 +410,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Names near Kubernetes' limits: every generated name fits (63 characters for a Job,
+    /// whose pods get a label of its name; 253 for the rest), the Job's ends with its hash,
+    /// and three chained jobs stay apart.
+    #[test]
+    fn generated_names_fit_and_keep_their_hash(prefix in "[a-z][a-z0-9-]{0,60}[a-z0-9]", job in "[a-z][a-z0-9-]{0,50}[a-z0-9]") {
+        let chart = Chart {
+            workloads: vec![Workload { kind: "Deployment", image: APP, account: true }],
+            jobs: vec![JobGen { reuse: Some(0), wait_db: false, post: false }; 3],
+        };
+        let stream = chart
+            .stream("", 240, &["a", "b", "c"])
+            .replace("metadata:\n  name: shop\ndeploy_jobs:", &format!("metadata:\n  name: {prefix}\ndeploy_jobs:"))
+            .replace("name: job", &format!("name: {job}-"));
+        let (docs, _) = gate(&stream).map_err(TestCaseError::fail)?;
+        let jobs = jobs(&docs);
+        prop_assert_eq!(jobs.len(), 3, "three distinct Jobs");
+        for name in jobs.keys() {
+            prop_assert!(name.len() <= 63, "{} is {} characters", name, name.len());
+            let hash = name.rsplit('-').next().unwrap();
+            prop_assert!(hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{name} ends with its hash");
+        }
+        for d in &docs {
+            let name = d["metadata"]["name"].as_str().unwrap_or_default();
+            prop_assert!(name.len() <= 253 && !name.ends_with('-'), "{}", name);
+        }
+        // The chain: each Job after the first names the one before it.
+        let mut chain: Vec<(&String, &Vec<String>)> = jobs.iter().map(|(n, j)| (n, &j.1)).collect();
+        chain.sort_by_key(|(_, after)| after.len());
+        prop_assert_eq!(chain.iter().filter(|(_, a)| a.is_empty()).count(), 1, "one first job");
+    }
+}
