@@ -662,32 +662,16 @@ pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<Stri
 
 /// The pod template's metadata inside a workload (a Pod's own).
 fn pod_metadata<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
-    let meta = match kind {
-        "Pod" => value.get("metadata")?,
-        "CronJob" => value
-            .get("spec")?
-            .get("jobTemplate")?
-            .get("spec")?
-            .get("template")?
-            .get("metadata")?,
-        _ => value.get("spec")?.get("template")?.get("metadata")?,
-    };
-    meta.as_mapping()
+    crate::documents::Pods::of(kind, value)?
+        .metadata(value)?
+        .as_mapping()
 }
 
-/// The pod spec inside a workload.
+/// The pod spec inside a workload, wherever its kind keeps it.
 fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
-    let spec = value.get("spec")?;
-    let pod = match kind {
-        "Pod" => spec,
-        "CronJob" => spec
-            .get("jobTemplate")?
-            .get("spec")?
-            .get("template")?
-            .get("spec")?,
-        _ => spec.get("template")?.get("spec")?,
-    };
-    pod.as_mapping()
+    crate::documents::Pods::of(kind, value)?
+        .spec(value)?
+        .as_mapping()
 }
 
 /// The variables a job's `envFrom` provides, as far as the stream shows them: the keys of the

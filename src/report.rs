@@ -614,9 +614,6 @@ fn gate_warnings(
         if let Some(why) = &w.downtime {
             out.push(format!("{}: gates {}, but {why}", job.name(), w.id()));
         }
-        if let Some(note) = &w.account_note {
-            out.push(format!("{}: gates {}, which {note}", job.name(), w.id()));
-        }
         if w.kind == "Job" {
             out.push(format!(
                 "{}: gates {}, the chart's own Job: a Job's pod template cannot change, so unless its name changes with every release (include .Release.Revision or a hash of its content), an apply after the migration changed fails with `field is immutable`",
@@ -624,6 +621,32 @@ fn gate_warnings(
                 w.id()
             ));
         }
+    }
+    let moved: Vec<&crate::order::gate::Workload> = gating
+        .gates
+        .iter()
+        .filter(|w| w.left_default.is_some())
+        .collect();
+    if let Some(first) = moved.first() {
+        let lacking: Vec<String> = moved
+            .iter()
+            .filter(|w| w.left_default == Some(crate::order::gate::PullSecrets::None))
+            .map(|w| w.id())
+            .collect();
+        out.push(format!(
+            "{}: gates {}, which ran as the namespace's `default` ServiceAccount: their pods now run as `{}`, since granting the gate's read access to `default` would grant it to every pod of the namespace{}",
+            job.name(),
+            moved.iter().map(|w| w.id()).collect::<Vec<_>>().join(", "),
+            first.service_account,
+            if lacking.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ". Image pull secrets that `default` carries do not come along: list them in the imagePullSecrets of {}",
+                    lacking.join(", ")
+                )
+            }
+        ));
     }
     if !gating.volatile.is_empty() {
         out.push(format!(

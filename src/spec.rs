@@ -1139,19 +1139,19 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
 }
 
 fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
-    const KINDS: &[&str] = crate::documents::WORKLOAD_KINDS;
     let Some((kind, name)) = w.split_once('/') else {
         return err(
             path,
             format!("expected Kind/name, like Deployment/web; got `{w}`"),
         );
     };
-    if !KINDS.contains(&kind) {
+    // Any kind with a pod template (a Rollout too): the planner finds it by its shape.
+    if !is_kind_name(kind) {
         return err(
             path,
             format!(
-                "unknown workload kind `{kind}`; expected one of {}",
-                KINDS.join(", ")
+                "`{kind}` is not a Kubernetes kind (like {})",
+                crate::documents::WORKLOAD_KINDS.join(", ")
             ),
         );
     }

@@ -59,12 +59,12 @@ impl Candidate {
         }
     }
 
-    /// Whether any of its containers runs one of these images (compared by repository: a
-    /// worker pinned to another tag of the app's image is still the app).
+    /// Whether any of its containers runs one of these images, or a sibling of one (see
+    /// [`same_app`]).
     pub fn runs_any(&self, images: &[String]) -> bool {
         self.images
             .iter()
-            .any(|i| images.iter().any(|a| repository(a) == repository(i)))
+            .any(|i| images.iter().any(|a| same_app(a, i)))
     }
 }
 
@@ -75,6 +75,27 @@ pub fn repository(image: &str) -> &str {
         Some((name, tag)) if !tag.contains('/') => name,
         _ => image,
     }
+}
+
+/// Whether two images are one app's: the same repository (a worker pinned to another tag of
+/// the app's image is still the app), or siblings published together, in the same
+/// repository path with the same version tag (`mastodon/mastodon-streaming:v4.6.3` beside
+/// `mastodon/mastodon:v4.6.3`, GitLab's one image per component). A tag that is pushed
+/// again (`latest`, none) says nothing about a version, and an image with no path (Docker
+/// Hub's official `redis:7`) has no siblings.
+pub fn same_app(a: &str, b: &str) -> bool {
+    let (ra, rb) = (repository(a), repository(b));
+    if ra == rb {
+        return true;
+    }
+    let tag = |image: &str| {
+        let image = image.split_once('@').map_or(image, |(name, _)| name);
+        let last = image.rsplit('/').next().unwrap_or(image);
+        last.split_once(':').map(|(_, t)| t.to_string())
+    };
+    let path = |repo: &str| repo.rsplit_once('/').map(|(p, _)| p.to_string());
+    let versioned = tag(a).filter(|t| mutable_tag(a).is_none() && !t.is_empty());
+    versioned.is_some() && versioned == tag(b) && path(ra).is_some() && path(ra) == path(rb)
 }
 
 /// The tag of an image that may be pushed again under the same name (`latest`, or none),
@@ -193,6 +214,39 @@ mod tests {
             ("shop:2.0@sha256:abc", "shop"),
         ] {
             assert_eq!(repository(image), repo, "{image}");
+        }
+    }
+
+    #[test]
+    fn siblings_share_a_path_and_a_version() {
+        for (a, b, same) in [
+            ("mastodon/mastodon:v4.6.3", "mastodon/mastodon:v4.6.2", true),
+            (
+                "mastodon/mastodon:v4.6.3",
+                "mastodon/mastodon-streaming:v4.6.3",
+                true,
+            ),
+            ("ghcr.io/a/cng/web:v18", "ghcr.io/a/cng/sidekiq:v18", true),
+            (
+                "mastodon/mastodon:v4.6.3",
+                "mastodon/mastodon-streaming:v4.6.2",
+                false,
+            ),
+            (
+                "mastodon/mastodon:latest",
+                "mastodon/streaming:latest",
+                false,
+            ),
+            ("redis:7", "postgres:7", false),
+            (
+                "apache/airflow:3.0.2",
+                "prometheus/statsd-exporter:3.0.2",
+                false,
+            ),
+            ("bitnami/redis:7.4.1", "bitnami/postgresql:17.2.0", false),
+        ] {
+            assert_eq!(same_app(a, b), same, "{a} and {b}");
+            assert_eq!(same_app(b, a), same, "{b} and {a}");
         }
     }
 

@@ -115,10 +115,11 @@ pub struct Workload {
     /// Where its pod template is.
     pub pods: Pods,
     /// Its pods' ServiceAccount, once gated (a gated object that ran as `default` runs as
-    /// the job's own ServiceAccount: see [`Workload::account_note`]).
+    /// the job's own ServiceAccount: see [`Workload::left_default`]).
     pub service_account: String,
-    /// Why its ServiceAccount changed, and what that costs, if it did.
-    pub account_note: Option<String>,
+    /// Whether this job moved it off the namespace's `default` ServiceAccount, and whether
+    /// its pod spec lists image pull secrets of its own (those `default` carries are lost).
+    pub left_default: Option<PullSecrets>,
     /// Whether this job creates that ServiceAccount (the first job that gates it, when the
     /// job's own pod runs as a ServiceAccount of the user's).
     pub creates_account: bool,
@@ -130,6 +131,13 @@ impl Workload {
     pub fn id(&self) -> String {
         format!("{}/{}", self.kind, self.name)
     }
+}
+
+/// Whether a pod spec lists image pull secrets of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullSecrets {
+    Listed,
+    None,
 }
 
 /// An object that runs pods and that a job does not hold, and why.
@@ -229,12 +237,12 @@ impl Order for Gate {
         let (gates, not_held, follows) = if gating {
             let (gates, not_held) = self
                 .gated(docs, job, &prepared, ctx, node, &account)
-                .map_err(|e| anyhow!("{}.gates: {e}", job.path()))?;
+                .map_err(|e| anyhow!("{}.gates: {e:#}", job.path()))?;
             (gates, not_held, Vec::new())
         } else {
             let follows = self
                 .followed(job, &prepared, ctx, node)
-                .map_err(|e| anyhow!("{}.follows: {e}", job.path()))?;
+                .map_err(|e| anyhow!("{}.follows: {e:#}", job.path()))?;
             (Vec::new(), Vec::new(), follows)
         };
 
@@ -256,9 +264,11 @@ impl Order for Gate {
             .map(|(k, _)| k.clone())
             .collect();
         pod_annotations.retain(|k, _| !volatile.contains(k));
-        prepared
-            .labels
-            .retain(|k, _| !VERSION_LABELS.contains(&k.as_str()));
+        let own_labels = &job.spec.labels;
+        prepared.labels.retain(|k, v| {
+            own_labels.contains_key(k)
+                || !(VERSION_LABELS.contains(&k.as_str()) || is_volatile(k, v))
+        });
         // The Job waits before it runs: its deadline (its own, or the default) is extended
         // by the previous job's, and for a job that follows rollouts by the default deadline,
         // in which `helm --wait` expects them done. A Job's deadline may change; its pod
@@ -753,7 +763,9 @@ impl Gate {
     }
 
     /// The workloads a job after the app waits to see rolled out: the listed ones, else
-    /// those `kubectl rollout status` follows that run the app's image.
+    /// every one `kubectl rollout status` follows (Deployments, StatefulSets, DaemonSets)
+    /// that runs the app's image, in the Job's namespace: a "migrations finish" step runs
+    /// once all of the app runs the new code.
     fn followed(
         &mut self,
         job: &Job,
@@ -775,20 +787,16 @@ impl Gate {
                 out.push(c);
             }
             out
-        } else if let Some(reused) = &prepared.reused {
-            let found = candidates.iter().find(|c| c.doc == reused.doc);
-            match found.filter(rollable) {
-                Some(c) => vec![c],
-                None => bail!(
-                    "the job reuses {}, which does not roll out pods; list the workloads to follow (Deployment/name, StatefulSet/name or DaemonSet/name)",
-                    reused.source
-                ),
-            }
         } else {
             candidates
                 .iter()
                 .filter(rollable)
-                .filter(|c| ctx.app_images.is_empty() || c.runs_any(ctx.app_images))
+                .filter(|c| {
+                    ctx.app_images.is_empty()
+                        || c.runs_any(ctx.app_images)
+                        || prepared.reused.as_ref().is_some_and(|r| r.doc == c.doc)
+                })
+                .filter(|c| held::cannot_gate(c, &prepared.namespace).is_none())
                 .collect()
         };
         let mut out = Vec::new();
@@ -803,7 +811,7 @@ impl Gate {
         }
         if out.is_empty() {
             bail!(
-                "the job reuses no container and the chart renders no Deployment, StatefulSet or DaemonSet that it could follow; list them"
+                "the chart renders no Deployment, StatefulSet or DaemonSet of the app in the Job's namespace that the job could follow; list them"
             );
         }
         Ok(out)
@@ -815,7 +823,7 @@ impl Gate {
     /// give it to every pod of the namespace.
     fn workload(&mut self, c: &Candidate, account: Option<&Account>) -> Workload {
         let value_kind = c.kind.clone();
-        let mut account_note = None;
+        let mut left_default = None;
         let mut creates_account = false;
         let service_account = match (&c.service_account, account) {
             (Some(sa), _) => sa.clone(),
@@ -833,14 +841,11 @@ impl Gate {
                         };
                         self.accounts.push((c.doc, name.clone()));
                         // Said once, by the job that made the change.
-                        account_note = Some(format!(
-                            "ran as the namespace's `default` ServiceAccount; its pods now run as `{name}`, so that the gate's read access is not granted to every pod of the namespace{}",
-                            if c.pull_secrets {
-                                String::new()
-                            } else {
-                                ". Image pull secrets that `default` carries do not come along: list them in the pod's imagePullSecrets".to_string()
-                            }
-                        ));
+                        left_default = Some(if c.pull_secrets {
+                            PullSecrets::Listed
+                        } else {
+                            PullSecrets::None
+                        });
                         name
                     }
                 }
@@ -855,7 +860,7 @@ impl Gate {
             kubectl: format!("{}/{}", c.kubectl_type(), c.name),
             pods: c.pods,
             service_account,
-            account_note,
+            left_default,
             creates_account,
             downtime: None,
         }
@@ -1123,7 +1128,7 @@ mod tests {
             kubectl: "StatefulSet/db".into(),
             pods: Pods::Template(crate::documents::TEMPLATE),
             service_account: "default".into(),
-            account_note: None,
+            left_default: None,
             creates_account: false,
             downtime: None,
         };
