@@ -11,7 +11,7 @@ mod common;
 
 use std::fs;
 
-use common::stand_in::{Image, Outcome, Reply, err, ok, play, print};
+use common::stand_in::{Image, Outcome, Reply, err, ok, play_env, print};
 use common::{documents, repo_root, run};
 use serde_norway::Value;
 
@@ -20,8 +20,8 @@ const GATED_CASE: &str = "testdata/gate-job-gates-the-app-it-reuses";
 const CHAINED_CASE: &str = "testdata/gate-two-jobs-run-in-list-order";
 const FOLLOWING_CASE: &str = "testdata/gate-post-job-runs-after-the-rollout";
 const JOB_STATE: &str = "-o jsonpath={.status.conditions[?(@.status==\"True\")].type}";
-const GATE_JOBS: &str =
-    "-o jsonpath={.spec.template.metadata.annotations.deploy-jobs\\.io/gate-jobs}";
+/// A workload's pod template, or a CronJob's (an object has one of the two).
+const GATE_JOBS: &str = "-o jsonpath={.spec.template.metadata.annotations.deploy-jobs\\.io/gate-jobs}{.spec.jobTemplate.spec.template.metadata.annotations.deploy-jobs\\.io/gate-jobs}";
 /// The jobs of newer releases, as they would be named.
 const NEW_MIGRATE: &str = "shop-migrate-0f1e2d3c4b";
 const NEW_SEED: &str = "shop-seed-1a2b3c4d5e";
@@ -63,6 +63,48 @@ fn command_of(container: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The first line of each script: in a Job's own pod, a preamble may come before it.
+const GATE_SCRIPT_START: &str = "# deploy-jobs gate: hold this pod";
+const ROLLOUT_SCRIPT_START: &str = "# deploy-jobs rollout: hold this Job's pod";
+
+/// The init container of this name.
+fn init_container<'a>(pod_template: &'a Value, name: &str) -> &'a Value {
+    pod_template["spec"]["initContainers"]
+        .as_sequence()
+        .and_then(|s| s.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("the pod has the init container {name}"))
+}
+
+/// `sh -c SCRIPT NAME ARGS...` with the script of `container` from its first line on.
+fn script_command(container: &Value, start: &str, args: &[&str]) -> Vec<String> {
+    let command = command_of(container);
+    let text = &command[2];
+    let at = text
+        .find(start)
+        .unwrap_or_else(|| panic!("the container runs the script that starts {start:?}"));
+    let mut out = vec![
+        "sh".into(),
+        "-c".into(),
+        text[at..].to_string(),
+        command[3].clone(),
+    ];
+    out.extend(args.iter().map(|a| a.to_string()));
+    out
+}
+
+/// What a Job's own gate or rollout container waits for: the Job's annotation `key` where
+/// the Job carries it, else the container's arguments after the first `skip`.
+fn own_waits(job: &Value, container: &Value, key: &str, skip: usize) -> Vec<String> {
+    match job["metadata"]["annotations"][key].as_str() {
+        Some(list) => list
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        None => command_of(container)[4 + skip..].to_vec(),
+    }
+}
+
 fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
     docs.iter()
         .find(|d| d["kind"] == kind && d["metadata"]["name"] == name)
@@ -90,7 +132,7 @@ fn gated(case: &str, limit: &str) -> Gated {
     let docs = rendered(case);
     let shop = find(&docs, "Deployment", "shop");
     let template = &shop["spec"]["template"];
-    let gate = &template["spec"]["initContainers"][0];
+    let gate = init_container(template, "deploy-jobs-gate");
     assert_eq!(gate["name"], "deploy-jobs-gate");
     assert_eq!(gate["image"], GATE_IMAGE);
     let listed = template["metadata"]["annotations"]["deploy-jobs.io/gate-jobs"]
@@ -159,7 +201,17 @@ const FAILED: &str = "FailureTarget Failed";
 const RUNNING: &str = "";
 
 fn played(command: &[String], replies: &[Reply], clock: bool, succeeds: bool) -> Outcome {
-    let outcome: Outcome = play(command, replies, &image(clock));
+    played_env(command, replies, clock, succeeds, &[])
+}
+
+fn played_env(
+    command: &[String],
+    replies: &[Reply],
+    clock: bool,
+    succeeds: bool,
+    env: &[(&str, &str)],
+) -> Outcome {
+    let outcome: Outcome = play_env(command, replies, &image(clock), env);
     assert_eq!(outcome.success, succeeds, "{}", outcome.log);
     let expected: Vec<String> = replies.iter().map(|r| r.args.clone()).collect();
     assert_eq!(outcome.calls, expected, "{}", outcome.log);
@@ -192,12 +244,21 @@ fn the_gate_passes_once_the_job_has_succeeded() {
     );
 }
 
-/// What the gate says when a Job failed: the exact way back (issue 16, class 5).
-fn recovery(failed: &str, delete: &str) -> String {
+/// What the gate says when a Job failed: the exact way back (issue 16, class 5). `later`:
+/// the Jobs after it in the list that did not succeed.
+fn recovery(failed: &str, later: &[&str]) -> String {
+    let (which, delete) = if later.is_empty() {
+        ("it".to_string(), failed.to_string())
+    } else {
+        (
+            "it and the Jobs after it, which cannot succeed without it".to_string(),
+            format!("{failed} {}", later.join(" ")),
+        )
+    };
     format!(
         "deploy-jobs gate: Job {failed} (namespace shop-ns) failed; its log: kubectl -n shop-ns logs job/{failed}\n\
-         deploy-jobs gate: a failed Job never runs again by itself. Once the cause is fixed, delete it (with the Jobs after it that did not succeed): kubectl -n shop-ns delete job {delete}\n\
-         deploy-jobs gate: the next apply of the release (helm upgrade --install, kubectl apply, flux reconcile) then creates it again and it runs; gated pods wait for it meanwhile. A change to what the Job runs makes a new Job instead, which needs no delete.\n"
+         deploy-jobs gate: a failed Job never runs again by itself. Once the cause is fixed, delete {which}: kubectl -n shop-ns delete job {delete}\n\
+         deploy-jobs gate: the next apply of the release (helm upgrade --install; kubectl apply; flux reconcile kustomization NAME, or flux reconcile helmrelease NAME --force) then creates it again and it runs; gated pods wait for it meanwhile. A change to what the Job runs makes a new Job instead, which needs no delete.\n"
     )
 }
 
@@ -207,7 +268,7 @@ fn a_failed_job_fails_the_gate_at_once_naming_its_log_and_the_command_that_runs_
     let outcome = played(&command, &[job_state(&job, FAILED)], false, false);
     assert_eq!(
         outcome.log,
-        recovery(&job, &job),
+        recovery(&job, &[]),
         "the whole message: the log command, the delete command, and what the next apply does"
     );
 }
@@ -226,7 +287,15 @@ fn a_failed_job_names_the_later_jobs_that_did_not_succeed_in_its_delete_command(
         false,
         false,
     );
-    assert_eq!(outcome.log, recovery(migrate, &format!("{migrate} {seed}")));
+    assert_eq!(outcome.log, recovery(migrate, &[seed]));
+    // A later Job that succeeded is never deleted: it would run again.
+    let outcome = played(
+        &command,
+        &[job_state(migrate, FAILED), job_state(seed, COMPLETE)],
+        false,
+        false,
+    );
+    assert_eq!(outcome.log, recovery(migrate, &[]));
     // A later Job that is not there has nothing to delete.
     let outcome = played(
         &command,
@@ -234,7 +303,7 @@ fn a_failed_job_names_the_later_jobs_that_did_not_succeed_in_its_delete_command(
         false,
         false,
     );
-    assert_eq!(outcome.log, recovery(migrate, migrate));
+    assert_eq!(outcome.log, recovery(migrate, &[]));
 }
 
 #[test]
@@ -331,7 +400,7 @@ fn an_old_pod_fails_when_the_job_that_replaced_its_own_failed() {
         false,
     );
     assert!(
-        outcome.log.ends_with(&recovery(NEW_MIGRATE, NEW_MIGRATE)),
+        outcome.log.ends_with(&recovery(NEW_MIGRATE, &[])),
         "it names the new Job and its way back:\n{}",
         outcome.log
     );
@@ -485,6 +554,39 @@ fn forbidden_while_the_role_is_not_there_yet_keeps_waiting() {
     );
 }
 
+/// A CronJob's runs are held as a workload's pods are: its gate reads the Jobs its job
+/// template names.
+#[test]
+fn a_cronjob_run_reads_what_the_cronjob_waits_for_now() {
+    let (command, job) = gate();
+    let mut command = command;
+    command[5] = "CronJob/report".to_string();
+    let listed = |out: &str| {
+        ok(
+            &format!("-n {NAMESPACE} get CronJob report {GATE_JOBS}"),
+            out,
+        )
+    };
+    check(
+        &command,
+        &[
+            not_found(&job),
+            listed(&job),
+            not_found(&job),
+            listed(NEW_MIGRATE),
+            job_state(NEW_MIGRATE, COMPLETE),
+            listed(NEW_MIGRATE),
+        ],
+        false,
+        true,
+        &[
+            &format!("waiting for Job {job} (namespace shop-ns), which is not created yet"),
+            "CronJob/report no longer waits for it: a newer release replaced it",
+            "every Job CronJob/report waits for has succeeded",
+        ],
+    );
+}
+
 #[test]
 fn a_job_never_found_makes_the_gate_give_up_and_the_kubelet_retry() {
     let (command, job) = gate();
@@ -504,14 +606,14 @@ fn the_second_job_waits_for_the_first_without_a_workload_to_read() {
     let docs = rendered(CHAINED_CASE);
     let migrate = name_of(job_doc(&docs, "migrate"));
     let seed = job_doc(&docs, "seed");
-    let gate = &seed["spec"]["template"]["spec"]["initContainers"][0];
-    assert_eq!(gate["name"], "deploy-jobs-gate");
-    let command = command_of(gate);
+    let gate = init_container(&seed["spec"]["template"], "deploy-jobs-gate");
     assert_eq!(
-        command[4..],
-        ["0", "", migrate.as_str()],
-        "no limit (the Job's deadline bounds it), no workload: it waits for the migration"
+        own_waits(seed, gate, "deploy-jobs.io/after", 2),
+        [migrate.as_str()],
+        "the seed waits for the migration"
     );
+    // No limit (the Job's deadline bounds it), no workload.
+    let command = script_command(gate, GATE_SCRIPT_START, &["0", "", &migrate]);
     // Not found is "not created yet": there is no workload to tell it was superseded.
     check(
         &command,
@@ -526,23 +628,35 @@ fn the_second_job_waits_for_the_first_without_a_workload_to_read() {
             ),
         ],
     );
+    // Where the pod knows its Job, the command names both.
+    let seed_name = name_of(seed);
+    let outcome = played_env(
+        &command,
+        &[job_state(&migrate, FAILED)],
+        false,
+        false,
+        &[("JOB_NAME", &seed_name)],
+    );
+    assert!(
+        outcome.log.contains(&format!(
+            "this pod's Job fails with it. A failed Job never runs again by itself. Once the cause is fixed, delete them: kubectl -n shop-ns delete job {migrate} {seed_name}\n"
+        )),
+        "{}",
+        outcome.log
+    );
 }
 
-/// A `deploy-jobs-rollout` script of a real render, with other arguments.
+/// The `deploy-jobs-rollout` script of a real render, with other arguments.
 fn rollout_script(args: &[&str]) -> Vec<String> {
     let docs = rendered(FOLLOWING_CASE);
     let job = job_doc(&docs, "cache-clear");
-    let rollout = &job["spec"]["template"]["spec"]["initContainers"][0];
-    assert_eq!(rollout["name"], "deploy-jobs-rollout");
-    let command = command_of(rollout);
+    let rollout = init_container(&job["spec"]["template"], "deploy-jobs-rollout");
     assert_eq!(
-        command[4..],
+        own_waits(job, rollout, "deploy-jobs.io/follows", 0),
         ["Deployment/shop", "StatefulSet/shop-postgresql"],
         "the follow-up job waits for the app and its database"
     );
-    let mut command = command[..4].to_vec();
-    command.extend(args.iter().map(|a| a.to_string()));
-    command
+    script_command(rollout, ROLLOUT_SCRIPT_START, args)
 }
 
 fn rollout(target: &str, out: &str) -> Reply {
@@ -814,6 +928,18 @@ fn recorded_replies_have_the_shape_real_kubectl_prints() {
         print(dir, &deployment("", ""), listed),
         "",
         "a template without the annotation: no Job"
+    );
+    let cronjob = object(
+        "CronJob",
+        &format!(
+            "spec:\n  schedule: '0 * * * *'\n  jobTemplate:\n    spec:\n      template:\n        metadata:\n          annotations: {{deploy-jobs.io/gate-jobs: '{NEW_MIGRATE}'}}\n        spec: {{restartPolicy: Never, containers: [{{name: c, image: i}}]}}\n"
+        ),
+    )
+    .replace("apps/v1", "batch/v1");
+    assert_eq!(
+        print(dir, &cronjob, listed),
+        NEW_MIGRATE,
+        "a CronJob's job template"
     );
     assert_eq!(
         print(dir, &deployment("", ""), DEPLOYMENT_FIELDS),

@@ -1,7 +1,8 @@
 # deploy-jobs gate: hold this pod until every Job its workload waits for has succeeded (gate
 # mode). Arguments: the seconds to wait for each Job before giving up (0: no limit; in a
 # workload's pod the kubelet then restarts this container, with backoff), the gated workload
-# as Kind/name (empty in a Job's own pod), then the Job names, in the order they run.
+# as kubectl names it, Kind/name (empty in a Job's own pod), then the Job names, in the order
+# they run. In a Job's own pod, JOB_NAME (if set) is that Job.
 # Uses only sh builtins, date, sleep and kubectl: what the default gateImage holds.
 #
 # A pod waits for the Jobs its own template names. A Job that is gone (or no longer readable)
@@ -23,9 +24,11 @@ read_job() {
   state=$(kubectl -n "$ns" get job "$1" -o 'jsonpath={.status.conditions[?(@.status=="True")].type}' 2>&1)
 }
 
-# Sets $listed to the Jobs the workload's current pod template waits for, or to kubectl's error.
+# Sets $listed to the Jobs the workload's current pod template waits for, or to kubectl's
+# error. The template is at spec.template, or a CronJob's at spec.jobTemplate.spec.template:
+# an object has one of the two, and kubectl prints nothing for the other.
 read_list() {
-  listed=$(kubectl -n "$ns" get "${workload%%/*}" "${workload#*/}" -o 'jsonpath={.spec.template.metadata.annotations.deploy-jobs\.io/gate-jobs}' 2>&1)
+  listed=$(kubectl -n "$ns" get "${workload%%/*}" "${workload#*/}" -o 'jsonpath={.spec.template.metadata.annotations.deploy-jobs\.io/gate-jobs}{.spec.jobTemplate.spec.template.metadata.annotations.deploy-jobs\.io/gate-jobs}' 2>&1)
 }
 
 # Job $1 failed. Each Job of the list waits for the one before it, so the later ones that
@@ -47,11 +50,15 @@ failed() {
   done
   echo "deploy-jobs gate: Job $1 (namespace $ns) failed; its log: kubectl -n $ns logs job/$1"
   if [ -n "$workload" ]; then
-    echo "deploy-jobs gate: a failed Job never runs again by itself. Once the cause is fixed, delete it (with the Jobs after it that did not succeed): kubectl -n $ns delete job $again"
+    which="it"
+    [ "$again" = "$1" ] || which="it and the Jobs after it, which cannot succeed without it"
+    echo "deploy-jobs gate: a failed Job never runs again by itself. Once the cause is fixed, delete $which: kubectl -n $ns delete job $again"
+  elif [ -n "${JOB_NAME:-}" ]; then
+    echo "deploy-jobs gate: this pod's Job fails with it. A failed Job never runs again by itself. Once the cause is fixed, delete them: kubectl -n $ns delete job $again $JOB_NAME"
   else
     echo "deploy-jobs gate: this pod's Job fails with it. A failed Job never runs again by itself. Once the cause is fixed, delete it: kubectl -n $ns delete job $again; and delete this pod's Job too (kubectl -n $ns get jobs shows it failed)"
   fi
-  echo "deploy-jobs gate: the next apply of the release (helm upgrade --install, kubectl apply, flux reconcile) then creates it again and it runs; gated pods wait for it meanwhile. A change to what the Job runs makes a new Job instead, which needs no delete."
+  echo "deploy-jobs gate: the next apply of the release (helm upgrade --install; kubectl apply; flux reconcile kustomization NAME, or flux reconcile helmrelease NAME --force) then creates it again and it runs; gated pods wait for it meanwhile. A change to what the Job runs makes a new Job instead, which needs no delete."
   exit 1
 }
 

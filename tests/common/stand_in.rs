@@ -98,6 +98,16 @@ pub struct Outcome {
 /// Runs `command` (`sh -c SCRIPT NAME ARGS...`) with a PATH of the image's programs only,
 /// in a pod of namespace `image.namespace`.
 pub fn play(command: &[String], replies: &[Reply], image: &Image) -> Outcome {
+    play_env(command, replies, image, &[])
+}
+
+/// [`play`], with these environment variables too (as the container's `env` sets them).
+pub fn play_env(
+    command: &[String],
+    replies: &[Reply],
+    image: &Image,
+    env: &[(&str, &str)],
+) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let bin = root.join("bin");
@@ -143,6 +153,7 @@ pub fn play(command: &[String], replies: &[Reply], image: &Image) -> Outcome {
         .env("PATH", &bin)
         .env("STAND_IN_PATH", &host_path)
         .env("POD_NAMESPACE", image.namespace)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
