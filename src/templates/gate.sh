@@ -31,27 +31,24 @@ read_list() {
   listed=$(kubectl -n "$ns" get "${workload%%/*}" "${workload#*/}" -o 'jsonpath={.spec.template.metadata.annotations.deploy-jobs\.io/gate-jobs}{.spec.jobTemplate.spec.template.metadata.annotations.deploy-jobs\.io/gate-jobs}' 2>&1)
 }
 
-# Job $1 failed. Each Job of the list waits for the one before it, so the later ones that
-# did not succeed ($rest) failed with it, or will: name them all in the command that runs
-# them again.
+# Job $1 failed. A later Job of the list ($rest) waits for it and fails with it: name those
+# that failed in the command that runs them again (only those: deleting a Job that succeeded
+# would run it again, and one still running would be killed; the kubelet runs this gate
+# again, which names a Job that failed since).
 failed() {
   again=$1
   more=$rest
   while [ -n "$more" ]; do
     later=${more%%,*}
     more=${more#*,}
-    [ -n "$later" ] || continue
-    if read_job "$later"; then
-      case " $state " in *" Complete "*) continue ;; esac
-    else
-      case $state in *NotFound* | *"not found"*) continue ;; esac
+    if [ -n "$later" ] && read_job "$later"; then
+      case " $state " in *" Failed "*) again="$again $later" ;; esac
     fi
-    again="$again $later"
   done
   echo "deploy-jobs gate: Job $1 (namespace $ns) failed; its log: kubectl -n $ns logs job/$1"
   if [ -n "$workload" ]; then
     which="it"
-    [ "$again" = "$1" ] || which="it and the Jobs after it, which cannot succeed without it"
+    [ "$again" = "$1" ] || which="it and the Jobs after it that failed with it"
     echo "deploy-jobs gate: a failed Job never runs again by itself. Once the cause is fixed, delete $which: kubectl -n $ns delete job $again"
   elif [ -n "${JOB_NAME:-}" ]; then
     echo "deploy-jobs gate: this pod's Job fails with it. A failed Job never runs again by itself. Once the cause is fixed, delete them: kubectl -n $ns delete job $again $JOB_NAME"
