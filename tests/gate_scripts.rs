@@ -741,8 +741,10 @@ fn the_follow_up_job_waits_until_each_workload_has_rolled_out_as_kubectl_means_i
 
 #[test]
 fn a_deployment_past_its_progress_deadline_fails_the_follow_up_job_as_kubectl_does() {
+    let command = rollout_script(&["Deployment/shop"]);
+    let deadline = "deploy-jobs rollout: Deployment/shop (namespace shop-ns) exceeded its progress deadline (condition Progressing, reason ProgressDeadlineExceeded), so kubectl rollout status fails and so does this Job. Why it is stuck: kubectl -n shop-ns describe Deployment shop\n";
     check(
-        &rollout_script(&["Deployment/shop"]),
+        &command,
         &[
             // kubectl reads the condition only once the generation is observed: a deadline
             // a previous rollout exceeded does not count for a new one.
@@ -755,8 +757,25 @@ fn a_deployment_past_its_progress_deadline_fails_the_follow_up_job_as_kubectl_do
         &[
             "waiting for Deployment/shop (namespace shop-ns): its spec update is not observed yet\n",
             "waiting for Deployment/shop (namespace shop-ns): 1 out of 2 new replicas have been updated\n",
-            "deploy-jobs rollout: Deployment/shop (namespace shop-ns) exceeded its progress deadline (condition Progressing, reason ProgressDeadlineExceeded), so kubectl rollout status fails and so does this Job. Why it is stuck: kubectl -n shop-ns describe Deployment shop",
+            deadline,
         ],
+    );
+    // Where the pod knows its Job, it says how to run it again.
+    let outcome = played_env(
+        &command,
+        &[rollout(
+            "Deployment/shop",
+            "6|6|ProgressDeadlineExceeded|2|3|1|1",
+        )],
+        false,
+        false,
+        &[("JOB_NAME", "shop-cache-clear-0a1b2c3d4e")],
+    );
+    assert_eq!(
+        outcome.log,
+        format!(
+            "{deadline}deploy-jobs rollout: a failed Job never runs again by itself. Once Deployment/shop has rolled out, delete it: kubectl -n shop-ns delete job shop-cache-clear-0a1b2c3d4e; the next apply of the release then creates it again and it runs.\n"
+        )
     );
 }
 

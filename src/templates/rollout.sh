@@ -1,6 +1,7 @@
 # deploy-jobs rollout: hold this Job's pod until each named workload has rolled out (gate
 # mode, jobs that run after install or upgrade). The Job's activeDeadlineSeconds bounds it.
-# Arguments: Kind/name of each workload, in this pod's namespace.
+# Arguments: Kind/name of each workload, in this pod's namespace. JOB_NAME (if set) is this
+# pod's Job.
 # Uses only sh builtins, sleep and kubectl: what the default gateImage holds.
 #
 # "Rolled out" means what `kubectl rollout status` means by it: the rules below are those of
@@ -24,6 +25,9 @@ EOF
     why="its spec update is not observed yet"
   elif [ "$progressing" = ProgressDeadlineExceeded ]; then
     echo "deploy-jobs rollout: $target (namespace $ns) exceeded its progress deadline (condition Progressing, reason ProgressDeadlineExceeded), so kubectl rollout status fails and so does this Job. Why it is stuck: kubectl -n $ns describe $kind $name"
+    if [ -n "${JOB_NAME:-}" ]; then
+      echo "deploy-jobs rollout: a failed Job never runs again by itself. Once $target has rolled out, delete it: kubectl -n $ns delete job $JOB_NAME; the next apply of the release then creates it again and it runs."
+    fi
     exit 1
   elif [ -n "$want" ] && [ "$updated" -lt "$want" ]; then
     why="$updated out of $want new replicas have been updated"
