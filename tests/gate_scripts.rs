@@ -265,12 +265,29 @@ fn recovery(failed: &str, later: &[&str]) -> String {
 #[test]
 fn a_failed_job_fails_the_gate_at_once_naming_its_log_and_the_command_that_runs_it_again() {
     let (command, job) = gate();
-    let outcome = played(&command, &[job_state(&job, FAILED)], false, false);
+    // The workload still waits for it: the failure is final.
+    let outcome = played(
+        &command,
+        &[job_state(&job, FAILED), gate_jobs(&job)],
+        false,
+        false,
+    );
     assert_eq!(
         outcome.log,
         recovery(&job, &[]),
         "the whole message: the log command, the delete command, and what the next apply does"
     );
+    // Nor can it tell that a newer release replaced it when the workload cannot be read.
+    let outcome = played(
+        &command,
+        &[
+            job_state(&job, FAILED),
+            gate_jobs_error(r#"Error from server (NotFound): deployments.apps "shop" not found"#),
+        ],
+        false,
+        false,
+    );
+    assert_eq!(outcome.log, recovery(&job, &[]));
 }
 
 #[test]
@@ -281,9 +298,14 @@ fn a_failed_job_names_the_later_jobs_that_failed_with_it_in_its_delete_command()
     };
     // The seed's own gate failed when the migration did: the seed failed too, and must be
     // deleted with it, or it would stay failed after the migration ran again.
+    let listed = jobs.join(",");
     let outcome = played(
         &command,
-        &[job_state(migrate, FAILED), job_state(seed, FAILED)],
+        &[
+            job_state(migrate, FAILED),
+            gate_jobs(&listed),
+            job_state(seed, FAILED),
+        ],
         false,
         false,
     );
@@ -293,7 +315,11 @@ fn a_failed_job_names_the_later_jobs_that_failed_with_it_in_its_delete_command()
     for state in [COMPLETE, RUNNING] {
         let outcome = played(
             &command,
-            &[job_state(migrate, FAILED), job_state(seed, state)],
+            &[
+                job_state(migrate, FAILED),
+                gate_jobs(&listed),
+                job_state(seed, state),
+            ],
             false,
             false,
         );
@@ -302,7 +328,11 @@ fn a_failed_job_names_the_later_jobs_that_failed_with_it_in_its_delete_command()
     // A later Job that is not there has nothing to delete.
     let outcome = played(
         &command,
-        &[job_state(migrate, FAILED), not_found(seed)],
+        &[
+            job_state(migrate, FAILED),
+            gate_jobs(&listed),
+            not_found(seed),
+        ],
         false,
         false,
     );
@@ -314,7 +344,12 @@ fn after_the_failed_job_is_deleted_the_gate_waits_for_it_and_passes_once_it_ran_
     let (command, job) = gate();
     // The kubelet runs the gate again after it failed; meanwhile the user deleted the Job,
     // and the next apply creates it again.
-    let first = played(&command, &[job_state(&job, FAILED)], false, false);
+    let first = played(
+        &command,
+        &[job_state(&job, FAILED), gate_jobs(&job)],
+        false,
+        false,
+    );
     assert!(
         first.log.contains(&format!("delete job {job}\n")),
         "{}",
@@ -389,6 +424,32 @@ fn an_old_pod_whose_job_was_replaced_waits_for_the_new_job_to_succeed() {
     );
 }
 
+/// The case seen on a real API server: the first install's migration failed, the next
+/// release replaced it, and the failed Job is not pruned yet.
+#[test]
+fn an_old_pod_whose_failed_job_was_replaced_waits_for_the_new_job_to_succeed() {
+    let (command, job) = gate();
+    check(
+        &command,
+        &[
+            job_state(&job, FAILED),
+            gate_jobs(NEW_MIGRATE),
+            job_state(NEW_MIGRATE, RUNNING),
+            job_state(NEW_MIGRATE, COMPLETE),
+            gate_jobs(NEW_MIGRATE),
+        ],
+        false,
+        true,
+        &[
+            &format!(
+                "Job {job} (namespace shop-ns) failed and Deployment/shop no longer waits for it: a newer release replaced it; this pod waits for the Jobs Deployment/shop waits for now: {NEW_MIGRATE}"
+            ),
+            &format!("Job {NEW_MIGRATE} (namespace shop-ns) succeeded"),
+            "every Job Deployment/shop waits for has succeeded",
+        ],
+    );
+}
+
 #[test]
 fn an_old_pod_fails_when_the_job_that_replaced_its_own_failed() {
     let (command, job) = gate();
@@ -398,6 +459,7 @@ fn an_old_pod_fails_when_the_job_that_replaced_its_own_failed() {
             not_found(&job),
             gate_jobs(NEW_MIGRATE),
             job_state(NEW_MIGRATE, FAILED),
+            gate_jobs(NEW_MIGRATE),
         ],
         false,
         false,

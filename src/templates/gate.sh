@@ -9,7 +9,8 @@
 # never lets it pass: if the workload's current template still names the Job, it is not
 # created yet; if not, a newer release replaced it, and the pod waits for the Jobs the
 # workload names now instead, reading that list again until it has seen each of them succeed.
-# An empty list means the workload is no longer gated.
+# An empty list means the workload is no longer gated. A failed Job fails the gate at once,
+# unless the workload no longer names it: then it was replaced too.
 set -u
 limit=$1
 workload=$2
@@ -68,6 +69,7 @@ while :; do
     start=$(date +%s)
     said=""
     while :; do
+      # What happened to the Job, when that may mean a newer release replaced it.
       gone=""
       if read_job "$job"; then
         case " $state " in
@@ -76,20 +78,21 @@ while :; do
             break
             ;;
           *" Failed "*)
-            failed "$job"
+            [ -n "$workload" ] || failed "$job"
+            gone="failed"
             ;;
         esac
         why="is running"
       else
         case $state in
           *NotFound* | *"not found"*)
-            gone=yes
+            gone="is gone"
             why="is not created yet"
             ;;
           *Forbidden* | *forbidden*)
             # The Role that lets this pod read the Job comes with the Job's release: not
             # applied yet, or pruned with the Job.
-            gone=yes
+            gone="is gone"
             why="cannot be read by this pod (Forbidden): the Role that grants it is not applied yet, or was removed with the Job"
             ;;
           *)
@@ -102,11 +105,11 @@ while :; do
           case ",$listed," in
             *",$job,"*) ;;
             ",,")
-              echo "deploy-jobs gate: Job $job (namespace $ns) is gone and $workload waits for no Job any more: this pod passes"
+              echo "deploy-jobs gate: Job $job (namespace $ns) $gone and $workload waits for no Job any more: this pod passes"
               exit 0
               ;;
             *)
-              echo "deploy-jobs gate: Job $job (namespace $ns) is gone and $workload no longer waits for it: a newer release replaced it; this pod waits for the Jobs $workload waits for now: $listed"
+              echo "deploy-jobs gate: Job $job (namespace $ns) $gone and $workload no longer waits for it: a newer release replaced it; this pod waits for the Jobs $workload waits for now: $listed"
               jobs=$listed
               own=""
               continue 3
@@ -115,6 +118,8 @@ while :; do
         else
           why="$why, and $workload cannot be read to tell whether a newer release replaced it: $listed"
         fi
+        # Still what the workload waits for (or it cannot tell): a failure is final.
+        [ "$gone" != failed ] || failed "$job"
       fi
       now=$(date +%s)
       if [ "$limit" -gt 0 ] && [ $((now - start)) -ge "$limit" ]; then
