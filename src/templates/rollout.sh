@@ -5,9 +5,10 @@
 # Uses only sh builtins, sleep and kubectl: what the default gateImage holds.
 #
 # "Rolled out" means what `kubectl rollout status` means by it: the rules below are those of
-# DeploymentStatusViewer, StatefulSetStatusViewer and DaemonSetStatusViewer in kubectl's
-# pkg/polymorphichelpers/rollout_status.go (k8s.io/kubectl), in the same order, with the
-# fields read in one `kubectl get` per poll. Where kubectl fails (a Deployment past its
+# DeploymentStatusViewer, StatefulSetStatusViewer and DaemonSetStatusViewer in
+# k8s.io/kubectl/pkg/polymorphichelpers/rollout_status.go (repository kubernetes/kubectl,
+# commit dee3483a3d6a; staging/src/k8s.io/kubectl/... in kubernetes/kubernetes), in the same
+# order, with the fields read in one `kubectl get` per poll. Where kubectl fails (a Deployment past its
 # progress deadline, an update strategy other than RollingUpdate) this step fails too. One
 # difference: a workload that does not exist yet is waited for, where kubectl fails at once.
 # A status count the API server leaves out is 0, as in the Go types.
