@@ -29,6 +29,9 @@ pub struct Candidate {
     pub service_account: Option<String>,
     /// Whether its pod spec lists `imagePullSecrets` of its own.
     pub pull_secrets: bool,
+    /// Whether it updates its pods only when they are deleted (`updateStrategy: OnDelete`),
+    /// which `kubectl rollout status` refuses to wait for.
+    pub on_delete: bool,
 }
 
 impl Candidate {
@@ -167,6 +170,9 @@ pub fn candidates(docs: &dyn Documents) -> Result<Vec<Candidate>> {
             pull_secrets: field("imagePullSecrets")
                 .and_then(Value::as_sequence)
                 .is_some_and(|s| !s.is_empty()),
+            on_delete: crate::documents::at(value, &["spec", "updateStrategy", "type"])
+                .and_then(Value::as_str)
+                == Some("OnDelete"),
         });
     }
     Ok(out)
@@ -271,6 +277,7 @@ mod tests {
             images: Vec::new(),
             service_account: None,
             pull_secrets: false,
+            on_delete: false,
         };
         for (kind, group, resource, arg) in [
             ("Deployment", "apps", "deployments", "Deployment"),

@@ -796,13 +796,19 @@ impl Gate {
                         || c.runs_any(ctx.app_images)
                         || prepared.reused.as_ref().is_some_and(|r| r.doc == c.doc)
                 })
-                .filter(|c| held::cannot_gate(c, &prepared.namespace).is_none())
+                .filter(|c| held::cannot_gate(c, &prepared.namespace).is_none() && !c.on_delete)
                 .collect()
         };
         let mut out = Vec::new();
         for c in chosen {
             if let Some(why) = held::cannot_gate(c, &prepared.namespace) {
                 bail!("{} cannot be followed: {why}", c.id());
+            }
+            if c.on_delete {
+                bail!(
+                    "{} cannot be followed: its updateStrategy is OnDelete, so it never rolls out by itself and `kubectl rollout status` has nothing to wait for; follow the workloads that roll out",
+                    c.id()
+                );
             }
             self.name_object(c.doc);
             self.graph
