@@ -36,15 +36,25 @@ pub trait Documents {
 }
 
 /// The workloads the stream renders as ordinary resources (hooks and ignored documents left
-/// out): document index, header and kind.
+/// out): document index, header and kind. The kinds of [`WORKLOAD_KINDS`], and any other
+/// object with a pod template (an Argo Rollout, a custom resource), found by its shape.
 pub fn workloads<'a>(
     docs: &'a dyn Documents,
 ) -> impl Iterator<Item = (usize, &'a Header, &'a str)> + 'a {
     (0..docs.count()).filter_map(move |i| {
         let header = docs.header(i)?;
         let kind = header.kind.as_deref()?;
-        (!docs.ignored(i) && !header.is_hook() && WORKLOAD_KINDS.contains(&kind))
-            .then_some((i, header, kind))
+        if docs.ignored(i) || header.is_hook() {
+            return None;
+        }
+        let has_pods = || {
+            // Parsed only when its text could hold a pod template at all.
+            docs.raw(i).contains("containers")
+                && docs
+                    .value(i)
+                    .is_ok_and(|v| matches!(Pods::of(kind, v), Some(Pods::Template(_))))
+        };
+        (WORKLOAD_KINDS.contains(&kind) || has_pods()).then_some((i, header, kind))
     })
 }
 
@@ -123,12 +133,66 @@ pub fn waited_for(
     Ok(out)
 }
 
+/// Where an object keeps the pods it runs, read from its shape rather than a list of kinds
+/// (a Deployment, a Job, an Argo Rollouts `Rollout` or any other custom resource with
+/// `spec.template`; a CronJob's `spec.jobTemplate.spec.template`; a bare Pod's `spec`), so
+/// that a kind nobody listed is still seen running pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pods {
+    /// A pod template (`metadata` and `spec`) at this path: new pods come from it.
+    Template(&'static [&'static str]),
+    /// A bare Pod: its spec is the pod's, and cannot change once it is created.
+    Bare,
+}
+
+/// Path of a CronJob's pod template.
+pub const CRONJOB_TEMPLATE: &[&str] = &["spec", "jobTemplate", "spec", "template"];
+/// Path of the pod template of every other kind that has one.
+pub const TEMPLATE: &[&str] = &["spec", "template"];
+
+impl Pods {
+    /// How this object runs pods, if it does: a pod template is a mapping whose `spec` has
+    /// `containers`.
+    pub fn of(kind: &str, value: &Value) -> Option<Pods> {
+        let has_containers = |spec: Option<&Value>| {
+            spec.and_then(|s| s.get("containers"))
+                .is_some_and(Value::is_sequence)
+        };
+        if kind == "Pod" {
+            return has_containers(value.get("spec")).then_some(Pods::Bare);
+        }
+        [CRONJOB_TEMPLATE, TEMPLATE]
+            .into_iter()
+            .find(|path| has_containers(at(value, path).and_then(|t| t.get("spec"))))
+            .map(Pods::Template)
+    }
+
+    /// The pod spec of `value`.
+    pub fn spec<'a>(&self, value: &'a Value) -> Option<&'a Value> {
+        match self {
+            Pods::Template(path) => at(value, path)?.get("spec"),
+            Pods::Bare => value.get("spec"),
+        }
+    }
+
+    /// The pod's `metadata`: the template's, or the bare Pod's own.
+    pub fn metadata<'a>(&self, value: &'a Value) -> Option<&'a Value> {
+        match self {
+            Pods::Template(path) => at(value, path)?.get("metadata"),
+            Pods::Bare => value.get("metadata"),
+        }
+    }
+}
+
+/// The value at a path of mapping keys.
+pub fn at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(value, |v, key| v.get(*key))
+}
+
 /// The pod template of a workload that has one.
 fn pod_template<'a>(kind: &str, value: &'a Value) -> Option<&'a Value> {
-    let spec = value.get("spec")?;
-    match kind {
-        "CronJob" => spec.get("jobTemplate")?.get("spec")?.get("template"),
-        "Pod" => None,
-        _ => spec.get("template"),
+    match Pods::of(kind, value)? {
+        Pods::Template(path) => at(value, path),
+        Pods::Bare => None,
     }
 }

@@ -59,6 +59,8 @@ pub struct Settings {
     pub name_prefix: Option<NamePrefix>,
     /// `activeDeadlineSeconds` of jobs that set none.
     pub default_deadline: u64,
+    /// `--namespace`: the release namespace, where a Job that reuses no container runs.
+    pub namespace: Option<String>,
 }
 
 impl Default for Settings {
@@ -67,6 +69,7 @@ impl Default for Settings {
             environment: None,
             name_prefix: None,
             default_deadline: spec::DEFAULT_DEADLINE,
+            namespace: None,
         }
     }
 }
@@ -125,39 +128,58 @@ pub fn plan_groups(
         })
         .collect();
     let chart_hooks = chart_hooks(docs);
-    let mut planned = Vec::new();
     let environment = groups.first().and_then(|g| g.settings.environment.clone());
     let several = groups.len() > 1;
-    // Who each planned job is, for messages about a clash with a later one.
-    let mut owners: Vec<String> = Vec::new();
-    for group in groups {
+    // First what every job needs, then the strategy: a strategy may weigh one job against
+    // the whole list (the gate mode holds what runs any job's image).
+    let mut prepared: Vec<Vec<Option<Prepared<'_>>>> = Vec::with_capacity(groups.len());
+    for group in &groups {
         let ctx = &group.settings;
         let origin = group.origin.as_deref();
         if let Some(prefix) = &ctx.name_prefix {
             check_prefix(prefix).map_err(|e| in_origin(e, origin))?;
         }
+        let mut jobs = Vec::with_capacity(group.jobs.len());
+        for job in &group.jobs {
+            jobs.push(if job.enabled() {
+                Some(
+                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*order)
+                        .map_err(|e| in_origin(e, origin))?,
+                )
+            } else {
+                None
+            });
+        }
+        prepared.push(jobs);
+    }
+    let app_images = app_images(prepared.iter().flatten().flatten());
+    let mut planned = Vec::new();
+    // Who each planned job is, for messages about a clash with a later one.
+    let mut owners: Vec<String> = Vec::new();
+    for (group, prepared) in groups.into_iter().zip(prepared) {
+        let origin = group.origin.as_deref();
         // With one configuration, its jobs need no document to tell them apart.
         let previous_origin = origin.filter(|_| several);
         let first = planned.len();
-        for job in group.jobs {
-            if !job.enabled() {
+        for (job, prepared) in group.jobs.into_iter().zip(prepared) {
+            let Some(mut prepared) = prepared else {
                 planned.push(PlannedJob {
                     job,
                     output: None,
                     notes: Vec::new(),
                 });
                 continue;
-            }
-            let (output, notes) = plan_job(
-                docs,
-                &job,
-                ctx,
-                &stream_labels,
-                &chart_hooks,
-                order,
-                previous_origin,
-            )
-            .map_err(|e| in_origin(e, origin))?;
+            };
+            let notes = std::mem::take(&mut prepared.notes);
+            let context = Context {
+                default_deadline: group.settings.default_deadline,
+                chart_hooks: &chart_hooks,
+                origin: previous_origin,
+                app_images: &app_images,
+            };
+            let output = order
+                .arrange(docs, &job, prepared, &context)
+                .map_err(|e| in_origin(e, origin))?;
             planned.push(PlannedJob {
                 job,
                 output: Some(output),
@@ -239,28 +261,17 @@ fn in_origin(err: anyhow::Error, origin: Option<&str>) -> anyhow::Error {
     }
 }
 
-fn plan_job(
-    docs: &dyn Documents,
-    job: &Job,
-    ctx: &Settings,
-    stream_labels: &StreamLabels,
-    chart_hooks: &[ChartHook],
-    order: &mut dyn Order,
-    origin: Option<&str>,
-) -> Result<(JobOutput, Vec<String>)> {
-    let mut prepared = prepare(docs, job, ctx, stream_labels, chart_hooks, order)?;
-    let notes = std::mem::take(&mut prepared.notes);
-    let output = order.arrange(
-        docs,
-        job,
-        prepared,
-        &Context {
-            default_deadline: ctx.default_deadline,
-            chart_hooks,
-            origin,
-        },
-    )?;
-    Ok((output, notes))
+/// The images of the containers the jobs reuse, each once: the app's.
+fn app_images<'p, 'a: 'p>(prepared: impl Iterator<Item = &'p Prepared<'a>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for p in prepared.filter(|p| p.reused.is_some()) {
+        if let Some(c) = p.pod.containers.first()
+            && !out.contains(&c.image)
+        {
+            out.push(c.image.clone());
+        }
+    }
+    out
 }
 
 fn prepare<'a>(
@@ -281,7 +292,10 @@ fn prepare<'a>(
     let instance = workload_header
         .and_then(|h| h.labels.get(INSTANCE_LABEL))
         .or(stream_labels[0].as_ref().map(|(v, _)| v.as_str()));
-    let namespace = workload_header.and_then(|h| h.namespace.clone());
+    // The reused workload's, else the release's as far as it was given.
+    let namespace = workload_header
+        .and_then(|h| h.namespace.clone())
+        .or_else(|| ctx.namespace.clone());
     // Whether the release's resources exist when the job runs is the strategy's to say.
     let absent = order.absent_at(&job.events);
     check_wait_targets(docs, job, namespace.as_deref(), absent)?;
@@ -337,6 +351,8 @@ fn prepare<'a>(
 
     let labels = pod_labels(docs, job, instance, reused.as_ref().and_then(|r| r.meta))
         .with_context(|| format!("{}.labels", job.path()))?;
+    let object_labels = object_labels(&labels, stream_labels);
+    check_listed_workloads(docs, job)?;
 
     // Hook copies of what the stream renders as ordinary resources.
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
@@ -391,11 +407,78 @@ fn prepare<'a>(
         namespace,
         pod,
         labels,
+        object_labels,
         job_name,
         references,
         external,
         reads_chart_hooks,
     })
+}
+
+/// The labels of the generated objects themselves: the pod's, and the release labels of the
+/// stream even where the pod may not carry them (a Service selecting on them would route to
+/// the Job's pod), so that `kubectl apply --prune -l` and `kubectl get -l` find every one.
+fn object_labels(
+    pod: &IndexMap<String, String>,
+    stream_labels: &StreamLabels,
+) -> IndexMap<String, String> {
+    let mut out = pod.clone();
+    for (key, first) in RELEASE_LABELS.iter().zip(stream_labels) {
+        if let Some((value, _)) = first {
+            out.entry(key.to_string()).or_insert_with(|| value.clone());
+        }
+    }
+    out
+}
+
+/// `gates` and `follows` name objects the stream renders, whatever the target: one
+/// configuration serves hook mode in one environment and gate mode in another, and a typo
+/// is caught in both.
+fn check_listed_workloads(docs: &dyn Documents, job: &Job) -> Result<()> {
+    for (key, listed) in [("gates", &job.gates), ("follows", &job.follows)] {
+        for (i, (kind, name)) in listed.iter().enumerate() {
+            let rendered = (0..docs.count()).any(|d| {
+                docs.header(d).is_some_and(|h| {
+                    !docs.ignored(d)
+                        && !h.is_hook()
+                        && h.is_kind(kind)
+                        && h.name.as_deref() == Some(name.as_str())
+                })
+            });
+            if !rendered {
+                let runs: Vec<String> = (0..docs.count())
+                    .filter(|&d| !docs.ignored(d))
+                    .filter_map(|d| docs.header(d))
+                    .filter(|h| !h.is_hook() && runs_pods(h))
+                    .map(|h| {
+                        format!(
+                            "{}/{}",
+                            h.kind.as_deref().unwrap_or_default(),
+                            h.name.as_deref().unwrap_or_default()
+                        )
+                    })
+                    .collect();
+                bail!(
+                    "{}.{key}[{i}]: {kind}/{name} is not rendered by this chart as an ordinary resource (it renders: {})",
+                    job.path(),
+                    if runs.is_empty() {
+                        "nothing that runs pods".to_string()
+                    } else {
+                        runs.join(", ")
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a header's kind is one that runs pods, for a message's list.
+fn runs_pods(header: &crate::header::Header) -> bool {
+    header
+        .kind
+        .as_deref()
+        .is_some_and(|k| WORKLOAD_KINDS.contains(&k) || k == "Rollout")
 }
 
 /// Kinds whose pods `helm --wait` waits to be Ready (not Jobs, and not CronJobs).
@@ -610,32 +693,16 @@ pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<Stri
 
 /// The pod template's metadata inside a workload (a Pod's own).
 fn pod_metadata<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
-    let meta = match kind {
-        "Pod" => value.get("metadata")?,
-        "CronJob" => value
-            .get("spec")?
-            .get("jobTemplate")?
-            .get("spec")?
-            .get("template")?
-            .get("metadata")?,
-        _ => value.get("spec")?.get("template")?.get("metadata")?,
-    };
-    meta.as_mapping()
+    crate::documents::Pods::of(kind, value)?
+        .metadata(value)?
+        .as_mapping()
 }
 
-/// The pod spec inside a workload.
+/// The pod spec inside a workload, wherever its kind keeps it.
 fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
-    let spec = value.get("spec")?;
-    let pod = match kind {
-        "Pod" => spec,
-        "CronJob" => spec
-            .get("jobTemplate")?
-            .get("spec")?
-            .get("template")?
-            .get("spec")?,
-        _ => spec.get("template")?.get("spec")?,
-    };
-    pod.as_mapping()
+    crate::documents::Pods::of(kind, value)?
+        .spec(value)?
+        .as_mapping()
 }
 
 /// The variables a job's `envFrom` provides, as far as the stream shows them: the keys of the

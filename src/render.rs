@@ -363,6 +363,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
                 environment,
                 name_prefix,
                 default_deadline,
+                namespace: options.namespace.clone(),
             },
             origin: Some(origin),
         });

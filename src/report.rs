@@ -87,6 +87,9 @@ pub struct GateJob {
     /// The workloads whose new pods wait for it to succeed.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gates: Vec<String>,
+    /// The objects that run pods and that it does not hold, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_held: Vec<NotHeld>,
     /// The workloads it waits to see rolled out before it runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub follows: Vec<String>,
@@ -100,6 +103,13 @@ pub struct GateJob {
     pub image: Option<String>,
     pub command: Option<Vec<String>>,
     pub active_deadline_seconds: u64,
+}
+
+/// An object that runs pods and that a gate-mode job does not hold.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NotHeld {
+    pub object: String,
+    pub reason: String,
 }
 
 /// A job that does not run in this environment, and why.
@@ -144,6 +154,14 @@ impl Report {
                     name: output.object.metadata.name.clone().unwrap_or_default(),
                     namespace: output.object.metadata.namespace.clone(),
                     gates: gating.gates.iter().map(|w| w.id()).collect(),
+                    not_held: gating
+                        .not_held
+                        .iter()
+                        .map(|(object, reason)| NotHeld {
+                            object: object.clone(),
+                            reason: reason.clone(),
+                        })
+                        .collect(),
                     follows: gating.follows.iter().map(|w| w.id()).collect(),
                     after: gating.after.clone(),
                     objects: output
@@ -300,6 +318,16 @@ impl Report {
             .map(str::to_string);
             let rows: Vec<[String; 7]> = self.gate.iter().map(gate_row).collect();
             table(&mut out, &header, &rows);
+            for g in self.gate.iter().filter(|g| !g.not_held.is_empty()) {
+                let _ = writeln!(
+                    out,
+                    "\n{}",
+                    bold(&format!("Runs pods, not held by {}:", g.job))
+                );
+                for n in &g.not_held {
+                    let _ = writeln!(out, "  - {}: {}", n.object, n.reason);
+                }
+            }
         } else if self.events.is_empty() {
             let _ = writeln!(out, "\nNo hooks run in this environment.");
         }
@@ -587,6 +615,61 @@ fn gate_warnings(
         if let Some(why) = &w.downtime {
             out.push(format!("{}: gates {}, but {why}", job.name(), w.id()));
         }
+        if w.kind == "Job" {
+            out.push(format!(
+                "{}: gates {}, the chart's own Job: a Job's pod template cannot change, so unless its name changes with every release (include .Release.Revision or a hash of its content), an apply after the migration changed fails with `field is immutable`",
+                job.name(),
+                w.id()
+            ));
+        }
+    }
+    let moved: Vec<&crate::order::gate::Workload> = gating
+        .gates
+        .iter()
+        .filter(|w| w.left_default.is_some())
+        .collect();
+    if let Some(first) = moved.first() {
+        let lacking: Vec<String> = moved
+            .iter()
+            .filter(|w| w.left_default == Some(crate::order::gate::PullSecrets::None))
+            .map(|w| w.id())
+            .collect();
+        out.push(format!(
+            "{}: gates {}, which ran as the namespace's `default` ServiceAccount: their pods now run as `{}`, since granting the gate's read access to `default` would grant it to every pod of the namespace{}",
+            job.name(),
+            moved.iter().map(|w| w.id()).collect::<Vec<_>>().join(", "),
+            first.service_account,
+            if lacking.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ". Image pull secrets that `default` carries do not come along: list them in the imagePullSecrets of {}",
+                    lacking.join(", ")
+                )
+            }
+        ));
+    }
+    if !gating.volatile.is_empty() {
+        out.push(format!(
+            "{}: the app's pod annotations {} change with every render or config change and are left out of the Job's pod, whose content names the Job (the config it reads is in that name already): copied, they would run the job again at deploys that change nothing of its own",
+            job.name(),
+            gating
+                .volatile
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let (image, _) = main_command(&output.object);
+    if let Some(tag) = image
+        .as_deref()
+        .and_then(crate::order::gate::held::mutable_tag)
+    {
+        out.push(format!(
+            "{}: its image's tag is {tag}: an image pushed again under the same tag does not change the Job's name, so the job does not run again; use a versioned tag or a digest",
+            job.name()
+        ));
     }
     if !gating.follows.is_empty() && output.source_waited_for_readiness {
         out.push(format!(

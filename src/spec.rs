@@ -167,10 +167,12 @@ pub struct JobSpec {
     /// kubectl calls; pass helm a `--timeout` longer than both.
     #[serde(default)]
     pub stop_timeout_seconds: Option<u64>,
-    /// `--target gate`: the workloads whose new pods wait for this job (`Deployment/name`,
-    /// `StatefulSet/name`, `DaemonSet/name`); default: the one whose container it reuses.
+    /// `--target gate`: the objects whose new pods wait for this job (`Kind/name` of anything
+    /// with a pod template: `Deployment/web`, `CronJob/report`, `Rollout/web`); default: every
+    /// one that runs the app's image, except what the job waits for. Accepted, and checked
+    /// against the stream, with the hook targets too, where hooks order the jobs instead.
     #[serde(default)]
-    #[schemars(schema_with = "rollout_list_schema")]
+    #[schemars(schema_with = "gate_list_schema")]
     pub gates: Vec<String>,
     /// `--target gate`: the workloads a post-install/post-upgrade job waits to see rolled
     /// out before it runs; default: the one whose container it reuses.
@@ -344,6 +346,14 @@ fn exclusive_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
             {"type": "array", "items": {"type": "string", "pattern": "^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}, "minItems": 1},
             {"type": "null"}
         ]
+    })
+}
+
+fn gate_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "With --target gate: the objects whose new pods wait for the job, as Kind/name of anything with a pod template.",
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}
     })
 }
 
@@ -790,8 +800,12 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
         if spec.stop_timeout_seconds == Some(0) {
             return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
         }
-        let gates = rollout_workloads(&spec.gates, &format!("{path}.gates"))?;
-        let follows = rollout_workloads(&spec.follows, &format!("{path}.follows"))?;
+        let gates = listed_objects(&spec.gates, &format!("{path}.gates"), None)?;
+        let follows = listed_objects(
+            &spec.follows,
+            &format!("{path}.follows"),
+            Some(ROLLOUT_KINDS),
+        )?;
         out.push(Job {
             index,
             spec: spec.clone(),
@@ -1201,19 +1215,19 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
 }
 
 fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
-    const KINDS: &[&str] = crate::documents::WORKLOAD_KINDS;
     let Some((kind, name)) = w.split_once('/') else {
         return err(
             path,
             format!("expected Kind/name, like Deployment/web; got `{w}`"),
         );
     };
-    if !KINDS.contains(&kind) {
+    // Any kind with a pod template (a Rollout too): the planner finds it by its shape.
+    if !is_kind_name(kind) {
         return err(
             path,
             format!(
-                "unknown workload kind `{kind}`; expected one of {}",
-                KINDS.join(", ")
+                "`{kind}` is not a Kubernetes kind (like {})",
+                crate::documents::WORKLOAD_KINDS.join(", ")
             ),
         );
     }
@@ -1226,18 +1240,35 @@ fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
 /// Kinds that roll out pods from a template: what a gate holds and a rollout wait follows.
 pub const ROLLOUT_KINDS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
 
-/// A list of `Kind/name` of [`ROLLOUT_KINDS`], each once.
-fn rollout_workloads(list: &[String], path: &str) -> Result<Vec<(String, String)>, SpecError> {
+/// A list of `Kind/name`, each once: of `kinds`, or of any kind (a gate holds whatever has a
+/// pod template, custom resources too; the planner checks that the stream renders it).
+fn listed_objects(
+    list: &[String],
+    path: &str,
+    kinds: Option<&[&str]>,
+) -> Result<Vec<(String, String)>, SpecError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (i, item) in list.iter().enumerate() {
         let item_path = format!("{path}[{i}]");
-        let (kind, name) = parse_workload(item, &item_path)?;
-        if !ROLLOUT_KINDS.contains(&kind.as_str()) {
+        let (kind, name) = match item.split_once('/') {
+            Some((kind, name)) if is_kind_name(kind) && !name.is_empty() => {
+                (kind.to_string(), name.to_string())
+            }
+            _ => {
+                return err(
+                    item_path,
+                    format!("expected Kind/name, like Deployment/web; got `{item}`"),
+                );
+            }
+        };
+        if let Some(kinds) = kinds
+            && !kinds.contains(&kind.as_str())
+        {
             return err(
                 item_path,
                 format!(
-                    "a {kind} does not roll out pods; expected {}",
-                    ROLLOUT_KINDS.join(", ")
+                    "a {kind} does not roll out pods the way `kubectl rollout status` follows; expected {}",
+                    kinds.join(", ")
                 ),
             );
         }
@@ -1246,6 +1277,12 @@ fn rollout_workloads(list: &[String], path: &str) -> Result<Vec<(String, String)
         }
     }
     Ok(out)
+}
+
+/// A Kubernetes kind: a capital letter, then letters and digits.
+fn is_kind_name(kind: &str) -> bool {
+    kind.starts_with(|c: char| c.is_ascii_uppercase())
+        && kind.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 fn parse_target(t: &str, path: &str) -> Result<(String, u16), SpecError> {

@@ -80,7 +80,7 @@ fn options() -> Options {
     Options {
         values: vec![ValuesFile {
             name: "values.yaml".into(),
-            text: "deploy_jobs:\n- name: migrate\n  container: app\n  command: [migrate]\n- name: after\n  image: x\n  when: post-upgrade\n".into(),
+            text: "deploy_jobs:\n- name: migrate\n  container: app\n  command: [migrate]\n- name: after\n  image: x\n  when: post-install,post-upgrade\n".into(),
         }],
         ..Options::default()
     }

@@ -37,11 +37,22 @@ fn generated(stream: &str) -> Vec<String> {
         .collect()
 }
 
-/// A workload the gate mode rewrote (its gate initContainer and token volume included).
+/// A workload the gate mode rewrote (its gate initContainer and token volume included),
+/// where its pod template is (a CronJob's too), of a kind the Kubernetes schema has: a
+/// custom resource (an Argo Rollout) has none to validate against.
 fn is_gated(value: &Value) -> bool {
-    value["spec"]["template"]["metadata"]["annotations"]
-        [deploy_jobs::order::gate::GATE_JOBS_ANNOTATION]
-        .is_string()
+    let builtin = value["apiVersion"]
+        .as_str()
+        .is_some_and(|v| !v.contains('.') || v.contains(".k8s.io/"));
+    let template = &value["spec"]["jobTemplate"]["spec"]["template"];
+    let template = if template.is_mapping() {
+        template
+    } else {
+        &value["spec"]["template"]
+    };
+    builtin
+        && template["metadata"]["annotations"][deploy_jobs::order::gate::GATE_JOBS_ANNOTATION]
+            .is_string()
 }
 
 #[test]

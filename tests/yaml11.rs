@@ -27,8 +27,12 @@ fn generated_texts(rendered: &str) -> Vec<String> {
             let v: Value = serde_norway::from_str(d.yaml()).unwrap_or(Value::Null);
             // Generated, or a workload the gate mode rewrote.
             !v["metadata"]["annotations"]["deploy-jobs.io/job"].is_null()
-                || !v["spec"]["template"]["metadata"]["annotations"]["deploy-jobs.io/gate-jobs"]
-                    .is_null()
+                || [
+                    &v["spec"]["template"],
+                    &v["spec"]["jobTemplate"]["spec"]["template"],
+                ]
+                .iter()
+                .any(|t| !t["metadata"]["annotations"]["deploy-jobs.io/gate-jobs"].is_null())
         })
         .map(|d| d.raw.to_string())
         .collect()

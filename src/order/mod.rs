@@ -102,7 +102,10 @@ pub struct Prepared<'a> {
     /// The Job's namespace (the reused workload's); `None` is the release's.
     pub namespace: Option<String>,
     pub pod: PodSpec,
+    /// The pod's labels.
     pub labels: IndexMap<String, String>,
+    /// The generated objects' own labels: the pod's and every release label of the stream.
+    pub object_labels: IndexMap<String, String>,
     /// `<prefix>-<job>`, fitted to a Job name.
     pub job_name: String,
     /// What the pod references, in kind order (Secrets first), each once.
@@ -134,6 +137,8 @@ pub struct Context<'a> {
     pub chart_hooks: &'a [ChartHook],
     /// The DeployJobs document of the job, when there are several (for messages).
     pub origin: Option<&'a str>,
+    /// The images of the containers the list's jobs reuse: the app's.
+    pub app_images: &'a [String],
 }
 
 /// The objects generated for an enabled job.
@@ -281,7 +286,7 @@ pub fn job_object(
         metadata: ObjectMeta {
             name: Some(prepared.job_name.clone()),
             namespace: prepared.namespace.clone(),
-            labels: prepared.labels.clone(),
+            labels: prepared.object_labels.clone(),
             annotations,
         },
         spec: k8s::JobSpec {

@@ -1,0 +1,293 @@
+//! What runs pods in the release, and which of it a gate-mode job holds.
+//!
+//! Every ordinary object of the stream that runs pods is a candidate, whatever its kind is
+//! called (see [`Pods`]): Deployments, StatefulSets, DaemonSets, ReplicaSets, CronJobs, the
+//! chart's own Jobs, Argo Rollouts, any custom resource with a pod template. By default a job
+//! that gates the app holds every candidate that runs one of the app's images (those of the
+//! containers the list's jobs reuse, or every candidate when they reuse none), except what
+//! it waits for. Each candidate it does not hold is named with the reason, for
+//! `plan`. The graph decides what would deadlock; this file only classifies.
+
+use anyhow::Result;
+use serde_norway::Value;
+
+use crate::documents::{Documents, Pods, WORKLOAD_KINDS};
+
+/// An object of the stream that runs pods.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    pub doc: usize,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    /// Its API group (`apps`; empty for the core group).
+    pub group: String,
+    pub pods: Pods,
+    /// The images of its containers and init containers.
+    pub images: Vec<String>,
+    /// Its pods' ServiceAccount; `None` when they run as the namespace's `default`.
+    pub service_account: Option<String>,
+    /// Whether its pod spec lists `imagePullSecrets` of its own.
+    pub pull_secrets: bool,
+    /// Whether it updates its pods only when they are deleted (`updateStrategy: OnDelete`),
+    /// which `kubectl rollout status` refuses to wait for.
+    pub on_delete: bool,
+}
+
+impl Candidate {
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+
+    /// The RBAC resource: kubectl's guess from the kind (`meta.UnsafeGuessKindToResource`),
+    /// right for every built-in kind and for the custom resources that follow the convention.
+    pub fn resource(&self) -> String {
+        let singular = self.kind.to_lowercase();
+        if let Some(stem) = singular.strip_suffix('y') {
+            format!("{stem}ies")
+        } else if singular.ends_with('s') {
+            format!("{singular}es")
+        } else {
+            format!("{singular}s")
+        }
+    }
+
+    /// How the gate script names it to `kubectl get`: the kind for the built-in kinds,
+    /// `resource.group` for others, which no other API group's kind can shadow.
+    pub fn kubectl_type(&self) -> String {
+        if WORKLOAD_KINDS.contains(&self.kind.as_str()) || self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.resource(), self.group)
+        }
+    }
+
+    /// Whether any of its containers runs one of these images, or a sibling of one (see
+    /// [`same_app`]).
+    pub fn runs_any(&self, images: &[String]) -> bool {
+        self.images
+            .iter()
+            .any(|i| images.iter().any(|a| same_app(a, i)))
+    }
+}
+
+/// `registry.example.com/shop` of `registry.example.com/shop:2.0@sha256:...`.
+pub fn repository(image: &str) -> &str {
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
+    match image.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => name,
+        _ => image,
+    }
+}
+
+/// Whether two images are one app's: the same repository (a worker pinned to another tag of
+/// the app's image is still the app), or siblings published together, in the same
+/// repository path with the same version tag (`mastodon/mastodon-streaming:v4.6.3` beside
+/// `mastodon/mastodon:v4.6.3`, GitLab's one image per component). A tag that is pushed
+/// again (`latest`, none) says nothing about a version, and an image with no path (Docker
+/// Hub's official `redis:7`) has no siblings.
+pub fn same_app(a: &str, b: &str) -> bool {
+    let (ra, rb) = (repository(a), repository(b));
+    if ra == rb {
+        return true;
+    }
+    let tag = |image: &str| {
+        let image = image.split_once('@').map_or(image, |(name, _)| name);
+        let last = image.rsplit('/').next().unwrap_or(image);
+        last.split_once(':').map(|(_, t)| t.to_string())
+    };
+    let path = |repo: &str| repo.rsplit_once('/').map(|(p, _)| p.to_string());
+    let versioned = tag(a).filter(|t| mutable_tag(a).is_none() && !t.is_empty());
+    versioned.is_some() && versioned == tag(b) && path(ra).is_some() && path(ra) == path(rb)
+}
+
+/// The tag of an image that may be pushed again under the same name (`latest`, or none),
+/// which a Job's name, made from its content, cannot see change.
+pub fn mutable_tag(image: &str) -> Option<&str> {
+    if image.contains('@') {
+        return None;
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        None => Some("latest (no tag)"),
+        Some((_, "latest")) => Some("latest"),
+        Some(_) => None,
+    }
+}
+
+/// Every ordinary object of the stream that runs pods (not hooks, not the configuration,
+/// not deploy-jobs' own output), in stream order.
+pub fn candidates(docs: &dyn Documents) -> Result<Vec<Candidate>> {
+    let mut out = Vec::new();
+    for i in 0..docs.count() {
+        let Some(header) = docs.header(i) else {
+            continue;
+        };
+        let Some(kind) = header.kind.as_deref() else {
+            continue;
+        };
+        // Parsed only when it can hold a pod spec at all.
+        if docs.ignored(i) || header.is_hook() || !docs.raw(i).contains("containers") {
+            continue;
+        }
+        let value = docs.value(i)?;
+        let Some(pods) = Pods::of(kind, value) else {
+            continue;
+        };
+        let spec = pods.spec(value);
+        let field = |key: &str| spec.and_then(|s| s.get(key));
+        let images = ["initContainers", "containers"]
+            .iter()
+            .filter_map(|key| field(key)?.as_sequence())
+            .flatten()
+            .filter(|c| {
+                c.get("name")
+                    .and_then(Value::as_str)
+                    .is_none_or(|n| !n.starts_with("deploy-jobs-"))
+            })
+            .filter_map(|c| Some(c.get("image")?.as_str()?.to_string()))
+            .collect();
+        let service_account = field("serviceAccountName")
+            .or_else(|| field("serviceAccount"))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && *s != "default")
+            .map(str::to_string);
+        let group = header
+            .api_version
+            .as_deref()
+            .and_then(|v| v.split_once('/'))
+            .map(|(g, _)| g.to_string())
+            .unwrap_or_default();
+        out.push(Candidate {
+            doc: i,
+            kind: kind.to_string(),
+            name: header.name.clone().unwrap_or_default(),
+            namespace: header.namespace.clone(),
+            group,
+            pods,
+            images,
+            service_account,
+            pull_secrets: field("imagePullSecrets")
+                .and_then(Value::as_sequence)
+                .is_some_and(|s| !s.is_empty()),
+            on_delete: crate::documents::at(value, &["spec", "updateStrategy", "type"])
+                .and_then(Value::as_str)
+                == Some("OnDelete"),
+        });
+    }
+    Ok(out)
+}
+
+/// Why a candidate cannot take a gate at all, if it cannot.
+pub fn cannot_gate(candidate: &Candidate, job_namespace: &Option<String>) -> Option<String> {
+    if candidate.pods == Pods::Bare {
+        return Some(
+            "a bare Pod: its containers cannot change once it is created, so it cannot take a gate; run it from a Deployment or a Job".to_string(),
+        );
+    }
+    if candidate.namespace != *job_namespace {
+        let place = |ns: &Option<String>| match ns {
+            Some(ns) => format!("namespace `{ns}`"),
+            None => "the release namespace".to_string(),
+        };
+        return Some(format!(
+            "rendered in {}, while the Job runs in {}: a gate reads its Job through a Role in its own namespace",
+            place(&candidate.namespace),
+            place(job_namespace)
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repositories_ignore_tags_and_digests_but_not_registry_ports() {
+        for (image, repo) in [
+            ("shop", "shop"),
+            ("shop:2.0", "shop"),
+            (
+                "registry.example.com:5000/shop",
+                "registry.example.com:5000/shop",
+            ),
+            (
+                "registry.example.com:5000/shop:2.0",
+                "registry.example.com:5000/shop",
+            ),
+            ("shop@sha256:abc", "shop"),
+            ("shop:2.0@sha256:abc", "shop"),
+        ] {
+            assert_eq!(repository(image), repo, "{image}");
+        }
+    }
+
+    #[test]
+    fn siblings_share_a_path_and_a_version() {
+        for (a, b, same) in [
+            ("mastodon/mastodon:v4.6.3", "mastodon/mastodon:v4.6.2", true),
+            (
+                "mastodon/mastodon:v4.6.3",
+                "mastodon/mastodon-streaming:v4.6.3",
+                true,
+            ),
+            ("ghcr.io/a/cng/web:v18", "ghcr.io/a/cng/sidekiq:v18", true),
+            (
+                "mastodon/mastodon:v4.6.3",
+                "mastodon/mastodon-streaming:v4.6.2",
+                false,
+            ),
+            (
+                "mastodon/mastodon:latest",
+                "mastodon/streaming:latest",
+                false,
+            ),
+            ("redis:7", "postgres:7", false),
+            (
+                "apache/airflow:3.0.2",
+                "prometheus/statsd-exporter:3.0.2",
+                false,
+            ),
+            ("bitnami/redis:7.4.1", "bitnami/postgresql:17.2.0", false),
+        ] {
+            assert_eq!(same_app(a, b), same, "{a} and {b}");
+            assert_eq!(same_app(b, a), same, "{b} and {a}");
+        }
+    }
+
+    #[test]
+    fn only_latest_or_no_tag_is_mutable() {
+        assert_eq!(mutable_tag("shop"), Some("latest (no tag)"));
+        assert_eq!(mutable_tag("registry:5000/shop"), Some("latest (no tag)"));
+        assert_eq!(mutable_tag("shop:latest"), Some("latest"));
+        assert_eq!(mutable_tag("shop:2.0"), None);
+        assert_eq!(mutable_tag("shop@sha256:abc"), None);
+    }
+
+    #[test]
+    fn resources_follow_kubectls_guess() {
+        let c = |kind: &str, group: &str| Candidate {
+            doc: 0,
+            kind: kind.into(),
+            name: "x".into(),
+            namespace: None,
+            group: group.into(),
+            pods: Pods::Template(crate::documents::TEMPLATE),
+            images: Vec::new(),
+            service_account: None,
+            pull_secrets: false,
+            on_delete: false,
+        };
+        for (kind, group, resource, arg) in [
+            ("Deployment", "apps", "deployments", "Deployment"),
+            ("CronJob", "batch", "cronjobs", "CronJob"),
+            ("Rollout", "argoproj.io", "rollouts", "rollouts.argoproj.io"),
+            ("Policy", "example.com", "policies", "policies.example.com"),
+            ("Ingress", "", "ingresses", "Ingress"),
+        ] {
+            assert_eq!(c(kind, group).resource(), resource);
+            assert_eq!(c(kind, group).kubectl_type(), arg);
+        }
+    }
+}
