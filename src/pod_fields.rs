@@ -72,7 +72,7 @@ pub const POD: &[Field] = &[
         Adapted(
             "the pod's, then those of the ServiceAccount the app runs as when the stream renders it",
         ),
-        "the same pull rights: the Job runs as another ServiceAccount, whose pull secrets are not the app's; when the stream does not render the app's ServiceAccount, `plan` warns",
+        "the same pull rights: the Job runs as another ServiceAccount, whose pull secrets are not the app's; when the stream does not render the app's ServiceAccount and the pod lists none of its own, `plan` warns (unless the job runs as that ServiceAccount)",
     ),
     f(
         "securityContext",
@@ -189,7 +189,7 @@ pub const POD: &[Field] = &[
         Adapted(
             "the job's `serviceAccountName`, else none (`automountServiceAccountToken: false`)",
         ),
-        "the app's ServiceAccount may not exist yet at pre-install, and its token may grant more than a migration needs; `plan` warns when the app has one and the job does not run as it",
+        "the app's ServiceAccount may not exist yet at pre-install, and its token may grant more than a migration needs; its pull secrets come along (see `imagePullSecrets`)",
     ),
     f(
         "serviceAccount",
