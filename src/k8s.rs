@@ -175,6 +175,22 @@ impl RefKind {
 }
 
 impl PodSpec {
+    /// Whether the pod runs on Windows nodes: `os.name: windows` (which makes the API server
+    /// reject Linux-only settings) or a node selector that picks Windows nodes.
+    pub fn runs_on_windows(&self) -> bool {
+        self.copied
+            .get("os")
+            .and_then(|os| os.get("name"))
+            .and_then(Value::as_str)
+            == Some("windows")
+            || self
+                .node_selector
+                .as_ref()
+                .and_then(|s| s.get("kubernetes.io/os"))
+                .and_then(Value::as_str)
+                == Some("windows")
+    }
+
     /// Calls `visit` with every Secret and ConfigMap name the pod refers to (env, envFrom,
     /// volumes including projected sources and a CSI driver's `nodePublishSecretRef`,
     /// imagePullSecrets), letting it rewrite the name.

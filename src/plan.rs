@@ -837,28 +837,12 @@ fn service_host(
     }
 }
 
-/// Whether a pod runs on Windows nodes: `os.name: windows` (which makes the API server
-/// reject Linux-only settings) or a node selector that picks Windows nodes.
-fn runs_on_windows(pod: &PodSpec) -> bool {
-    pod.copied
-        .get("os")
-        .and_then(|os| os.get("name"))
-        .and_then(Value::as_str)
-        == Some("windows")
-        || pod
-            .node_selector
-            .as_ref()
-            .and_then(|s| s.get("kubernetes.io/os"))
-            .and_then(Value::as_str)
-            == Some("windows")
-}
-
 /// Refuses deploy-jobs' own steps in a Windows pod (the wait-for step of `waitFor`, the
 /// restore hint of `exclusive`): they are Linux shell scripts in a Linux image, hardened
 /// with Linux-only settings (seccomp, capabilities, `runAsUser`) that the API server rejects
 /// in a pod with `os.name: windows`, and that no Windows node could run.
 fn check_linux(job: &Job, pod: &PodSpec) -> Result<()> {
-    if !runs_on_windows(pod) {
+    if !pod.runs_on_windows() {
         return Ok(());
     }
     let (key, step, instead) = if !job.wait_for.is_empty() {

@@ -29,6 +29,8 @@ pub struct Candidate {
     pub service_account: Option<String>,
     /// Whether its pod spec lists `imagePullSecrets` of its own.
     pub pull_secrets: bool,
+    /// Whether its pods run on Windows nodes, where no Linux gate container runs.
+    pub windows: bool,
     /// Whether it updates its pods only when they are deleted (`updateStrategy: OnDelete`),
     /// which `kubectl rollout status` refuses to wait for.
     pub on_delete: bool,
@@ -170,6 +172,14 @@ pub fn candidates(docs: &dyn Documents) -> Result<Vec<Candidate>> {
             pull_secrets: field("imagePullSecrets")
                 .and_then(Value::as_sequence)
                 .is_some_and(|s| !s.is_empty()),
+            windows: field("os")
+                .and_then(|os| os.get("name"))
+                .and_then(Value::as_str)
+                == Some("windows")
+                || field("nodeSelector")
+                    .and_then(|s| s.get("kubernetes.io/os"))
+                    .and_then(Value::as_str)
+                    == Some("windows"),
             on_delete: crate::documents::at(value, &["spec", "updateStrategy", "type"])
                 .and_then(Value::as_str)
                 == Some("OnDelete"),
@@ -183,6 +193,11 @@ pub fn cannot_gate(candidate: &Candidate, job_namespace: &Option<String>) -> Opt
     if candidate.pods == Pods::Bare {
         return Some(
             "a bare Pod: its containers cannot change once it is created, so it cannot take a gate; run it from a Deployment or a Job".to_string(),
+        );
+    }
+    if candidate.windows {
+        return Some(
+            "its pods run on Windows nodes, and the gate is a Linux container (kubectl in Alpine) that no Windows node runs; hold it with hooks (Helm 4, Argo CD), or let its app wait for the migration itself".to_string(),
         );
     }
     if candidate.namespace != *job_namespace {
@@ -277,6 +292,7 @@ mod tests {
             images: Vec::new(),
             service_account: None,
             pull_secrets: false,
+            windows: false,
             on_delete: false,
         };
         for (kind, group, resource, arg) in [

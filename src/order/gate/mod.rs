@@ -233,6 +233,12 @@ impl Order for Gate {
             .find(|(ns, ..)| *ns == namespace)
             .map(|(_, name, deadline, node)| (name.clone(), *deadline, *node));
         self.add_own_waits(docs, job, node, previous.as_ref().map(|p| p.2))?;
+        if prepared.pod.runs_on_windows() {
+            bail!(
+                "{}.container: the reused pod runs on Windows nodes, and --target gate adds Linux containers to the Job's pod (the gate that keeps the jobs in order, kubectl in Alpine), which no Windows node runs; deploy this job with hooks (Helm 4, Argo CD), or give it a Linux `image` of its own",
+                job.path()
+            );
+        }
         let account = own_account(job, &prepared);
         let (gates, not_held, follows) = if gating {
             let (gates, not_held) = self
