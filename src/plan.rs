@@ -23,10 +23,7 @@ use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
 use crate::spec::{self, Job};
 
-/// Label that marks a generated pod as deploy-jobs' own.
-pub const JOB_LABEL: &str = "deploy-jobs.io/job";
-const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub use crate::facts::{COMPONENT_LABEL, INSTANCE_LABEL, JOB_LABEL, RELEASE_LABELS};
 
 /// Everything the planner decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +71,6 @@ impl Default for Settings {
     }
 }
 
-/// Labels that name the release, in the order they are looked for: the Kubernetes
-/// recommended one, then the older convention of many charts.
-pub const RELEASE_LABELS: &[&str] = &[INSTANCE_LABEL, "release"];
-
 /// The prefix of generated names, and where it was set (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePrefix {
@@ -88,19 +81,6 @@ pub struct NamePrefix {
 
 /// The first value of each of [`RELEASE_LABELS`] in the stream, with its document.
 type StreamLabels = Vec<Option<(String, usize)>>;
-
-/// Plans every job.
-pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
-    plan_groups(
-        docs,
-        vec![Group {
-            jobs,
-            settings: ctx.clone(),
-            origin: None,
-        }],
-        &mut crate::order::hooks::Hooks::new(crate::helm::DEFAULT_TIMEOUT)?,
-    )
-}
 
 /// The jobs of one configuration: an umbrella chart renders one DeployJobs document per
 /// subchart, each with its own name prefix and environment.

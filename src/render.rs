@@ -328,7 +328,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         });
     }
     let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
-    let mut order = order::strategy(options.target, timeout)?;
+    let mut order = strategy(options.target, timeout)?;
     let default_deadline = order.default_deadline();
     let mut groups = Vec::with_capacity(configs.len());
     // The templates folder of each planned job, in plan order.
@@ -420,6 +420,16 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     Ok(Rendered {
         stream: out,
         plan: Some(plan),
+    })
+}
+
+/// The strategy for `target`, under Helm's `--timeout` of `timeout` seconds: the one place
+/// that names them.
+fn strategy(target: Target, timeout: u64) -> Result<Box<dyn Order>> {
+    Ok(match target {
+        Target::Helm => Box::new(order::hooks::Hooks::new(timeout)?),
+        Target::ArgoCd => Box::new(order::argocd::ArgoCd::new()),
+        Target::Gate => Box::new(order::gate::Gate::new(timeout)?),
     })
 }
 

@@ -9,22 +9,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_norway::Value;
 
-use crate::exclusive::Target;
+use crate::order::StopTarget;
 use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
-
-/// Events in the order of a release's life.
-const EVENT_ORDER: &[&str] = &[
-    "pre-install",
-    "post-install",
-    "pre-upgrade",
-    "post-upgrade",
-    "pre-rollback",
-    "post-rollback",
-    "pre-delete",
-    "post-delete",
-    "test",
-];
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -267,7 +254,7 @@ impl Report {
                 }
             }
         }
-        events.sort_by_key(|e| EVENT_ORDER.iter().position(|o| *o == e.event));
+        events.sort_by_key(|e| crate::facts::life_order(&e.event));
         for e in &mut events {
             e.hooks
                 .sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
@@ -452,9 +439,9 @@ fn main_command(object: &crate::k8s::Job) -> (Option<String>, Option<Vec<String>
 }
 
 /// `(stop) Deployment/web StatefulSet/db`.
-fn step<'a>(name: &str, targets: impl IntoIterator<Item = &'a Target>) -> Vec<String> {
+fn step<'a>(name: &str, targets: impl IntoIterator<Item = &'a StopTarget>) -> Vec<String> {
     std::iter::once(format!("({name})"))
-        .chain(targets.into_iter().map(Target::id))
+        .chain(targets.into_iter().map(StopTarget::id))
         .collect()
 }
 
@@ -523,7 +510,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
         let post = job
             .events
             .iter()
-            .any(|e| e == "post-install" || e == "post-upgrade");
+            .any(|e| crate::facts::AFTER_APP_EVENTS.contains(&e.as_str()));
         if post && output.source_waited_for_readiness {
             out.push(format!(
                 "{}: runs after install/upgrade and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, `helm --wait` deadlocks (Helm waits for the app before it runs post hooks); run it pre-install/pre-upgrade instead, or, when it needs a database the release itself installs (which does not exist at pre-install), deploy with --target gate, where the app's new pods wait for the Job in the cluster",
@@ -608,7 +595,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
 fn gate_warnings(
     job: &spec::Job,
     output: &crate::plan::JobOutput,
-    gating: &crate::order::gate::Gating,
+    gating: &crate::order::Gating,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for w in &gating.gates {
@@ -623,7 +610,7 @@ fn gate_warnings(
             ));
         }
     }
-    let moved: Vec<&crate::order::gate::Workload> = gating
+    let moved: Vec<&crate::order::Workload> = gating
         .gates
         .iter()
         .filter(|w| w.left_default.is_some())
@@ -631,7 +618,7 @@ fn gate_warnings(
     if let Some(first) = moved.first() {
         let lacking: Vec<String> = moved
             .iter()
-            .filter(|w| w.left_default == Some(crate::order::gate::PullSecrets::None))
+            .filter(|w| w.left_default == Some(crate::order::PullSecrets::None))
             .map(|w| w.id())
             .collect();
         out.push(format!(
@@ -662,10 +649,7 @@ fn gate_warnings(
         ));
     }
     let (image, _) = main_command(&output.object);
-    if let Some(tag) = image
-        .as_deref()
-        .and_then(crate::order::gate::held::mutable_tag)
-    {
+    if let Some(tag) = image.as_deref().and_then(crate::images::mutable_tag) {
         out.push(format!(
             "{}: its image's tag is {tag}: an image pushed again under the same tag does not change the Job's name, so the job does not run again; use a versioned tag or a digest",
             job.name()
@@ -684,10 +668,10 @@ fn gate_warnings(
 
 /// What an exclusive job stops, what it leaves running, and whether its stop step fits in
 /// the time Helm gives it.
-fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<String> {
+fn exclusive_warnings(job: &spec::Job, stop: &crate::order::Stop) -> Vec<String> {
     let name = job.name();
-    let ids: Vec<String> = stop.targets.iter().map(Target::id).collect();
-    let restarted: Vec<String> = stop.restarted().map(Target::id).collect();
+    let ids: Vec<String> = stop.targets.iter().map(StopTarget::id).collect();
+    let restarted: Vec<String> = stop.restarted().map(StopTarget::id).collect();
     let slowest = stop
         .slowest()
         .map(|t| {
@@ -710,7 +694,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<Str
         } else {
             format!(
                 " (a start step at {} restores {}, whose manifest leaves `replicas` out)",
-                crate::exclusive::start_events(&job.events).join(", "),
+                crate::order::output::start_events(&job.events).join(", "),
                 restarted.join(", ")
             )
         }
@@ -741,7 +725,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<Str
             slow.id(),
             slow.stop_reason(),
             stop.wait_seconds,
-            need + crate::exclusive::STOP_OVERHEAD_SECONDS + crate::helm::TIMEOUT_MARGIN
+            need + crate::order::output::STOP_OVERHEAD_SECONDS + crate::helm::TIMEOUT_MARGIN
         ));
     }
     let deadline = stop.stop_job.spec.active_deadline_seconds;
@@ -749,7 +733,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<Str
         out.push(format!(
             "{name}: its stop step may run {deadline}s (stopTimeoutSeconds {} plus {}s for its kubectl calls), longer than Helm's default --timeout of 5m allows: give Helm the --timeout given to deploy-jobs ({}s or more)",
             stop.wait_seconds,
-            crate::exclusive::STOP_OVERHEAD_SECONDS,
+            crate::order::output::STOP_OVERHEAD_SECONDS,
             stop.helm_timeout()
         ));
     }

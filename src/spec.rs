@@ -13,21 +13,7 @@ use serde_norway::Value;
 
 use crate::header::describe;
 
-/// Hook events Helm knows; any other makes Helm drop the whole document without a word.
-pub const HOOK_EVENTS: &[&str] = &[
-    "pre-install",
-    "post-install",
-    "pre-upgrade",
-    "post-upgrade",
-    "pre-delete",
-    "post-delete",
-    "pre-rollback",
-    "post-rollback",
-    "test",
-];
-
-/// Helm's delete policies.
-pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded", "hook-failed"];
+pub use crate::facts::{DELETE_POLICIES, HOOK_EVENTS, LOG_POLICIES, ROLLOUT_KINDS};
 
 /// Events a job runs on when `when` is not given.
 pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
@@ -745,7 +731,7 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
             )?;
         }
         for key in spec.labels.keys() {
-            if key == "app.kubernetes.io/component" || key == "deploy-jobs.io/job" {
+            if key == crate::facts::COMPONENT_LABEL || key == crate::facts::JOB_LABEL {
                 return err(
                     format!("{path}.labels.{key}"),
                     "deploy-jobs marks the pods it generates with this label (`plan`, the exclusive stop step and a rerun recognise them by it); choose another key",
@@ -824,17 +810,16 @@ pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>,
     Ok(out)
 }
 
-/// The hook outcomes on which Helm prints a hook's container logs.
-pub const LOG_POLICIES: &[&str] = &["hook-succeeded", "hook-failed"];
-
 /// A job's own annotation. Those that deploy-jobs derives from a key of the job are errors
 /// naming the key (they would be overwritten, or worse, copied onto the pod where they mean
 /// nothing); Helm's log policy is the one hook annotation a job may set itself.
 fn check_annotation(key: &str, value: &str, path: &str) -> Result<(), SpecError> {
     let instead = match key {
-        crate::HOOK_ANNOTATION | "argocd.argoproj.io/hook" => Some("when"),
-        crate::WEIGHT_ANNOTATION | "argocd.argoproj.io/sync-wave" => Some("weight"),
-        crate::DELETE_ANNOTATION | "argocd.argoproj.io/hook-delete-policy" => Some("deletePolicy"),
+        crate::facts::HOOK_ANNOTATION | crate::facts::ARGOCD_HOOK => Some("when"),
+        crate::facts::WEIGHT_ANNOTATION | crate::facts::ARGOCD_SYNC_WAVE => Some("weight"),
+        crate::facts::DELETE_ANNOTATION | crate::facts::ARGOCD_DELETE_POLICY => {
+            Some("deletePolicy")
+        }
         _ => None,
     };
     let path = format!("{path}.{key}");
@@ -860,7 +845,7 @@ fn check_annotation(key: &str, value: &str, path: &str) -> Result<(), SpecError>
             None => Ok(()),
         };
     }
-    if key.starts_with("helm.sh/") || key.starts_with("deploy-jobs.io/") {
+    if key.starts_with("helm.sh/") || key.starts_with(crate::facts::OWN_PREFIX) {
         return err(
             path,
             format!(
@@ -1236,9 +1221,6 @@ fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
     }
     Ok((kind.to_string(), name.to_string()))
 }
-
-/// Kinds that roll out pods from a template: what a gate holds and a rollout wait follows.
-pub const ROLLOUT_KINDS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
 
 /// A list of `Kind/name`, each once: of `kinds`, or of any kind (a gate holds whatever has a
 /// pod template, custom resources too; the planner checks that the stream renders it).

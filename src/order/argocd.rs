@@ -20,9 +20,7 @@ use crate::documents::Documents;
 use crate::spec::{self, Job, SpecError};
 use crate::{DELETE_ANNOTATION, HOOK_ANNOTATION, WEIGHT_ANNOTATION};
 
-pub const HOOK: &str = "argocd.argoproj.io/hook";
-pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
-pub const DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
+use crate::facts::{ARGOCD_DELETE_POLICY, ARGOCD_HOOK, ARGOCD_SYNC_WAVE};
 
 /// Helm hooks with Argo CD's annotations; Argo CD has no hook timeout, so the deadline alone
 /// bounds a job.
@@ -152,10 +150,10 @@ pub fn annotate(annotations: &mut Mapping) {
         policies.push(mapped);
     }
     let wave = get(WEIGHT_ANNOTATION);
-    annotations.insert(HOOK.into(), phases.join(",").into());
-    annotations.insert(DELETE_POLICY.into(), policies.join(",").into());
+    annotations.insert(ARGOCD_HOOK.into(), phases.join(",").into());
+    annotations.insert(ARGOCD_DELETE_POLICY.into(), policies.join(",").into());
     annotations.insert(
-        SYNC_WAVE.into(),
+        ARGOCD_SYNC_WAVE.into(),
         (if wave.is_empty() {
             "0".to_string()
         } else {
@@ -179,9 +177,9 @@ mod tests {
             "before-hook-creation,hook-succeeded".into(),
         );
         annotate(&mut a);
-        assert_eq!(a[HOOK], "PreSync");
-        assert_eq!(a[SYNC_WAVE], "-3");
-        assert_eq!(a[DELETE_POLICY], "BeforeHookCreation,HookSucceeded");
+        assert_eq!(a[ARGOCD_HOOK], "PreSync");
+        assert_eq!(a[ARGOCD_SYNC_WAVE], "-3");
+        assert_eq!(a[ARGOCD_DELETE_POLICY], "BeforeHookCreation,HookSucceeded");
     }
 
     #[test]
@@ -190,9 +188,9 @@ mod tests {
         a.insert(HOOK_ANNOTATION.into(), "post-upgrade".into());
         a.insert(DELETE_ANNOTATION.into(), "hook-failed".into());
         annotate(&mut a);
-        assert_eq!(a[HOOK], "PostSync");
+        assert_eq!(a[ARGOCD_HOOK], "PostSync");
         assert_eq!(
-            a[DELETE_POLICY], "BeforeHookCreation,HookFailed",
+            a[ARGOCD_DELETE_POLICY], "BeforeHookCreation,HookFailed",
             "an old Job must never make Argo CD skip the hook"
         );
     }

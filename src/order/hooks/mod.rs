@@ -12,8 +12,9 @@ use serde_norway::{Mapping, Value};
 use super::{Context, HookCopy, JobOutput, Prepared, job_object, user_annotations};
 use super::{Order, Target};
 use crate::documents::Documents;
-use crate::exclusive;
-use crate::exclusive::STOP_OVERHEAD_SECONDS;
+pub mod exclusive;
+
+use self::exclusive::STOP_OVERHEAD_SECONDS;
 use crate::header::describe;
 use crate::helm;
 use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
