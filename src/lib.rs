@@ -16,7 +16,6 @@ pub mod helm;
 pub mod images;
 pub mod k8s;
 pub mod names;
-pub mod order;
 pub mod plan;
 pub mod pod_fields;
 pub mod pod_security;
@@ -27,12 +26,13 @@ pub mod reuse;
 pub mod schema;
 pub mod script;
 pub mod spec;
+pub mod strategy;
 pub mod stream;
 pub mod typed;
 pub mod yaml;
 
-pub use order::{Target, argocd};
 pub use render::{Options, Rendered, ValuesFile, render};
+pub use strategy::{Target, argocd};
 
 pub use facts::{
     DELETE_ANNOTATION, FILENAME_ANNOTATION, GENERATED_ANNOTATION, HOOK_ANNOTATION, LOG_ANNOTATION,

@@ -15,13 +15,15 @@ use crate::documents::selector_matches;
 pub use crate::documents::{Documents, WORKLOAD_KINDS, workloads};
 use crate::k8s::{Container, PodSpec, RefKind};
 use crate::names;
-use crate::order::Order;
-use crate::order::chart_hooks;
-pub use crate::order::{ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference};
 use crate::pod_security;
 use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
 use crate::spec::{self, Job};
+use crate::strategy::Strategy;
+use crate::strategy::chart_hooks;
+pub use crate::strategy::{
+    ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference,
+};
 
 pub use crate::facts::{COMPONENT_LABEL, INSTANCE_LABEL, JOB_LABEL, RELEASE_LABELS};
 
@@ -33,7 +35,7 @@ pub struct Plan {
     /// The chart's own hooks (the stream's, not deploy-jobs'), in stream order.
     pub chart_hooks: Vec<ChartHook>,
     /// How the jobs' order is enforced.
-    pub target: crate::order::Target,
+    pub target: crate::strategy::Target,
 }
 
 /// One `deploy_jobs` entry and what it turns into.
@@ -92,12 +94,12 @@ pub struct Group {
     pub origin: Option<String>,
 }
 
-/// Plans the jobs of every group, in order, each arranged by `order`: weights keep
+/// Plans the jobs of every group, in order, each arranged by `strategy`: weights keep
 /// increasing from one group to the next, so the first group's jobs run first at every event.
 pub fn plan_groups(
     docs: &dyn Documents,
     groups: Vec<Group>,
-    order: &mut dyn Order,
+    strategy: &mut dyn Strategy,
 ) -> Result<Plan> {
     let stream_labels: StreamLabels = RELEASE_LABELS
         .iter()
@@ -123,7 +125,7 @@ pub fn plan_groups(
         for job in &group.jobs {
             jobs.push(if job.enabled() {
                 Some(
-                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*order)
+                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*strategy)
                         .map_err(|e| in_origin(e, origin))?,
                 )
             } else {
@@ -157,7 +159,7 @@ pub fn plan_groups(
                 origin: previous_origin,
                 app_images: &app_images,
             };
-            let output = order
+            let output = strategy
                 .arrange(docs, &job, prepared, &context)
                 .map_err(|e| in_origin(e, origin))?;
             planned.push(PlannedJob {
@@ -176,7 +178,7 @@ pub fn plan_groups(
         environment,
         jobs: planned,
         chart_hooks,
-        target: order.target(),
+        target: strategy.target(),
     })
 }
 
@@ -260,7 +262,7 @@ fn prepare<'a>(
     ctx: &Settings,
     stream_labels: &StreamLabels,
     chart_hooks: &[ChartHook],
-    order: &dyn Order,
+    strategy: &dyn Strategy,
 ) -> Result<Prepared<'a>> {
     let reused = match &job.spec.container {
         Some(name) => Some(
@@ -277,7 +279,7 @@ fn prepare<'a>(
         .and_then(|h| h.namespace.clone())
         .or_else(|| ctx.namespace.clone());
     // Whether the release's resources exist when the job runs is the strategy's to say.
-    let absent = order.absent_at(&job.events);
+    let absent = strategy.absent_at(&job.events);
     check_wait_targets(docs, job, namespace.as_deref(), absent)?;
     check_service_account(docs, job, namespace.as_deref(), absent)?;
 
@@ -992,7 +994,7 @@ fn pod_security_notes(
     let annotations = reuse::pod_annotations(
         reused.and_then(|r| r.meta),
         pod,
-        &crate::order::user_annotations(job),
+        &crate::strategy::user_annotations(job),
     );
     let pairs: Vec<(&str, &str)> = annotations
         .iter()

@@ -13,9 +13,9 @@ use serde_norway::Value;
 
 use crate::header::{self, Header};
 use crate::helm;
-use crate::order::{self, Order, Target};
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
+use crate::strategy::{self, Strategy, Target};
 use crate::stream::{self, Document};
 use crate::yaml;
 use crate::{FILENAME_ANNOTATION, GENERATED_ANNOTATION};
@@ -328,8 +328,8 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         });
     }
     let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
-    let mut order = strategy(options.target, timeout)?;
-    let default_deadline = order.default_deadline();
+    let mut strategy = pick_strategy(options.target, timeout)?;
+    let default_deadline = strategy.default_deadline();
     let mut groups = Vec::with_capacity(configs.len());
     // The templates folder of each planned job, in plan order.
     let mut folders: Vec<Option<String>> = Vec::new();
@@ -344,7 +344,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             .map_err(|e| anyhow!("{origin}: {e}"))?;
         folders.extend(std::iter::repeat_n(templates, jobs.len()));
         for job in jobs.iter().filter(|j| j.enabled()) {
-            order.check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
+            strategy.check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
         }
         let name_prefix = match (&options.name_prefix, &config.name_prefix) {
             (Some(name), _) => Some(plan::NamePrefix {
@@ -375,7 +375,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             entry.ignored = true;
         }
     }
-    let plan = plan::plan_groups(&docs, groups, order.as_mut())?;
+    let plan = plan::plan_groups(&docs, groups, strategy.as_mut())?;
 
     // The strategy may rewrite input documents (gate mode: the gated workloads).
     let arranged: Vec<_> = plan
@@ -383,7 +383,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         .iter()
         .filter_map(|p| Some((&p.job, p.output.as_ref()?)))
         .collect();
-    let rewritten = order.rewrite(&docs, &arranged)?;
+    let rewritten = strategy.rewrite(&docs, &arranged)?;
     let style = Style::of(&docs);
     let mut out = stream::Output::new(text);
     for (i, entry) in docs.entries.iter().enumerate().filter(|(_, e)| !e.ignored) {
@@ -398,7 +398,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         };
         let file = style.file_for(folder.as_deref(), planned.job.name());
         for object in output.generated() {
-            out.append(style.document(&object, &file, order.as_ref())?);
+            out.append(style.document(&object, &file, strategy.as_ref())?);
         }
     }
     let kept = docs
@@ -425,11 +425,11 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
 
 /// The strategy for `target`, under Helm's `--timeout` of `timeout` seconds: the one place
 /// that names them.
-fn strategy(target: Target, timeout: u64) -> Result<Box<dyn Order>> {
+fn pick_strategy(target: Target, timeout: u64) -> Result<Box<dyn Strategy>> {
     Ok(match target {
-        Target::Helm => Box::new(order::hooks::Hooks::new(timeout)?),
-        Target::ArgoCd => Box::new(order::argocd::ArgoCd::new()),
-        Target::Gate => Box::new(order::gate::Gate::new(timeout)?),
+        Target::Helm => Box::new(strategy::hooks::Hooks::new(timeout)?),
+        Target::ArgoCd => Box::new(strategy::argocd::ArgoCd::new()),
+        Target::Gate => Box::new(strategy::gate::Gate::new(timeout)?),
     })
 }
 
@@ -566,7 +566,12 @@ impl Style {
         }
     }
 
-    fn document(&self, object: &impl Serialize, file: &str, order: &dyn Order) -> Result<String> {
+    fn document(
+        &self,
+        object: &impl Serialize,
+        file: &str,
+        strategy: &dyn Strategy,
+    ) -> Result<String> {
         let mut value = serde_norway::to_value(object).context("serializing a generated object")?;
         // What a Job copies from the app's pod means what it meant to Kubernetes there.
         if let Some(pod) = value
@@ -580,7 +585,7 @@ impl Style {
             .get_mut("metadata")
             .and_then(|m| m.get_mut("annotations"))
         {
-            order.annotate(annotations);
+            strategy.annotate(annotations);
             if self.helm4 {
                 annotations.insert(FILENAME_ANNOTATION.into(), file.into());
             }

@@ -9,9 +9,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_norway::Value;
 
-use crate::order::StopTarget;
 use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
+use crate::strategy::StopTarget;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -259,7 +259,7 @@ impl Report {
             e.hooks
                 .sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
         }
-        if plan.target == crate::order::Target::Gate {
+        if plan.target == crate::strategy::Target::Gate {
             // No hooks: the chart's own ones run as they always do, unrelated to the jobs.
             events.clear();
         }
@@ -564,7 +564,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
         .jobs
         .iter()
         .any(|p| p.output.is_some() && p.job.events.iter().any(|e| e == "pre-upgrade"));
-    let gate_mode = plan.target == crate::order::Target::Gate;
+    let gate_mode = plan.target == crate::strategy::Target::Gate;
     if migrations && gate_mode {
         out.push("rollback: rolling back re-applies the earlier release's Job, which a later one replaced (and Helm pruned), so the earlier migration runs again before the old pods pass their gate; make migrations idempotent, and backward compatible (nothing undoes them)".to_string());
     } else if migrations {
@@ -595,7 +595,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
 fn gate_warnings(
     job: &spec::Job,
     output: &crate::plan::JobOutput,
-    gating: &crate::order::Gating,
+    gating: &crate::strategy::Gating,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for w in &gating.gates {
@@ -610,7 +610,7 @@ fn gate_warnings(
             ));
         }
     }
-    let moved: Vec<&crate::order::Workload> = gating
+    let moved: Vec<&crate::strategy::Workload> = gating
         .gates
         .iter()
         .filter(|w| w.left_default.is_some())
@@ -618,7 +618,7 @@ fn gate_warnings(
     if let Some(first) = moved.first() {
         let lacking: Vec<String> = moved
             .iter()
-            .filter(|w| w.left_default == Some(crate::order::PullSecrets::None))
+            .filter(|w| w.left_default == Some(crate::strategy::PullSecrets::None))
             .map(|w| w.id())
             .collect();
         out.push(format!(
@@ -668,7 +668,7 @@ fn gate_warnings(
 
 /// What an exclusive job stops, what it leaves running, and whether its stop step fits in
 /// the time Helm gives it.
-fn exclusive_warnings(job: &spec::Job, stop: &crate::order::Stop) -> Vec<String> {
+fn exclusive_warnings(job: &spec::Job, stop: &crate::strategy::Stop) -> Vec<String> {
     let name = job.name();
     let ids: Vec<String> = stop.targets.iter().map(StopTarget::id).collect();
     let restarted: Vec<String> = stop.restarted().map(StopTarget::id).collect();
@@ -694,7 +694,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::order::Stop) -> Vec<String>
         } else {
             format!(
                 " (a start step at {} restores {}, whose manifest leaves `replicas` out)",
-                crate::order::output::start_events(&job.events).join(", "),
+                crate::strategy::output::start_events(&job.events).join(", "),
                 restarted.join(", ")
             )
         }
@@ -725,7 +725,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::order::Stop) -> Vec<String>
             slow.id(),
             slow.stop_reason(),
             stop.wait_seconds,
-            need + crate::order::output::STOP_OVERHEAD_SECONDS + crate::helm::TIMEOUT_MARGIN
+            need + crate::strategy::output::STOP_OVERHEAD_SECONDS + crate::helm::TIMEOUT_MARGIN
         ));
     }
     let deadline = stop.stop_job.spec.active_deadline_seconds;
@@ -733,7 +733,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::order::Stop) -> Vec<String>
         out.push(format!(
             "{name}: its stop step may run {deadline}s (stopTimeoutSeconds {} plus {}s for its kubectl calls), longer than Helm's default --timeout of 5m allows: give Helm the --timeout given to deploy-jobs ({}s or more)",
             stop.wait_seconds,
-            crate::order::output::STOP_OVERHEAD_SECONDS,
+            crate::strategy::output::STOP_OVERHEAD_SECONDS,
             stop.helm_timeout()
         ));
     }

@@ -33,10 +33,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("input model", &["documents", "header"]),
     ("configuration", &["spec"]),
-    ("planning", &["plan", "reuse", "order"]),
+    ("planning", &["plan", "reuse", "strategy"]),
     (
         "strategies",
-        &["order::hooks", "order::argocd", "order::gate"],
+        &["strategy::hooks", "strategy::argocd", "strategy::gate"],
     ),
     ("pipeline", &["render"]),
     (
@@ -48,13 +48,13 @@ const LAYERS: &[(&str, &[&str])] = &[
 ];
 
 /// The strategies: what rule 2, 3 and 4 protect.
-const STRATEGIES: &[&str] = &["order::hooks", "order::argocd", "order::gate"];
+const STRATEGIES: &[&str] = &["strategy::hooks", "strategy::argocd", "strategy::gate"];
 /// The one strategy that may use another: Argo CD is hooks with Argo CD's annotations.
-const WRAPS: &[(&str, &str)] = &[("order::argocd", "order::hooks")];
+const WRAPS: &[(&str, &str)] = &[("strategy::argocd", "strategy::hooks")];
 /// Who picks the strategy.
 const PIPELINE: &str = "render";
 
-/// The layer of a module path (`order::gate::held`), most specific entry first.
+/// The layer of a module path (`strategy::gate::held`), most specific entry first.
 fn layer(module: &str) -> Option<usize> {
     let mut best: Option<(usize, usize)> = None;
     for (i, (_, modules)) in LAYERS.iter().enumerate() {
@@ -75,7 +75,7 @@ fn strategy(module: &str) -> Option<&'static str> {
         .copied()
 }
 
-/// `order::gate::held` for `src/order/gate/held.rs`, `order` for `src/order/mod.rs`.
+/// `strategy::gate::held` for `src/order/gate/held.rs`, `order` for `src/order/mod.rs`.
 fn module_of(path: &Path, src: &Path) -> String {
     let rel = path.strip_prefix(src).unwrap().with_extension("");
     let mut parts: Vec<String> = rel
@@ -136,8 +136,8 @@ fn imports(code: &str, module: &str) -> Vec<String> {
             }
         }
     }
-    // `super::x` names a sibling of the module: from `order::hooks` (hooks.rs or
-    // hooks/mod.rs alike) it is `order::x`.
+    // `super::x` names a sibling of the module: from `strategy::hooks` (hooks.rs or
+    // hooks/mod.rs alike) it is `strategy::x`.
     let parent: Vec<&str> = {
         let mut p: Vec<&str> = module.split("::").collect();
         p.pop();
@@ -280,17 +280,17 @@ fn a_forbidden_import_is_caught() {
         ),
         (
             "plan",
-            "use crate::order::gate::Gate;",
-            "names the strategy order::gate",
+            "use crate::strategy::gate::Gate;",
+            "names the strategy strategy::gate",
         ),
         (
-            "order::gate",
+            "strategy::gate",
             "use super::hooks::Hooks;",
-            "names the strategy order::hooks",
+            "names the strategy strategy::hooks",
         ),
         (
             "report",
-            "use crate::order::hooks::Hooks;",
+            "use crate::strategy::hooks::Hooks;",
             "names the strategy",
         ),
     ] {
@@ -303,7 +303,7 @@ fn a_forbidden_import_is_caught() {
         );
     }
     // And the real tree is clean, so the additions above are what was caught.
-    add(&mut files, "render", "use crate::order::gate::Gate;");
+    add(&mut files, "render", "use crate::strategy::gate::Gate;");
     assert!(
         violations(&files).is_empty(),
         "the pipeline may pick a strategy"

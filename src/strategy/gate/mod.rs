@@ -35,7 +35,7 @@ use serde_norway::{Mapping, Value};
 
 use self::graph::{Graph, Node};
 use self::held::Candidate;
-use super::{Context, JobOutput, Order, Prepared, Target, job_object, user_annotations};
+use super::{Context, JobOutput, Prepared, Strategy, Target, job_object, user_annotations};
 use super::{Gating, NotHeld, PullSecrets, Workload};
 use crate::documents::{Documents, Pods, waited_for};
 pub use crate::facts::{AFTER_ANNOTATION, FOLLOWS_ANNOTATION, GATE_JOBS_ANNOTATION};
@@ -120,7 +120,7 @@ impl Gate {
     }
 }
 
-impl Order for Gate {
+impl Strategy for Gate {
     fn target(&self) -> Target {
         Target::Gate
     }

@@ -22,11 +22,11 @@ use crate::documents::{Documents, waited_for, workloads};
 use crate::helm::TIMEOUT_MARGIN;
 use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate};
 use crate::names;
-use crate::order::{LeftRunning, Stop, StopTarget};
 use crate::rbac;
 use crate::spec::{Exclusive, Job};
+use crate::strategy::{LeftRunning, Stop, StopTarget};
 
-pub use crate::order::output::{STOP_OVERHEAD_SECONDS, STOP_SLACK_SECONDS, start_events};
+pub use crate::strategy::output::{STOP_OVERHEAD_SECONDS, STOP_SLACK_SECONDS, start_events};
 
 /// How long the stop step waits for pods by default, when its Job may run `deadline`
 /// seconds (what a job without `activeDeadlineSeconds` gets, so it fails inside Helm's
@@ -210,7 +210,7 @@ pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
 }
 
 /// Common settings of the generated objects.
-pub struct Context<'a> {
+pub struct StopSettings<'a> {
     pub job: &'a Job,
     /// The migration Job's name; the stop objects derive theirs from it.
     pub job_name: &'a str,
@@ -251,7 +251,7 @@ fn home_namespace(targets: &[StopTarget], job_namespace: Option<&str>) -> Result
 }
 
 /// Builds the RBAC objects and the stop and start Jobs.
-pub fn build(selection: Selection, ctx: &Context<'_>) -> Result<Stop> {
+pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
     let Selection {
         targets,
         left_running,
@@ -431,7 +431,7 @@ fn kubectl_job(
     mut metadata: ObjectMeta,
     deadline: u64,
     service_account: &str,
-    ctx: &Context<'_>,
+    ctx: &StopSettings<'_>,
 ) -> k8s::Job {
     metadata
         .annotations

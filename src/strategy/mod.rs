@@ -1,7 +1,7 @@
 //! How a job's order is enforced: one strategy of three, chosen once from the command line.
 //!
 //! What a job needs (its pod, references, labels, name prefix, namespace) is decided once by
-//! the planner ([`Prepared`]); an [`Order`] turns that into the generated
+//! the planner ([`Prepared`]); an [`Strategy`] turns that into the generated
 //! objects: Helm hooks with weights and copies ([`hooks`]), the same with Argo CD's
 //! annotations ([`argocd`]), or ordinary resources held in order by gates in the cluster
 //! ([`gate`]). A further strategy is one more file here and one more [`Target`].
@@ -41,11 +41,11 @@ pub enum Target {
     Gate,
 }
 
-/// One way of enforcing the jobs' order. The planner calls [`Order::check`] on every
-/// enabled job, then [`Order::arrange`] on each in list order (a strategy may carry state
+/// One way of enforcing the jobs' order. The planner calls [`Strategy::check`] on every
+/// enabled job, then [`Strategy::arrange`] on each in list order (a strategy may carry state
 /// from one job to the next, like the last weight); the renderer then asks for rewritten
 /// input documents and lets the strategy annotate every generated one.
-pub trait Order {
+pub trait Strategy {
     /// The target this strategy serves.
     fn target(&self) -> Target;
 
@@ -77,7 +77,7 @@ pub trait Order {
     }
 
     /// Input documents to replace, by index, once every job is planned (each enabled job
-    /// with what [`Order::arrange`] made of it).
+    /// with what [`Strategy::arrange`] made of it).
     fn rewrite(
         &self,
         _docs: &dyn Documents,
@@ -92,7 +92,7 @@ pub trait Order {
 
 /// What a job needs whatever enforces its order, decided once: its pod (the reused
 /// container, env, volumes, the wait-for step), labels, namespace, name and the objects it
-/// references. The strategy ([`Order`]) turns it into the generated objects.
+/// references. The strategy ([`Strategy`]) turns it into the generated objects.
 pub struct Prepared<'a> {
     pub reused: Option<Reused<'a>>,
     /// The Job's namespace (the reused workload's); `None` is the release's.

@@ -15,7 +15,7 @@ use serde_norway::{Mapping, Value};
 
 use super::hooks::Hooks;
 use super::{Context, JobOutput, Prepared};
-use super::{Order, Target};
+use super::{Strategy, Target};
 use crate::documents::Documents;
 use crate::spec::{self, Job, SpecError};
 use crate::{DELETE_ANNOTATION, HOOK_ANNOTATION, WEIGHT_ANNOTATION};
@@ -43,7 +43,7 @@ impl Default for ArgoCd {
     }
 }
 
-impl Order for ArgoCd {
+impl Strategy for ArgoCd {
     fn target(&self) -> Target {
         Target::ArgoCd
     }

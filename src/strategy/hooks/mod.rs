@@ -10,7 +10,7 @@ use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
 use super::{Context, HookCopy, JobOutput, Prepared, job_object, user_annotations};
-use super::{Order, Target};
+use super::{Strategy, Target};
 use crate::documents::Documents;
 pub mod exclusive;
 
@@ -60,7 +60,7 @@ impl Hooks {
     }
 }
 
-impl Order for Hooks {
+impl Strategy for Hooks {
     fn target(&self) -> Target {
         Target::Helm
     }
@@ -204,7 +204,7 @@ impl Order for Hooks {
             Some(selection) => Some(
                 exclusive::build(
                     selection,
-                    &exclusive::Context {
+                    &exclusive::StopSettings {
                         job,
                         job_name,
                         namespace: namespace.clone(),
