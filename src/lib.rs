@@ -2,7 +2,7 @@
 //! deploy commands) into a rendered manifest stream.
 //!
 //! The pipeline is `stream::split` -> `header` (what each document is) -> `spec` (the
-//! `deploy_jobs` configuration) -> `plan` (what each job needs) -> `order` (how its order is
+//! `deploy_jobs` configuration) -> `plan` (what each job needs) -> `strategy` (how its order is
 //! enforced: Helm hooks, Argo CD, or in-cluster gates) -> `render` (append and join, each
 //! generated document written by `yaml` so YAML 1.1 and 1.2 read it alike). The
 //! library does no I/O and never prints; the binary's `cli` module does that.
