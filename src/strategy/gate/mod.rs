@@ -155,11 +155,7 @@ impl Strategy for Gate {
         let node = Node::Job(self.arranged);
         self.arranged += 1;
         self.graph.name(node, format!("Job `{}`", job.name()));
-        let previous = self
-            .previous
-            .iter()
-            .find(|(ns, ..)| *ns == namespace)
-            .map(|(_, name, deadline, node)| (name.clone(), *deadline, *node));
+        let previous = self.previous_in(&namespace);
         self.add_own_waits(docs, job, node, previous.as_ref().map(|p| p.2))?;
         if prepared.pod.runs_on_windows() {
             bail!(
@@ -168,17 +164,7 @@ impl Strategy for Gate {
             );
         }
         let account = own_account(job, &prepared);
-        let (gates, not_held, follows) = if gating {
-            let (gates, not_held) = self
-                .gated(docs, job, &prepared, ctx, node, &account)
-                .map_err(|e| anyhow!("{}.gates: {e:#}", job.path()))?;
-            (gates, not_held, Vec::new())
-        } else {
-            let follows = self
-                .followed(job, &prepared, ctx, node)
-                .map_err(|e| anyhow!("{}.follows: {e:#}", job.path()))?;
-            (Vec::new(), Vec::new(), follows)
-        };
+        let (gates, not_held, follows) = self.waits(docs, job, &prepared, ctx, node, &account)?;
 
         let mut pod = std::mem::take(&mut prepared.pod);
         add_own_gates(&mut pod, job, gating, &account);
@@ -187,22 +173,7 @@ impl Strategy for Gate {
         crate::reuse::check_local_waits(job, &pod, prepared.reused.as_ref())?;
 
         let user = user_annotations(job);
-        let mut pod_annotations = crate::reuse::pod_annotations(
-            prepared.reused.as_ref().and_then(|r| r.meta),
-            &pod,
-            &user,
-        );
-        let volatile: Vec<String> = pod_annotations
-            .iter()
-            .filter(|(k, v)| !user.contains_key(*k) && is_volatile(k, v))
-            .map(|(k, _)| k.clone())
-            .collect();
-        pod_annotations.retain(|k, _| !volatile.contains(k));
-        let own_labels = &job.spec.labels;
-        prepared.labels.retain(|k, v| {
-            own_labels.contains_key(k)
-                || !(VERSION_LABELS.contains(&k.as_str()) || is_volatile(k, v))
-        });
+        let (pod_annotations, volatile) = stable_pod_metadata(job, &mut prepared, &pod, &user);
         // The Job waits before it runs: its deadline (its own, or the default) is extended
         // by the previous job's, and for a job that follows rollouts by the default deadline,
         // in which `helm --wait` expects them done. A Job's deadline may change; its pod
@@ -574,7 +545,65 @@ pub fn is_volatile(key: &str, value: &str) -> bool {
     key_says || date || epoch
 }
 
+/// The app's pod annotations and the Job's pod labels, less what changes from one render to
+/// the next (see [`is_volatile`]) and version labels: the pod template names the Job. Returns
+/// the annotations and the keys left out, for `plan`.
+fn stable_pod_metadata(
+    job: &Job,
+    prepared: &mut Prepared<'_>,
+    pod: &k8s::PodSpec,
+    user: &IndexMap<String, String>,
+) -> (IndexMap<String, String>, Vec<String>) {
+    let mut annotations =
+        crate::reuse::pod_annotations(prepared.reused.as_ref().and_then(|r| r.meta), pod, user);
+    let volatile: Vec<String> = annotations
+        .iter()
+        .filter(|(k, v)| !user.contains_key(*k) && is_volatile(k, v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    annotations.retain(|k, _| !volatile.contains(k));
+    let own_labels = &job.spec.labels;
+    prepared.labels.retain(|k, v| {
+        own_labels.contains_key(k) || !(VERSION_LABELS.contains(&k.as_str()) || is_volatile(k, v))
+    });
+    (annotations, volatile)
+}
+
+/// What a job waits for or holds: (gated, not held, followed).
+type Waits = (Vec<Workload>, Vec<NotHeld>, Vec<Workload>);
+
 impl Gate {
+    /// The last Job of this namespace so far: its name, deadline and node.
+    fn previous_in(&self, namespace: &Option<String>) -> Option<(String, u64, Node)> {
+        self.previous
+            .iter()
+            .find(|(ns, ..)| ns == namespace)
+            .map(|(_, name, deadline, node)| (name.clone(), *deadline, *node))
+    }
+
+    /// A job before the app gates what runs the app; one after it follows the rollouts.
+    fn waits(
+        &mut self,
+        docs: &dyn Documents,
+        job: &Job,
+        prepared: &Prepared<'_>,
+        ctx: &Context<'_>,
+        node: Node,
+        account: &Account,
+    ) -> Result<Waits> {
+        if gates_app(job) {
+            let (gates, not_held) = self
+                .gated(docs, job, prepared, ctx, node, account)
+                .map_err(|e| anyhow!("{}.gates: {e:#}", job.path()))?;
+            Ok((gates, not_held, Vec::new()))
+        } else {
+            let follows = self
+                .followed(job, prepared, ctx, node)
+                .map_err(|e| anyhow!("{}.follows: {e:#}", job.path()))?;
+            Ok((Vec::new(), Vec::new(), follows))
+        }
+    }
+
     /// The job's own waits: the Job before it, and what its `waitFor` reaches.
     fn add_own_waits(
         &mut self,
