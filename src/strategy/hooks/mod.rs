@@ -80,23 +80,7 @@ impl Strategy for Hooks {
         prepared: Prepared<'_>,
         ctx: &Context<'_>,
     ) -> Result<JobOutput> {
-        let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
-        let copies: Vec<(RefKind, String, String, usize)> = if copies_needed {
-            prepared
-                .references
-                .iter()
-                .filter_map(|r| {
-                    let doc = r.rendered?;
-                    let name = names::fit(
-                        &format!("{}-{}-hook", r.name, job.name()),
-                        names::MAX_OBJECT_NAME,
-                    );
-                    Some((r.kind, r.name.clone(), name, doc))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let copies = copies_wanted(job, &prepared);
         let mut pod = prepared.pod.clone();
         let (job_name, namespace, labels, reused) = (
             &prepared.job_name,
@@ -126,79 +110,8 @@ impl Strategy for Hooks {
         // step's four objects (if exclusive), then the copies.
         let n = copies.len() as i64;
         let before = n + if stop_targets.is_some() { 4 } else { 0 };
-        // The chart's own hooks of the job's events come first: the job may read them (a
-        // Secret the chart creates as a hook), and its order among them must not rest on
-        // Helm's tie-break by name.
-        let chart_last = ctx
-            .chart_hooks
-            .iter()
-            .filter(|h| h.runs_at(&job.events))
-            .map(|h| h.weight)
-            .max();
-        let weight = match (job.spec.weight, self.last_weight.as_ref()) {
-            (Some(w), Some((last, previous)))
-                if w.checked_sub(before).is_none_or(|w| w <= *last) =>
-            {
-                bail!(
-                    "{}.weight: {w} does not come after {previous}, whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
-                    job.path(),
-                    before + 1,
-                    last.saturating_add(before + 1)
-                )
-            }
-            (Some(w), _) => w,
-            (None, last) => {
-                // After the previous job, else from 0; and after the chart's hooks.
-                let after = |w: i64| w.checked_add(1);
-                let first = match (last, chart_last) {
-                    (Some((l, _)), c) => after((*l).max(c.unwrap_or(i64::MIN))),
-                    (None, Some(c)) => after(c).map(|w| w.max(0)),
-                    (None, None) => Some(0),
-                };
-                first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
-                    anyhow!(
-                        "{}: no hook weight is left after {}; Helm reads hook weights as 64-bit integers, so give the jobs or hooks before it lower weights",
-                        job.path(),
-                        last.map_or("the chart's hooks", |(_, p)| p.as_str())
-                    )
-                })?
-            }
-        };
-        // Helm reads hook weights as Go ints (64-bit): every weight this job uses must fit,
-        // never wrap around and reorder the hooks.
         let after = i64::from(stop_targets.is_some());
-        if weight.checked_sub(before).is_none() || weight.checked_add(after).is_none() {
-            bail!(
-                "{}.weight: {weight} leaves no room for this job's {} hooks; Helm reads hook weights as 64-bit integers ({} to {}), so use a weight between {} and {}",
-                job.path(),
-                before + 1 + after,
-                i64::MIN,
-                i64::MAX,
-                i64::MIN + before,
-                i64::MAX - after
-            );
-        }
-        // An explicit weight may not run the Job before a chart hook it reads (assigned ones
-        // come after every chart hook of the job's events).
-        if job.spec.weight.is_some()
-            && let Some(hook) = prepared
-                .reads_chart_hooks
-                .iter()
-                .map(|&i| &ctx.chart_hooks[i])
-                .filter(|h| h.runs_at(&job.events))
-                .max_by_key(|h| h.weight)
-            && weight <= hook.weight
-        {
-            bail!(
-                "{}.weight: {weight} does not come after {} (weight {}, a {} hook of the chart in {}), which the job reads: the Job would run before it exists; set `weight` to {} or more",
-                job.path(),
-                hook.id(),
-                hook.weight,
-                hook.events.join(","),
-                hook.document,
-                hook.weight.saturating_add(1)
-            );
-        }
+        let weight = self.weight(job, &prepared, ctx, before, after)?;
         let stop = match stop_targets {
             None => None,
             Some(selection) => Some(
@@ -231,24 +144,7 @@ impl Strategy for Hooks {
         reuse::check_container_names(&pod).with_context(|| reuse::container_name_key(job))?;
         reuse::check_local_waits(job, &pod, reused.as_ref())?;
 
-        let mut annotations = IndexMap::new();
-        annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
-        annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());
-        annotations.insert(
-            crate::DELETE_ANNOTATION.to_string(),
-            job.delete_policy.join(","),
-        );
-        // A log policy of the job's own replaces the default; validation refused every other
-        // hook annotation, so the rest are the user's to put on the Job and its pod.
-        let mut user_annotations = user_annotations(job);
-        let log_policy = user_annotations
-            .shift_remove(crate::LOG_ANNOTATION)
-            .unwrap_or_else(|| "hook-failed".to_string());
-        annotations.insert(crate::LOG_ANNOTATION.to_string(), log_policy);
-        annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
-        for (k, v) in &user_annotations {
-            annotations.entry(k.clone()).or_insert_with(|| v.clone());
-        }
+        let (annotations, user_annotations) = hook_annotations(job, weight);
         let mut pod_annotations = reuse::pod_annotations(
             reused.as_ref().and_then(|r| r.meta),
             &pod,
@@ -272,22 +168,7 @@ impl Strategy for Hooks {
                 .unwrap_or(ctx.default_deadline),
         )?;
 
-        let copies = copies
-            .into_iter()
-            .enumerate()
-            .map(|(i, (kind, original, name, doc))| {
-                let weight = weight - n + i as i64;
-                let object = hook_copy(docs.value(doc)?, job, &name, namespace.as_deref(), weight)
-                    .with_context(|| docs.label(doc))?;
-                Ok(HookCopy {
-                    kind,
-                    original,
-                    name,
-                    weight,
-                    object,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let copies = copy_objects(docs, job, copies, weight, namespace.as_deref())?;
 
         Ok(JobOutput {
             copies,
@@ -301,6 +182,171 @@ impl Strategy for Hooks {
             objects: Vec::new(),
             gate: None,
         })
+    }
+}
+
+/// A Secret or ConfigMap to copy as a hook: its kind, its name, the copy's name and the
+/// document that renders it.
+type Wanted = (RefKind, String, String, usize);
+
+/// The hook copies a job needs: at events where the release's ordinary resources are not
+/// there, one for each Secret and ConfigMap the stream renders and the pod references.
+fn copies_wanted(job: &Job, prepared: &Prepared<'_>) -> Vec<Wanted> {
+    if !job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str())) {
+        return Vec::new();
+    }
+    prepared
+        .references
+        .iter()
+        .filter_map(|r| {
+            let doc = r.rendered?;
+            let name = names::fit(
+                &format!("{}-{}-hook", r.name, job.name()),
+                names::MAX_OBJECT_NAME,
+            );
+            Some((r.kind, r.name.clone(), name, doc))
+        })
+        .collect()
+}
+
+/// The copies as objects, weighted just before the Job.
+fn copy_objects(
+    docs: &dyn Documents,
+    job: &Job,
+    copies: Vec<Wanted>,
+    weight: i64,
+    namespace: Option<&str>,
+) -> Result<Vec<HookCopy>> {
+    let n = copies.len() as i64;
+    copies
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, original, name, doc))| {
+            let weight = weight - n + i as i64;
+            let object = hook_copy(docs.value(doc)?, job, &name, namespace, weight)
+                .with_context(|| docs.label(doc))?;
+            Ok(HookCopy {
+                kind,
+                original,
+                name,
+                weight,
+                object,
+            })
+        })
+        .collect()
+}
+
+/// The Job's hook annotations (events, weight, delete and log policies, deploy-jobs' mark) and the user's own, which also go on the pod.
+fn hook_annotations(
+    job: &Job,
+    weight: i64,
+) -> (IndexMap<String, String>, IndexMap<String, String>) {
+    let mut annotations = IndexMap::new();
+    annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
+    annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());
+    annotations.insert(
+        crate::DELETE_ANNOTATION.to_string(),
+        job.delete_policy.join(","),
+    );
+    // A log policy of the job's own replaces the default; validation refused every other
+    // hook annotation, so the rest are the user's to put on the Job and its pod.
+    let mut user_annotations = user_annotations(job);
+    let log_policy = user_annotations
+        .shift_remove(crate::LOG_ANNOTATION)
+        .unwrap_or_else(|| "hook-failed".to_string());
+    annotations.insert(crate::LOG_ANNOTATION.to_string(), log_policy);
+    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
+    for (k, v) in &user_annotations {
+        annotations.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    (annotations, user_annotations)
+}
+
+impl Hooks {
+    /// The Job's weight: strictly increasing through the list, after the chart's hooks of
+    /// its events, with room for the `before` hooks before it and the `after` hooks after it
+    /// within Helm's 64-bit weights; an explicit `weight` is checked against all of that.
+    fn weight(
+        &self,
+        job: &Job,
+        prepared: &Prepared<'_>,
+        ctx: &Context<'_>,
+        before: i64,
+        after: i64,
+    ) -> Result<i64> {
+        // The chart's own hooks of the job's events come first: the job may read them (a
+        // Secret the chart creates as a hook), and its order among them must not rest on
+        // Helm's tie-break by name.
+        let chart_last = ctx
+            .chart_hooks
+            .iter()
+            .filter(|h| h.runs_at(&job.events))
+            .map(|h| h.weight)
+            .max();
+        let weight = match (job.spec.weight, self.last_weight.as_ref()) {
+            (Some(w), Some((last, previous)))
+                if w.checked_sub(before).is_none_or(|w| w <= *last) =>
+            {
+                bail!(
+                    "{}.weight: {w} does not come after {previous}, whose last hook has weight {last}; weights must increase down the list, and this job needs {} of them (its stop step and hook copies, then its Job), so use at least {}",
+                    job.path(),
+                    before + 1,
+                    last.saturating_add(before + 1)
+                )
+            }
+            (Some(w), _) => w,
+            (None, last) => {
+                // After the previous job, else from 0; and after the chart's hooks.
+                let after = |w: i64| w.checked_add(1);
+                let first = match (last, chart_last) {
+                    (Some((l, _)), c) => after((*l).max(c.unwrap_or(i64::MIN))),
+                    (None, Some(c)) => after(c).map(|w| w.max(0)),
+                    (None, None) => Some(0),
+                };
+                first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
+                        anyhow!(
+                            "{}: no hook weight is left after {}; Helm reads hook weights as 64-bit integers, so give the jobs or hooks before it lower weights",
+                            job.path(),
+                            last.map_or("the chart's hooks", |(_, p)| p.as_str())
+                        )
+                    })?
+            }
+        };
+        // Helm reads hook weights as Go ints (64-bit): every weight this job uses must fit,
+        // never wrap around and reorder the hooks.
+        if weight.checked_sub(before).is_none() || weight.checked_add(after).is_none() {
+            bail!(
+                "{}.weight: {weight} leaves no room for this job's {} hooks; Helm reads hook weights as 64-bit integers ({} to {}), so use a weight between {} and {}",
+                job.path(),
+                before + 1 + after,
+                i64::MIN,
+                i64::MAX,
+                i64::MIN + before,
+                i64::MAX - after
+            );
+        }
+        // An explicit weight may not run the Job before a chart hook it reads (assigned ones
+        // come after every chart hook of the job's events).
+        if job.spec.weight.is_some()
+            && let Some(hook) = prepared
+                .reads_chart_hooks
+                .iter()
+                .map(|&i| &ctx.chart_hooks[i])
+                .filter(|h| h.runs_at(&job.events))
+                .max_by_key(|h| h.weight)
+            && weight <= hook.weight
+        {
+            bail!(
+                "{}.weight: {weight} does not come after {} (weight {}, a {} hook of the chart in {}), which the job reads: the Job would run before it exists; set `weight` to {} or more",
+                job.path(),
+                hook.id(),
+                hook.weight,
+                hook.events.join(","),
+                hook.document,
+                hook.weight.saturating_add(1)
+            );
+        }
+        Ok(weight)
     }
 }
 
