@@ -306,7 +306,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let documents = stream::split_text(text);
     let mut entries = read_all(documents, options.strict)?;
     if let Some(namespace) = &options.namespace {
-        spec::check_namespace(namespace).map_err(|e| anyhow!("--namespace: {e}"))?;
+        crate::names::check_namespace(namespace).map_err(|e| anyhow!("--namespace: {e}"))?;
         // Planned as where Helm puts them; the documents themselves pass through as they are.
         for header in entries.iter_mut().filter_map(|e| e.header.as_deref_mut()) {
             if header.namespace.is_none() {
