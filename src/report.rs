@@ -276,7 +276,8 @@ impl Report {
     pub fn table(&self, color: bool) -> String {
         let bold = |s: &str| {
             if color {
-                format!("\x1b[1m{s}\x1b[0m")
+                let bold = anstyle::Style::new().bold();
+                format!("{bold}{s}{bold:#}")
             } else {
                 s.to_string()
             }
