@@ -132,189 +132,247 @@ impl Job {
 pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>, SpecError> {
     let mut out: Vec<Job> = Vec::new();
     for (index, spec) in jobs.iter().enumerate() {
-        let path = format!("deploy_jobs[{index}]");
-        check_label(&spec.name, &format!("{path}.name"))?;
-        if let Some(first) = out.iter().find(|j| j.spec.name == spec.name) {
-            return err(
-                format!("{path}.name"),
-                format!(
-                    "duplicate job name `{}` (also deploy_jobs[{}])",
-                    spec.name, first.index
-                ),
-            );
-        }
-        if spec.container.is_none() && spec.image.is_none() {
-            return err(
-                path,
-                "needs `image`, or `container` to reuse an app container from the chart",
-            );
-        }
-        if spec.workload.is_some() && spec.container.is_none() {
-            return err(
-                format!("{path}.workload"),
-                "only means something together with `container`",
-            );
-        }
-        let command = words(spec.command.as_ref(), &format!("{path}.command"))?;
-        let args = words(spec.args.as_ref(), &format!("{path}.args"))?;
-        if spec.container.is_some() && command.is_none() && args.is_none() {
-            return err(
-                path,
-                "reuses a container but sets neither `command` nor `args`: it would run the app's own entrypoint",
-            );
-        }
-        let workload = match &spec.workload {
-            None => None,
-            Some(w) => Some(parse_workload(w, &format!("{path}.workload"))?),
-        };
-        let when = when_entries(spec.when.as_ref(), &format!("{path}.when"))?;
-        let events = chosen_events(&when, environment);
-        let wait_for = spec
-            .wait_for
-            .iter()
-            .enumerate()
-            .map(|(i, t)| parse_target(t, &format!("{path}.waitFor[{i}]")))
-            .collect::<Result<_, _>>()?;
-        let delete_policy = match &spec.delete_policy {
-            None => vec!["before-hook-creation".to_string()],
-            Some(p) => {
-                let parts = split_list(p);
-                if parts.is_empty() {
-                    return err(format!("{path}.deletePolicy"), "is empty");
-                }
-                for part in &parts {
-                    if !DELETE_POLICIES.contains(&part.as_str()) {
-                        return err(
-                            format!("{path}.deletePolicy"),
-                            format!(
-                                "unknown delete policy `{part}`; expected {}",
-                                DELETE_POLICIES.join(", ")
-                            ),
-                        );
-                    }
-                }
-                if !parts.iter().any(|p| p == "before-hook-creation") {
-                    let has = |p: &str| parts.iter().any(|x| x == p);
-                    let outcome = if has("hook-failed") && has("hook-succeeded") {
-                        "a Job Helm stopped waiting for (a timeout, an interrupted deploy) stays, and the next deploy finds it instead of running the new one, or fails with `field is immutable` (new image)"
-                    } else if has("hook-failed") {
-                        "after a success the completed Job stays, and the next deploy either finds it and runs nothing (same spec) or fails with `field is immutable` (new image)"
-                    } else {
-                        "after a failure the failed Job stays, and the next deploy either finds it and fails again without running (same spec) or fails with `field is immutable` (new image)"
-                    };
+        let job = validate_one(index, spec, environment, &out)?;
+        out.push(job);
+    }
+    Ok(out)
+}
+
+/// One entry, checked key by key in a fixed order (the first error found is the one shown),
+/// and resolved for `environment`. `before` are the entries checked so far.
+fn validate_one(
+    index: usize,
+    spec: &JobSpec,
+    environment: Option<&str>,
+    before: &[Job],
+) -> Result<Job, SpecError> {
+    let path = format!("deploy_jobs[{index}]");
+    check_name(spec, &path, before)?;
+    check_source(spec, &path)?;
+    let command = words(spec.command.as_ref(), &format!("{path}.command"))?;
+    let args = words(spec.args.as_ref(), &format!("{path}.args"))?;
+    if spec.container.is_some() && command.is_none() && args.is_none() {
+        return err(
+            path,
+            "reuses a container but sets neither `command` nor `args`: it would run the app's own entrypoint",
+        );
+    }
+    let workload = match &spec.workload {
+        None => None,
+        Some(w) => Some(parse_workload(w, &format!("{path}.workload"))?),
+    };
+    let when = when_entries(spec.when.as_ref(), &format!("{path}.when"))?;
+    let events = chosen_events(&when, environment);
+    let wait_for = spec
+        .wait_for
+        .iter()
+        .enumerate()
+        .map(|(i, t)| parse_target(t, &format!("{path}.waitFor[{i}]")))
+        .collect::<Result<_, _>>()?;
+    let delete_policy = delete_policy(spec, &path)?;
+    check_scalars(spec, &path)?;
+    check_metadata(spec, &path)?;
+    check_companions(spec, &path)?;
+    let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
+    let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
+    check_exclusive_keys(spec, &path, &exclusive, &when)?;
+    let gates = listed_objects(&spec.gates, &format!("{path}.gates"), None)?;
+    let follows = listed_objects(
+        &spec.follows,
+        &format!("{path}.follows"),
+        Some(ROLLOUT_KINDS),
+    )?;
+    Ok(Job {
+        index,
+        spec: spec.clone(),
+        events,
+        command,
+        args,
+        env,
+        wait_for,
+        delete_policy,
+        workload,
+        exclusive,
+        gates,
+        follows,
+    })
+}
+
+/// A DNS-1123 label, unique in the list.
+fn check_name(spec: &JobSpec, path: &str, before: &[Job]) -> Result<(), SpecError> {
+    check_label(&spec.name, &format!("{path}.name"))?;
+    if let Some(first) = before.iter().find(|j| j.spec.name == spec.name) {
+        return err(
+            format!("{path}.name"),
+            format!(
+                "duplicate job name `{}` (also deploy_jobs[{}])",
+                spec.name, first.index
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// What the job runs: its own image, or a container of the chart (and where from).
+fn check_source(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    if spec.container.is_none() && spec.image.is_none() {
+        return err(
+            path,
+            "needs `image`, or `container` to reuse an app container from the chart",
+        );
+    }
+    if spec.workload.is_some() && spec.container.is_none() {
+        return err(
+            format!("{path}.workload"),
+            "only means something together with `container`",
+        );
+    }
+    Ok(())
+}
+
+/// Helm's delete policies, which must keep `before-hook-creation` (see the message).
+fn delete_policy(spec: &JobSpec, path: &str) -> Result<Vec<String>, SpecError> {
+    Ok(match &spec.delete_policy {
+        None => vec!["before-hook-creation".to_string()],
+        Some(p) => {
+            let parts = split_list(p);
+            if parts.is_empty() {
+                return err(format!("{path}.deletePolicy"), "is empty");
+            }
+            for part in &parts {
+                if !DELETE_POLICIES.contains(&part.as_str()) {
                     return err(
                         format!("{path}.deletePolicy"),
                         format!(
-                            "`{p}` lacks before-hook-creation: Helm would not delete the previous deploy's Job before creating this one, so {outcome}. Write `before-hook-creation,{}`",
-                            parts.join(",")
+                            "unknown delete policy `{part}`; expected {}",
+                            DELETE_POLICIES.join(", ")
                         ),
                     );
                 }
-                parts
             }
-        };
-        if spec.active_deadline_seconds == Some(0) {
-            return err(
-                format!("{path}.activeDeadlineSeconds"),
-                "must be at least 1",
-            );
-        }
-        if let Some(p) = &spec.image_pull_policy
-            && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
-        {
-            return err(
-                format!("{path}.imagePullPolicy"),
-                "expected Always, IfNotPresent or Never",
-            );
-        }
-        if let Some(sa) = &spec.service_account_name {
-            check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
-        }
-        for key in spec.annotations.keys() {
-            check_annotation(
-                key,
-                &spec.annotations[key].0,
-                &format!("{path}.annotations"),
-            )?;
-        }
-        for key in spec.labels.keys() {
-            if key == crate::facts::COMPONENT_LABEL || key == crate::facts::JOB_LABEL {
+            if !parts.iter().any(|p| p == "before-hook-creation") {
+                let has = |p: &str| parts.iter().any(|x| x == p);
+                let outcome = if has("hook-failed") && has("hook-succeeded") {
+                    "a Job Helm stopped waiting for (a timeout, an interrupted deploy) stays, and the next deploy finds it instead of running the new one, or fails with `field is immutable` (new image)"
+                } else if has("hook-failed") {
+                    "after a success the completed Job stays, and the next deploy either finds it and runs nothing (same spec) or fails with `field is immutable` (new image)"
+                } else {
+                    "after a failure the failed Job stays, and the next deploy either finds it and fails again without running (same spec) or fails with `field is immutable` (new image)"
+                };
                 return err(
-                    format!("{path}.labels.{key}"),
-                    "deploy-jobs marks the pods it generates with this label (`plan`, the exclusive stop step and a rerun recognise them by it); choose another key",
+                    format!("{path}.deletePolicy"),
+                    format!(
+                        "`{p}` lacks before-hook-creation: Helm would not delete the previous deploy's Job before creating this one, so {outcome}. Write `before-hook-creation,{}`",
+                        parts.join(",")
+                    ),
                 );
             }
+            parts
         }
-        for (i, name) in spec.volumes.iter().enumerate() {
-            if spec.container.is_none() {
-                return err(
-                    format!("{path}.volumes"),
-                    "only means something together with `container`",
-                );
-            }
-            check_label(name, &format!("{path}.volumes[{i}]"))?;
-        }
-        for (i, name) in spec.sidecars.iter().enumerate() {
-            if spec.container.is_none() {
-                return err(
-                    format!("{path}.sidecars"),
-                    "only means something together with `container`",
-                );
-            }
-            check_label(name, &format!("{path}.sidecars[{i}]"))?;
-        }
-        check_security_context(
-            spec.security_context.as_ref(),
-            crate::pod_fields::SECURITY_CONTEXT,
-            &format!("{path}.securityContext"),
-        )?;
-        check_security_context(
-            spec.pod_security_context.as_ref(),
-            crate::pod_fields::POD_SECURITY_CONTEXT,
-            &format!("{path}.podSecurityContext"),
-        )?;
-        let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
-        let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
-        if exclusive != Exclusive::None {
-            exclusive_events(&when)?;
-        }
-        if spec.stop_image.is_some() && exclusive == Exclusive::None {
-            return err(
-                format!("{path}.stopImage"),
-                "only means something together with `exclusive`",
-            );
-        }
-        if spec.stop_timeout_seconds.is_some() && exclusive == Exclusive::None {
-            return err(
-                format!("{path}.stopTimeoutSeconds"),
-                "only means something together with `exclusive`",
-            );
-        }
-        if spec.stop_timeout_seconds == Some(0) {
-            return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
-        }
-        let gates = listed_objects(&spec.gates, &format!("{path}.gates"), None)?;
-        let follows = listed_objects(
-            &spec.follows,
-            &format!("{path}.follows"),
-            Some(ROLLOUT_KINDS),
-        )?;
-        out.push(Job {
-            index,
-            spec: spec.clone(),
-            events,
-            command,
-            args,
-            env,
-            wait_for,
-            delete_policy,
-            workload,
-            exclusive,
-            gates,
-            follows,
-        });
+    })
+}
+
+/// Numbers and names: the deadline, the pull policy, the ServiceAccount.
+fn check_scalars(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    if spec.active_deadline_seconds == Some(0) {
+        return err(
+            format!("{path}.activeDeadlineSeconds"),
+            "must be at least 1",
+        );
     }
-    Ok(out)
+    if let Some(p) = &spec.image_pull_policy
+        && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
+    {
+        return err(
+            format!("{path}.imagePullPolicy"),
+            "expected Always, IfNotPresent or Never",
+        );
+    }
+    if let Some(sa) = &spec.service_account_name {
+        check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
+    }
+    Ok(())
+}
+
+/// The job's own annotations and labels, which may not take deploy-jobs' or Helm's.
+fn check_metadata(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    for key in spec.annotations.keys() {
+        check_annotation(
+            key,
+            &spec.annotations[key].0,
+            &format!("{path}.annotations"),
+        )?;
+    }
+    for key in spec.labels.keys() {
+        if key == crate::facts::COMPONENT_LABEL || key == crate::facts::JOB_LABEL {
+            return err(
+                format!("{path}.labels.{key}"),
+                "deploy-jobs marks the pods it generates with this label (`plan`, the exclusive stop step and a rerun recognise them by it); choose another key",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What comes along from the reused pod (volumes, sidecars) and the security contexts.
+fn check_companions(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    for (i, name) in spec.volumes.iter().enumerate() {
+        if spec.container.is_none() {
+            return err(
+                format!("{path}.volumes"),
+                "only means something together with `container`",
+            );
+        }
+        check_label(name, &format!("{path}.volumes[{i}]"))?;
+    }
+    for (i, name) in spec.sidecars.iter().enumerate() {
+        if spec.container.is_none() {
+            return err(
+                format!("{path}.sidecars"),
+                "only means something together with `container`",
+            );
+        }
+        check_label(name, &format!("{path}.sidecars[{i}]"))?;
+    }
+    check_security_context(
+        spec.security_context.as_ref(),
+        crate::pod_fields::SECURITY_CONTEXT,
+        &format!("{path}.securityContext"),
+    )?;
+    check_security_context(
+        spec.pod_security_context.as_ref(),
+        crate::pod_fields::POD_SECURITY_CONTEXT,
+        &format!("{path}.podSecurityContext"),
+    )?;
+    Ok(())
+}
+
+/// `exclusive`'s events and the keys that only mean something with it.
+fn check_exclusive_keys(
+    spec: &JobSpec,
+    path: &str,
+    exclusive: &Exclusive,
+    when: &[WhenEntry],
+) -> Result<(), SpecError> {
+    if *exclusive != Exclusive::None {
+        exclusive_events(when)?;
+    }
+    if spec.stop_image.is_some() && *exclusive == Exclusive::None {
+        return err(
+            format!("{path}.stopImage"),
+            "only means something together with `exclusive`",
+        );
+    }
+    if spec.stop_timeout_seconds.is_some() && *exclusive == Exclusive::None {
+        return err(
+            format!("{path}.stopTimeoutSeconds"),
+            "only means something together with `exclusive`",
+        );
+    }
+    if spec.stop_timeout_seconds == Some(0) {
+        return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
+    }
+    Ok(())
 }
 
 /// A job's own annotation. Those that deploy-jobs derives from a key of the job are errors
