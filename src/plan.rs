@@ -284,34 +284,7 @@ fn prepare<'a>(
     check_service_account(docs, job, namespace.as_deref(), absent)?;
 
     let mut notes = Vec::new();
-    let mut pod = match &reused {
-        Some(r) => reuse::pod_from_workload(job, r, &mut notes)?,
-        None => PodSpec {
-            security_context: job
-                .spec
-                .pod_security_context
-                .clone()
-                .filter(|v| !v.is_null()),
-            ..PodSpec::default()
-        },
-    };
-    pod.restart_policy = "Never";
-    let env_from_names = match &job.spec.env_from {
-        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace.as_deref())?,
-        _ => Vec::new(),
-    };
-    pod.containers = vec![reuse::main_container(
-        job,
-        reused.as_ref(),
-        &pod.volumes,
-        &env_from_names,
-    )?];
-    check_linux(job, &pod)?;
-    if !job.wait_for.is_empty() {
-        // After the native sidecars: a database proxy among them must be up first.
-        pod.init_containers
-            .push(wait_container(job).with_context(|| job.path())?);
-    }
+    let mut pod = job_pod(docs, job, reused.as_ref(), namespace.as_deref(), &mut notes)?;
     let prefix = name_prefix(docs, ctx, reused.as_ref().map(|r| r.doc), stream_labels)
         .with_context(|| job.path())?;
     let job_name = names::job_name(&prefix, job.name(), names::MAX_JOB_NAME);
@@ -336,7 +309,81 @@ fn prepare<'a>(
     let object_labels = object_labels(&labels, stream_labels);
     check_listed_workloads(docs, job)?;
 
-    // Hook copies of what the stream renders as ordinary resources.
+    let (references, external, reads_chart_hooks) =
+        references(docs, job, &mut pod, chart_hooks, namespace.as_deref())?;
+    let source_waited_for_readiness = match &reused {
+        Some(r) => waited_for_readiness(docs, r)?,
+        None => false,
+    };
+    Ok(Prepared {
+        notes,
+        source_waited_for_readiness,
+        reused,
+        namespace,
+        pod,
+        labels,
+        object_labels,
+        job_name,
+        references,
+        external,
+        reads_chart_hooks,
+    })
+}
+
+/// The Job's pod: the reused workload's (see `reuse`) or an empty one, its one container,
+/// and the wait-for step after the native sidecars.
+fn job_pod(
+    docs: &dyn Documents,
+    job: &Job,
+    reused: Option<&Reused<'_>>,
+    namespace: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<PodSpec> {
+    let mut pod = match reused {
+        Some(r) => reuse::pod_from_workload(job, r, notes)?,
+        None => PodSpec {
+            security_context: job
+                .spec
+                .pod_security_context
+                .clone()
+                .filter(|v| !v.is_null()),
+            ..PodSpec::default()
+        },
+    };
+    pod.restart_policy = "Never";
+    let env_from_names = match &job.spec.env_from {
+        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace)?,
+        _ => Vec::new(),
+    };
+    pod.containers = vec![reuse::main_container(
+        job,
+        reused,
+        &pod.volumes,
+        &env_from_names,
+    )?];
+    check_linux(job, &pod)?;
+    if !job.wait_for.is_empty() {
+        // After the native sidecars: a database proxy among them must be up first.
+        pod.init_containers
+            .push(wait_container(job).with_context(|| job.path())?);
+    }
+    Ok(pod)
+}
+
+/// A Secret or ConfigMap reference's documents: every reference (kind order, Secrets
+/// first, each once) with the document rendering it, the ones that must already exist, and
+/// the chart's hooks the job reads.
+type References = (Vec<Reference>, Vec<(RefKind, String)>, Vec<usize>);
+
+/// What the pod references, and where each is: rendered by the stream, a hook of the chart,
+/// or outside the release (required references only; an optional one may be absent).
+fn references(
+    docs: &dyn Documents,
+    job: &Job,
+    pod: &mut PodSpec,
+    chart_hooks: &[ChartHook],
+    namespace: Option<&str>,
+) -> Result<References> {
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
     // Referenced only as `optional: true`: the pod starts without them.
     let mut optional: Vec<(RefKind, String)> = Vec::new();
@@ -358,10 +405,9 @@ fn prepare<'a>(
     let mut external = Vec::new();
     let mut reads_chart_hooks = Vec::new();
     for (kind, original) in wanted {
-        let found =
-            find_object(docs, kind, &original, namespace.as_deref()).with_context(|| job.path())?;
+        let found = find_object(docs, kind, &original, namespace).with_context(|| job.path())?;
         if found.is_none() {
-            match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
+            match find_chart_hook(chart_hooks, kind.kind(), &original, namespace) {
                 Some(hook) => reads_chart_hooks.push(hook),
                 None if optional.contains(&(kind, original.clone())) => {}
                 None => external.push((kind, original.clone())),
@@ -374,27 +420,11 @@ fn prepare<'a>(
         });
     }
     if let Some(sa) = &job.spec.service_account_name
-        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace.as_deref())
+        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace)
     {
         reads_chart_hooks.push(hook);
     }
-    let source_waited_for_readiness = match &reused {
-        Some(r) => waited_for_readiness(docs, r)?,
-        None => false,
-    };
-    Ok(Prepared {
-        notes,
-        source_waited_for_readiness,
-        reused,
-        namespace,
-        pod,
-        labels,
-        object_labels,
-        job_name,
-        references,
-        external,
-        reads_chart_hooks,
-    })
+    Ok((references, external, reads_chart_hooks))
 }
 
 /// The labels of the generated objects themselves: the pod's, and the release labels of the
