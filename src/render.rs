@@ -329,6 +329,30 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     }
     let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
     let mut strategy = pick_strategy(options.target, timeout)?;
+    let (groups, folders) = groups(configs, options, strategy.as_ref())?;
+
+    // Earlier output of deploy-jobs is replaced, not duplicated.
+    for entry in &mut docs.entries {
+        if entry.header.as_deref().is_some_and(Header::is_generated) {
+            entry.ignored = true;
+        }
+    }
+    let plan = plan::plan_groups(&docs, groups, strategy.as_mut())?;
+
+    let out = output(text, &docs, &plan, &folders, strategy.as_ref())?;
+    Ok(Rendered {
+        stream: out,
+        plan: Some(plan),
+    })
+}
+
+/// Each configuration's jobs, validated for its environment and checked by the strategy, as
+/// a group for the planner; and the templates folder of each job, in plan order.
+fn groups(
+    configs: Vec<Found>,
+    options: &Options,
+    strategy: &dyn Strategy,
+) -> Result<(Vec<plan::Group>, Vec<Option<String>>)> {
     let default_deadline = strategy.default_deadline();
     let mut groups = Vec::with_capacity(configs.len());
     // The templates folder of each planned job, in plan order.
@@ -369,22 +393,26 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         });
     }
 
-    // Earlier output of deploy-jobs is replaced, not duplicated.
-    for entry in &mut docs.entries {
-        if entry.header.as_deref().is_some_and(Header::is_generated) {
-            entry.ignored = true;
-        }
-    }
-    let plan = plan::plan_groups(&docs, groups, strategy.as_mut())?;
+    Ok((groups, folders))
+}
 
+/// The output stream: the input documents (rewritten where the strategy says), then every
+/// generated object, each job's under its own file name.
+fn output<'a>(
+    text: &'a str,
+    docs: &Entries<'a>,
+    plan: &plan::Plan,
+    folders: &[Option<String>],
+    strategy: &dyn Strategy,
+) -> Result<stream::Output<'a>> {
     // The strategy may rewrite input documents (gate mode: the gated workloads).
     let arranged: Vec<_> = plan
         .jobs
         .iter()
         .filter_map(|p| Some((&p.job, p.output.as_ref()?)))
         .collect();
-    let rewritten = strategy.rewrite(&docs, &arranged)?;
-    let style = Style::of(&docs);
+    let rewritten = strategy.rewrite(docs, &arranged)?;
+    let style = Style::of(docs);
     let mut out = stream::Output::new(text);
     for (i, entry) in docs.entries.iter().enumerate().filter(|(_, e)| !e.ignored) {
         match rewritten.iter().find(|(doc, _)| *doc == i) {
@@ -392,13 +420,13 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             None => out.keep(&entry.doc),
         }
     }
-    for (planned, folder) in plan.jobs.iter().zip(&folders) {
+    for (planned, folder) in plan.jobs.iter().zip(folders) {
         let Some(output) = &planned.output else {
             continue;
         };
         let file = style.file_for(folder.as_deref(), planned.job.name());
         for object in output.generated() {
-            out.append(style.document(&object, &file, strategy.as_ref())?);
+            out.append(style.document(&object, &file, strategy)?);
         }
     }
     let kept = docs
@@ -417,10 +445,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
                 .unwrap_or_default()
         ));
     }
-    Ok(Rendered {
-        stream: out,
-        plan: Some(plan),
-    })
+    Ok(out)
 }
 
 /// The strategy for `target`, under Helm's `--timeout` of `timeout` seconds: the one place
