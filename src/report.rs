@@ -135,125 +135,12 @@ impl Report {
             };
             let job = &planned.job;
             if let Some(gating) = &output.gate {
-                let (image, command) = main_command(&output.object);
-                gate.push(GateJob {
-                    job: job.name().to_string(),
-                    name: output.object.metadata.name.clone().unwrap_or_default(),
-                    namespace: output.object.metadata.namespace.clone(),
-                    gates: gating.gates.iter().map(|w| w.id()).collect(),
-                    not_held: gating
-                        .not_held
-                        .iter()
-                        .map(|(object, reason)| NotHeld {
-                            object: object.clone(),
-                            reason: reason.clone(),
-                        })
-                        .collect(),
-                    follows: gating.follows.iter().map(|w| w.id()).collect(),
-                    after: gating.after.clone(),
-                    objects: output
-                        .objects
-                        .iter()
-                        .map(|o| {
-                            format!(
-                                "{}/{}",
-                                o["kind"].as_str().unwrap_or_default(),
-                                o["metadata"]["name"].as_str().unwrap_or_default()
-                            )
-                        })
-                        .collect(),
-                    wait_for: job
-                        .wait_for
-                        .iter()
-                        .map(|(h, p)| format!("{h}:{p}"))
-                        .collect(),
-                    image,
-                    command,
-                    active_deadline_seconds: output.object.spec.active_deadline_seconds,
-                });
+                gate.push(GateJob::of(job, output, gating));
                 continue;
             }
-            // Each generated hook goes under every event it runs at.
-            for object in output.generated() {
-                let text = |key: &str| object.annotation(key).unwrap_or_default().to_string();
-                let mut hook = Hook {
-                    weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
-                    kind: object.kind().to_string(),
-                    name: object.name().to_string(),
-                    job: Some(job.name().to_string()),
-                    chart_hook: None,
-                    read_by: Vec::new(),
-                    copy_of: None,
-                    wait_for: Vec::new(),
-                    image: None,
-                    command: None,
-                    active_deadline_seconds: None,
-                    delete_policy: text(crate::DELETE_ANNOTATION),
-                };
-                match object {
-                    Generated::Rbac(_) => {}
-                    Generated::Copy(c) => {
-                        hook.copy_of = Some(format!("{}/{}", c.kind.kind(), c.original));
-                    }
-                    // The stop and start steps run a script: show what they act on instead.
-                    Generated::Stop(stop) => {
-                        describe_job(&mut hook, &stop.stop_job, Some(step("stop", &stop.targets)))
-                    }
-                    Generated::Start(stop, start) => {
-                        describe_job(&mut hook, start, Some(step("start", &stop.targets)))
-                    }
-                    Generated::Job(object) => {
-                        describe_job(&mut hook, object, None);
-                        hook.wait_for = job
-                            .wait_for
-                            .iter()
-                            .map(|(h, p)| format!("{h}:{p}"))
-                            .collect();
-                    }
-                }
-                for event in text(crate::HOOK_ANNOTATION).split(',') {
-                    match events.iter_mut().find(|e| e.event == event) {
-                        Some(e) => e.hooks.push(hook.clone()),
-                        None => events.push(EventHooks {
-                            event: event.to_string(),
-                            hooks: vec![hook.clone()],
-                        }),
-                    }
-                }
-            }
+            add_job_hooks(&mut events, job, output);
         }
-        // The chart's own hooks, at the events where jobs run: the order is theirs and ours.
-        for (i, chart) in plan.chart_hooks.iter().enumerate() {
-            let read_by: Vec<String> = plan
-                .jobs
-                .iter()
-                .filter(|p| {
-                    p.output
-                        .as_ref()
-                        .is_some_and(|o| o.reads_chart_hooks.contains(&i))
-                })
-                .map(|p| p.job.name().to_string())
-                .collect();
-            let hook = Hook {
-                weight: chart.weight,
-                kind: chart.kind.clone(),
-                name: chart.name.clone(),
-                job: None,
-                chart_hook: Some(chart.document.clone()),
-                read_by,
-                copy_of: None,
-                wait_for: Vec::new(),
-                image: None,
-                command: None,
-                active_deadline_seconds: None,
-                delete_policy: chart.delete_policy.clone(),
-            };
-            for event in &chart.events {
-                if let Some(e) = events.iter_mut().find(|e| &e.event == event) {
-                    e.hooks.push(hook.clone());
-                }
-            }
-        }
+        add_chart_hooks(&mut events, plan);
         events.sort_by_key(|e| crate::facts::life_order(&e.event));
         for e in &mut events {
             e.hooks
@@ -492,6 +379,138 @@ fn disabled_reason(planned: &PlannedJob, environment: Option<&str>) -> String {
             format!("no environment chosen and `when.{DEFAULT_ENV_KEY}` is empty")
         }
         None => format!("no environment chosen (--env) and `when` has no `{DEFAULT_ENV_KEY}`"),
+    }
+}
+
+impl GateJob {
+    fn of(
+        job: &spec::Job,
+        output: &crate::plan::JobOutput,
+        gating: &crate::strategy::Gating,
+    ) -> GateJob {
+        let (image, command) = main_command(&output.object);
+        GateJob {
+            job: job.name().to_string(),
+            name: output.object.metadata.name.clone().unwrap_or_default(),
+            namespace: output.object.metadata.namespace.clone(),
+            gates: gating.gates.iter().map(|w| w.id()).collect(),
+            not_held: gating
+                .not_held
+                .iter()
+                .map(|(object, reason)| NotHeld {
+                    object: object.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            follows: gating.follows.iter().map(|w| w.id()).collect(),
+            after: gating.after.clone(),
+            objects: output
+                .objects
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}/{}",
+                        o["kind"].as_str().unwrap_or_default(),
+                        o["metadata"]["name"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect(),
+            wait_for: job
+                .wait_for
+                .iter()
+                .map(|(h, p)| format!("{h}:{p}"))
+                .collect(),
+            image,
+            command,
+            active_deadline_seconds: output.object.spec.active_deadline_seconds,
+        }
+    }
+}
+
+/// A job's generated objects as hooks, each under every event it runs at.
+fn add_job_hooks(events: &mut Vec<EventHooks>, job: &spec::Job, output: &crate::plan::JobOutput) {
+    // Each generated hook goes under every event it runs at.
+    for object in output.generated() {
+        let text = |key: &str| object.annotation(key).unwrap_or_default().to_string();
+        let mut hook = Hook {
+            weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
+            kind: object.kind().to_string(),
+            name: object.name().to_string(),
+            job: Some(job.name().to_string()),
+            chart_hook: None,
+            read_by: Vec::new(),
+            copy_of: None,
+            wait_for: Vec::new(),
+            image: None,
+            command: None,
+            active_deadline_seconds: None,
+            delete_policy: text(crate::DELETE_ANNOTATION),
+        };
+        match object {
+            Generated::Rbac(_) => {}
+            Generated::Copy(c) => {
+                hook.copy_of = Some(format!("{}/{}", c.kind.kind(), c.original));
+            }
+            // The stop and start steps run a script: show what they act on instead.
+            Generated::Stop(stop) => {
+                describe_job(&mut hook, &stop.stop_job, Some(step("stop", &stop.targets)))
+            }
+            Generated::Start(stop, start) => {
+                describe_job(&mut hook, start, Some(step("start", &stop.targets)))
+            }
+            Generated::Job(object) => {
+                describe_job(&mut hook, object, None);
+                hook.wait_for = job
+                    .wait_for
+                    .iter()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .collect();
+            }
+        }
+        for event in text(crate::HOOK_ANNOTATION).split(',') {
+            match events.iter_mut().find(|e| e.event == event) {
+                Some(e) => e.hooks.push(hook.clone()),
+                None => events.push(EventHooks {
+                    event: event.to_string(),
+                    hooks: vec![hook.clone()],
+                }),
+            }
+        }
+    }
+}
+
+/// The chart's own hooks, at the events where jobs run: the order is theirs and ours.
+fn add_chart_hooks(events: &mut [EventHooks], plan: &Plan) {
+    for (i, chart) in plan.chart_hooks.iter().enumerate() {
+        let read_by: Vec<String> = plan
+            .jobs
+            .iter()
+            .filter(|p| {
+                p.output
+                    .as_ref()
+                    .is_some_and(|o| o.reads_chart_hooks.contains(&i))
+            })
+            .map(|p| p.job.name().to_string())
+            .collect();
+        let hook = Hook {
+            weight: chart.weight,
+            kind: chart.kind.clone(),
+            name: chart.name.clone(),
+            job: None,
+            chart_hook: Some(chart.document.clone()),
+            read_by,
+            copy_of: None,
+            wait_for: Vec::new(),
+            image: None,
+            command: None,
+            active_deadline_seconds: None,
+            delete_policy: chart.delete_policy.clone(),
+        };
+        for event in &chart.events {
+            if let Some(e) = events.iter_mut().find(|e| &e.event == event) {
+                e.hooks.push(hook.clone());
+            }
+        }
     }
 }
 
