@@ -134,16 +134,35 @@ pub fn violations(pod: &Value, annotations: &[(&str, &str)], level: Level) -> Ve
     if level == Level::Privileged {
         return out;
     }
-    let psc = &pod["securityContext"];
-    let windows = pod["os"]["name"].as_str() == Some("windows");
     let containers: Vec<(String, &Value)> = ["initContainers", "containers", "ephemeralContainers"]
         .iter()
         .flat_map(|k| list(&pod[*k]))
         .map(|c| (c["name"].as_str().unwrap_or("?").to_string(), c))
         .collect();
-    let mut no = |rule: &str| out.push(rule.to_string());
+    baseline_pod(pod, annotations, &mut out);
+    for (name, c) in &containers {
+        baseline_container(name, c, &mut out);
+    }
+    if level == Level::Baseline {
+        return out;
+    }
+    restricted_pod(pod, &mut out);
+    for (name, c) in &containers {
+        restricted_container(pod, name, c, &mut out);
+    }
+    out
+}
 
-    // baseline
+/// An AppArmor profile `baseline` allows: none, RuntimeDefault or Localhost.
+fn apparmor_ok(p: &Value) -> bool {
+    !set(p) || matches!(p["type"].as_str(), Some("RuntimeDefault" | "Localhost"))
+}
+
+/// `baseline`'s rules on the pod: host namespaces and paths, sysctls, SELinux, AppArmor,
+/// seccomp.
+fn baseline_pod(pod: &Value, annotations: &[(&str, &str)], out: &mut Vec<String>) {
+    let psc = &pod["securityContext"];
+    let mut no = |rule: &str| out.push(rule.to_string());
     for key in ["hostNetwork", "hostPID", "hostIPC"] {
         if is_true(&pod[key]) {
             no(&format!("`{key}: true` (host namespaces)"));
@@ -175,8 +194,6 @@ pub fn violations(pod: &Value, annotations: &[(&str, &str)], level: Level) -> Ve
         }
     };
     selinux("pod", &psc["seLinuxOptions"]);
-    let apparmor_ok =
-        |p: &Value| !set(p) || matches!(p["type"].as_str(), Some("RuntimeDefault" | "Localhost"));
     if !apparmor_ok(&psc["appArmorProfile"]) {
         no("pod `appArmorProfile` other than RuntimeDefault or Localhost");
     }
@@ -191,55 +208,59 @@ pub fn violations(pod: &Value, annotations: &[(&str, &str)], level: Level) -> Ve
     if psc["seccompProfile"]["type"].as_str() == Some("Unconfined") {
         no("pod `seccompProfile: Unconfined`");
     }
-    for (name, c) in &containers {
-        let sc = &c["securityContext"];
-        if is_true(&sc["privileged"]) {
-            no(&format!("container `{name}` is privileged"));
-        }
-        if is_true(&sc["windowsOptions"]["hostProcess"]) {
-            no(&format!(
-                "container `{name}` `windowsOptions.hostProcess: true`"
-            ));
-        }
-        for cap in list(&sc["capabilities"]["add"]) {
-            let cap = cap.as_str().unwrap_or("?");
-            if !BASELINE_CAPABILITIES.contains(&cap) {
-                no(&format!("container `{name}` adds capability `{cap}`"));
-            }
-        }
-        for p in list(&c["ports"]) {
-            if as_int(&p["hostPort"]).is_some_and(|n| n != 0) {
-                no(&format!("container `{name}` has a hostPort"));
-            }
-        }
-        if set(&sc["seLinuxOptions"]) {
-            let o = &sc["seLinuxOptions"];
-            let t = o["type"].as_str().unwrap_or("");
-            if !SELINUX_TYPES.contains(&t) || set(&o["user"]) || set(&o["role"]) {
-                no(&format!(
-                    "container `{name}` `seLinuxOptions` other than an allowed type"
-                ));
-            }
-        }
-        if sc["procMount"].as_str().is_some_and(|m| m != "Default") {
-            no(&format!(
-                "container `{name}` `procMount` other than Default"
-            ));
-        }
-        if !apparmor_ok(&sc["appArmorProfile"]) {
-            no(&format!(
-                "container `{name}` `appArmorProfile` other than RuntimeDefault or Localhost"
-            ));
-        }
-        if sc["seccompProfile"]["type"].as_str() == Some("Unconfined") {
-            no(&format!("container `{name}` `seccompProfile: Unconfined`"));
-        }
-    }
-    if level == Level::Baseline {
-        return out;
-    }
+}
 
-    // restricted
+/// `baseline`'s rules on one container.
+fn baseline_container(name: &str, c: &Value, out: &mut Vec<String>) {
+    let mut no = |rule: &str| out.push(rule.to_string());
+    let sc = &c["securityContext"];
+    if is_true(&sc["privileged"]) {
+        no(&format!("container `{name}` is privileged"));
+    }
+    if is_true(&sc["windowsOptions"]["hostProcess"]) {
+        no(&format!(
+            "container `{name}` `windowsOptions.hostProcess: true`"
+        ));
+    }
+    for cap in list(&sc["capabilities"]["add"]) {
+        let cap = cap.as_str().unwrap_or("?");
+        if !BASELINE_CAPABILITIES.contains(&cap) {
+            no(&format!("container `{name}` adds capability `{cap}`"));
+        }
+    }
+    for p in list(&c["ports"]) {
+        if as_int(&p["hostPort"]).is_some_and(|n| n != 0) {
+            no(&format!("container `{name}` has a hostPort"));
+        }
+    }
+    if set(&sc["seLinuxOptions"]) {
+        let o = &sc["seLinuxOptions"];
+        let t = o["type"].as_str().unwrap_or("");
+        if !SELINUX_TYPES.contains(&t) || set(&o["user"]) || set(&o["role"]) {
+            no(&format!(
+                "container `{name}` `seLinuxOptions` other than an allowed type"
+            ));
+        }
+    }
+    if sc["procMount"].as_str().is_some_and(|m| m != "Default") {
+        no(&format!(
+            "container `{name}` `procMount` other than Default"
+        ));
+    }
+    if !apparmor_ok(&sc["appArmorProfile"]) {
+        no(&format!(
+            "container `{name}` `appArmorProfile` other than RuntimeDefault or Localhost"
+        ));
+    }
+    if sc["seccompProfile"]["type"].as_str() == Some("Unconfined") {
+        no(&format!("container `{name}` `seccompProfile: Unconfined`"));
+    }
+}
+
+/// `restricted`'s rules on the pod: volume types and a root user.
+fn restricted_pod(pod: &Value, out: &mut Vec<String>) {
+    let psc = &pod["securityContext"];
+    let mut no = |rule: &str| out.push(rule.to_string());
     for v in list(&pod["volumes"]) {
         let source = v
             .as_mapping()
@@ -257,54 +278,59 @@ pub fn violations(pod: &Value, annotations: &[(&str, &str)], level: Level) -> Ve
             ));
         }
     }
-    let pod_non_root = is_true(&psc["runAsNonRoot"]);
     if as_int(&psc["runAsUser"]) == Some(0) {
         no("pod `runAsUser: 0`");
     }
+}
+
+/// `restricted`'s rules on one container, with the pod's settings it inherits; Windows pods
+/// are exempt from the Linux-only ones.
+fn restricted_container(pod: &Value, name: &str, c: &Value, out: &mut Vec<String>) {
+    let psc = &pod["securityContext"];
+    let windows = pod["os"]["name"].as_str() == Some("windows");
+    let pod_non_root = is_true(&psc["runAsNonRoot"]);
+    let mut no = |rule: &str| out.push(rule.to_string());
     let pod_seccomp = psc["seccompProfile"]["type"].as_str();
     let seccomp_ok = |t: Option<&str>| matches!(t, Some("RuntimeDefault" | "Localhost"));
-    for (name, c) in &containers {
-        let sc = &c["securityContext"];
-        if !windows && !is_false(&sc["allowPrivilegeEscalation"]) {
+    let sc = &c["securityContext"];
+    if !windows && !is_false(&sc["allowPrivilegeEscalation"]) {
+        no(&format!(
+            "container `{name}` lacks `allowPrivilegeEscalation: false`"
+        ));
+    }
+    if is_false(&sc["runAsNonRoot"]) || !(is_true(&sc["runAsNonRoot"]) || pod_non_root) {
+        no(&format!(
+            "container `{name}` lacks `runAsNonRoot: true` (its own or the pod's)"
+        ));
+    }
+    if as_int(&sc["runAsUser"]) == Some(0) {
+        no(&format!("container `{name}` `runAsUser: 0`"));
+    }
+    if !windows {
+        let own = sc["seccompProfile"]["type"].as_str();
+        if !seccomp_ok(own.or(pod_seccomp)) {
             no(&format!(
-                "container `{name}` lacks `allowPrivilegeEscalation: false`"
+                "container `{name}` lacks `seccompProfile: RuntimeDefault` or Localhost (its own or the pod's)"
             ));
         }
-        if is_false(&sc["runAsNonRoot"]) || !(is_true(&sc["runAsNonRoot"]) || pod_non_root) {
+        let caps = &sc["capabilities"];
+        if !list(&caps["drop"])
+            .iter()
+            .any(|c| c.as_str() == Some("ALL"))
+        {
             no(&format!(
-                "container `{name}` lacks `runAsNonRoot: true` (its own or the pod's)"
+                "container `{name}` does not drop ALL capabilities"
             ));
         }
-        if as_int(&sc["runAsUser"]) == Some(0) {
-            no(&format!("container `{name}` `runAsUser: 0`"));
-        }
-        if !windows {
-            let own = sc["seccompProfile"]["type"].as_str();
-            if !seccomp_ok(own.or(pod_seccomp)) {
-                no(&format!(
-                    "container `{name}` lacks `seccompProfile: RuntimeDefault` or Localhost (its own or the pod's)"
-                ));
-            }
-            let caps = &sc["capabilities"];
-            if !list(&caps["drop"])
-                .iter()
-                .any(|c| c.as_str() == Some("ALL"))
-            {
-                no(&format!(
-                    "container `{name}` does not drop ALL capabilities"
-                ));
-            }
-            if list(&caps["add"])
-                .iter()
-                .any(|c| c.as_str() != Some("NET_BIND_SERVICE"))
-            {
-                no(&format!(
-                    "container `{name}` adds a capability other than NET_BIND_SERVICE"
-                ));
-            }
+        if list(&caps["add"])
+            .iter()
+            .any(|c| c.as_str() != Some("NET_BIND_SERVICE"))
+        {
+            no(&format!(
+                "container `{name}` adds a capability other than NET_BIND_SERVICE"
+            ));
         }
     }
-    out
 }
 
 #[cfg(test)]
