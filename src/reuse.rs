@@ -370,53 +370,8 @@ fn companions<'a>(
     let listed = |c: &Mapping| {
         str_field(c, "name").is_some_and(|n| job.spec.sidecars.iter().any(|s| s == n))
     };
-    let mut chosen: Vec<bool> = inits.iter().map(|c| native(c) || listed(c)).collect();
-    // The volumes read by what comes along grow as fillers are added: repeat until none is.
-    loop {
-        let reads: Vec<String> = std::iter::once(reused.container)
-            .chain(
-                inits
-                    .iter()
-                    .zip(&chosen)
-                    .filter(|(_, k)| **k)
-                    .map(|(c, _)| *c),
-            )
-            .flat_map(|c| mounted_volumes(c, Mount::ReadOnly))
-            .collect();
-        let mut added = false;
-        for (i, c) in inits.iter().enumerate() {
-            if !chosen[i]
-                && mounted_volumes(c, Mount::Writable)
-                    .iter()
-                    .any(|v| per_pod.contains(v) && reads.contains(v))
-            {
-                chosen[i] = true;
-                added = true;
-            }
-        }
-        if !added {
-            break;
-        }
-    }
-    let shares = mounted_volumes(reused.container, Mount::Writable);
-    for (c, _) in inits.iter().zip(&chosen).filter(|(_, k)| !**k) {
-        let both: Vec<String> = mounted_volumes(c, Mount::Writable)
-            .into_iter()
-            .filter(|v| per_pod.contains(v) && shares.contains(v))
-            .map(|v| format!("`{v}`"))
-            .collect();
-        if !both.is_empty() {
-            notes.push(format!(
-                "{}: init container `{}` of {} writes into {} {}, which container `{}` mounts writable too, and is not copied: if it prepares what the job reads (renders config, fetches secrets), list it in `sidecars`; scratch space the two share needs nothing",
-                job.name(),
-                str_field(c, "name").unwrap_or("?"),
-                reused.source,
-                if both.len() == 1 { "volume" } else { "volumes" },
-                both.join(", "),
-                str_field(reused.container, "name").unwrap_or("?")
-            ));
-        }
-    }
+    let chosen = fillers(reused, &inits, &per_pod, |c| native(c) || listed(c));
+    note_shared_fillers(job, reused, &inits, &chosen, &per_pod, notes);
     let mut out: Vec<(&Mapping, bool)> = inits
         .iter()
         .zip(&chosen)
@@ -457,6 +412,77 @@ fn companions<'a>(
         out.push((found, true));
     }
     Ok(out)
+}
+
+/// Which init containers come along: those `first` picks, and each classic one that writes
+/// into a per-pod volume that something coming along reads (read-only), until none is added
+/// (what comes along grows as fillers are added).
+fn fillers(
+    reused: &Reused<'_>,
+    inits: &[&Mapping],
+    per_pod: &[String],
+    first: impl Fn(&Mapping) -> bool,
+) -> Vec<bool> {
+    let mut chosen: Vec<bool> = inits.iter().map(|c| first(c)).collect();
+    // The volumes read by what comes along grow as fillers are added: repeat until none is.
+    loop {
+        let reads: Vec<String> = std::iter::once(reused.container)
+            .chain(
+                inits
+                    .iter()
+                    .zip(&chosen)
+                    .filter(|(_, k)| **k)
+                    .map(|(c, _)| *c),
+            )
+            .flat_map(|c| mounted_volumes(c, Mount::ReadOnly))
+            .collect();
+        let mut added = false;
+        for (i, c) in inits.iter().enumerate() {
+            if !chosen[i]
+                && mounted_volumes(c, Mount::Writable)
+                    .iter()
+                    .any(|v| per_pod.contains(v) && reads.contains(v))
+            {
+                chosen[i] = true;
+                added = true;
+            }
+        }
+        if !added {
+            break;
+        }
+    }
+    chosen
+}
+
+/// A note for each init container left out that writes into a per-pod volume the job's
+/// container writes too: it may prepare what the job reads, or be scratch space.
+fn note_shared_fillers(
+    job: &Job,
+    reused: &Reused<'_>,
+    inits: &[&Mapping],
+    chosen: &[bool],
+    per_pod: &[String],
+    notes: &mut Vec<String>,
+) {
+    let shares = mounted_volumes(reused.container, Mount::Writable);
+    for (c, _) in inits.iter().zip(chosen).filter(|(_, k)| !**k) {
+        let both: Vec<String> = mounted_volumes(c, Mount::Writable)
+            .into_iter()
+            .filter(|v| per_pod.contains(v) && shares.contains(v))
+            .map(|v| format!("`{v}`"))
+            .collect();
+        if !both.is_empty() {
+            notes.push(format!(
+                "{}: init container `{}` of {} writes into {} {}, which container `{}` mounts writable too, and is not copied: if it prepares what the job reads (renders config, fetches secrets), list it in `sidecars`; scratch space the two share needs nothing",
+                job.name(),
+                str_field(c, "name").unwrap_or("?"),
+                reused.source,
+                if both.len() == 1 { "volume" } else { "volumes" },
+                both.join(", "),
+                str_field(reused.container, "name").unwrap_or("?")
+            ));
+        }
+    }
 }
 
 /// Pod-level settings that come along with a reused container, as [`pod_fields::POD`]
