@@ -357,19 +357,16 @@ fn groups(
     let mut groups = Vec::with_capacity(configs.len());
     // The templates folder of each planned job, in plan order.
     let mut folders: Vec<Option<String>> = Vec::new();
-    for Found {
-        config,
-        origin,
-        templates,
-    } in configs
-    {
+    for found in configs {
+        let config = &found.config;
         let environment = options.environment.clone().or(config.environment.clone());
-        let jobs = spec::validate(&config.jobs, environment.as_deref())
-            .map_err(|e| anyhow!("{origin}: {e}"))?;
-        folders.extend(std::iter::repeat_n(templates, jobs.len()));
+        let jobs =
+            spec::validate(&config.jobs, environment.as_deref()).map_err(|e| found.error(&e))?;
         for job in jobs.iter().filter(|j| j.enabled()) {
-            strategy.check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
+            strategy.check(job).map_err(|e| found.error(&e))?;
         }
+        folders.extend(std::iter::repeat_n(found.templates.clone(), jobs.len()));
+        let origin = found.origin.clone();
         let name_prefix = match (&options.name_prefix, &config.name_prefix) {
             (Some(name), _) => Some(plan::NamePrefix {
                 name: name.clone(),
@@ -467,6 +464,21 @@ struct Found {
     config: Config,
     origin: Origin,
     templates: Option<String>,
+    /// The text of the values file it came from: the user's own, so errors point into it.
+    values_text: Option<String>,
+}
+
+impl Found {
+    /// A configuration error, pointing at its key in the values file when it came from one.
+    fn error(&self, e: &spec::SpecError) -> anyhow::Error {
+        match &self.values_text {
+            Some(text) => anyhow!(
+                "{}",
+                spec::point(&self.origin, text, &e.path, &e.to_string())
+            ),
+            None => anyhow!("{}: {e}", self.origin),
+        }
+    }
 }
 
 /// `shop/charts/api/templates` of `shop/charts/api/templates/deploy-jobs.yaml`.
@@ -494,18 +506,25 @@ fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Fo
         }
     }
 
-    let mut from_values: Option<(Vec<spec::JobSpec>, &str)> = None;
+    let mut from_values: Option<(Vec<spec::JobSpec>, &ValuesFile)> = None;
     for file in values {
         let value: Value = serde_norway::from_str(&file.text)
             .map_err(|e| anyhow!("{}: invalid YAML: {e}", file.name))?;
-        if let Some(jobs) = spec::from_values(value).map_err(|e| anyhow!("{}: {e}", file.name))? {
-            from_values = Some((jobs, &file.name));
+        let jobs = spec::from_values(value).map_err(|e| {
+            anyhow!(
+                "{}",
+                spec::point(&file.name, &file.text, &e.path, &e.to_string())
+            )
+        })?;
+        if let Some(jobs) = jobs {
+            from_values = Some((jobs, file));
         }
     }
 
     match (in_stream.first(), from_values) {
         (Some(&i), Some((_, file))) => bail!(
-            "deploy_jobs is given twice: in {file} and in {}; use one source",
+            "deploy_jobs is given twice: in {} and in {}; use one source",
+            file.name,
             docs.label(i)
         ),
         (Some(_), None) => in_stream
@@ -525,6 +544,7 @@ fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Fo
                     config,
                     origin,
                     templates: source.and_then(templates_dir),
+                    values_text: None,
                 })
             })
             .collect(),
@@ -534,8 +554,9 @@ fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Fo
                 name_prefix: None,
                 jobs,
             },
-            origin: file.to_string(),
+            origin: file.name.clone(),
             templates: None,
+            values_text: Some(file.text.clone()),
         }]),
         (None, None) if !values.is_empty() => {
             let names: Vec<&str> = values.iter().map(|f| f.name.as_str()).collect();

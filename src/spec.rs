@@ -13,8 +13,11 @@ use crate::header::describe;
 
 pub use crate::facts::{DELETE_POLICIES, HOOK_EVENTS, LOG_POLICIES, ROLLOUT_KINDS};
 
+mod locate;
 mod read;
 mod types;
+
+pub use locate::point;
 
 pub use read::{Config, from_document, from_values};
 pub(crate) use read::{closest, deserialize};
