@@ -237,19 +237,34 @@ fn render_stdin(args: &RenderArgs, input: &[u8]) -> Result<ExitCode> {
     {
         bail!(helm::HELM3_REFUSAL);
     }
+    refuse_nothing_rendered(input)?;
     let rendered = render(input, &options(args)?)?;
     write_stdout(rendered.stream.pieces().map(str::as_bytes))
 }
 
-fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
-    let input = read_stdin("plan")?;
-    // A plan of nothing reads like "no migrations here": almost always a render that
-    // failed upstream of the pipe, which must not pass for a plan.
-    if input.iter().all(u8::is_ascii_whitespace) {
+/// A stream with no object in it is almost always a render that failed upstream of the pipe
+/// (`sh` runs pipes without pipefail): passed on as success, it would read as "no
+/// migrations", and an applier that prunes would delete the app. Helm 4 itself fails a
+/// post-renderer whose output is empty, so a chart with no resources cannot deploy through
+/// deploy-jobs there either; refusing it here says why in the same words everywhere.
+fn refuse_nothing_rendered(input: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(input);
+    let nothing = text.trim_start_matches('\u{feff}').lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    });
+    if nothing {
         bail!(
-            "the stream on stdin is empty: nothing was rendered (did `helm template` fail before the pipe?)"
+            "the stream on stdin holds no object: nothing was rendered (did `helm template` fail before the pipe?); deploy-jobs refuses to pass an empty stream off as a chart"
         );
     }
+    Ok(())
+}
+
+fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
+    let input = read_stdin("plan")?;
+    // A plan of nothing reads like "no migrations here".
+    refuse_nothing_rendered(&input)?;
     let rendered = render(&input, &options(&args.render)?)?;
     let report = match &rendered.plan {
         Some(plan) => Report::of(plan),

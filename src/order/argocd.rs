@@ -1,9 +1,10 @@
 //! `render --target argocd`: output that behaves under Argo CD as it does under Helm.
 //!
 //! Argo CD renders charts with `helm template` and maps Helm hook annotations itself, but
-//! it ignores `pre-rollback`, `post-rollback` and `test`, and has no delete-time hooks in
-//! that mapping (a `post-delete` job would run as PostSync, on every sync). So those events
-//! are refused, as is a job that would run in both phases (Argo CD cannot tell an install
+//! it ignores `pre-rollback`, `post-rollback` and `test`. Argo CD 3 runs PreDelete and
+//! PostDelete hooks when the Application is deleted (argoproj/argo-cd
+//! `docs/user-guide/sync-waves.md`, `controller/hook.go`), so `pre-delete` and `post-delete`
+//! map to those. The rest are refused, as is a job that would run in both phases (Argo CD cannot tell an install
 //! from an upgrade, so `post-install,pre-upgrade` would run twice per sync), and every
 //! generated document gets Argo CD's own annotations (which take
 //! precedence over Helm's once present): the hook phase, a sync wave equal to the Helm
@@ -74,11 +75,14 @@ impl Order for ArgoCd {
 }
 
 /// Helm events and the Argo CD phase each becomes.
-const PHASES: &[(&str, &str)] = &[
+pub const PHASES: &[(&str, &str)] = &[
     ("pre-install", "PreSync"),
     ("pre-upgrade", "PreSync"),
     ("post-install", "PostSync"),
     ("post-upgrade", "PostSync"),
+    // Run once, when the Application is deleted (Argo CD 3; an older one ignores them).
+    ("pre-delete", "PreDelete"),
+    ("post-delete", "PostDelete"),
 ];
 
 /// Refuses a job whose events Argo CD would not run the way Helm does.
@@ -88,7 +92,7 @@ pub fn check(job: &Job) -> Result<(), SpecError> {
             return Err(SpecError {
                 path: format!("{}.when", job.path()),
                 message: format!(
-                    "`{event}` does not work under Argo CD (it ignores rollback and test hooks, and maps post-* hooks to PostSync, which runs on every sync); with --target argocd use pre-install, pre-upgrade, post-install or post-upgrade"
+                    "`{event}` does not work under Argo CD (it ignores rollback and test hooks); with --target argocd use pre-install, pre-upgrade (PreSync), post-install, post-upgrade (PostSync), pre-delete (PreDelete) or post-delete (PostDelete)"
                 ),
             });
         }
@@ -182,6 +186,16 @@ mod tests {
         assert_eq!(a[HOOK], "PreSync");
         assert_eq!(a[SYNC_WAVE], "-3");
         assert_eq!(a[DELETE_POLICY], "BeforeHookCreation,HookSucceeded");
+    }
+
+    #[test]
+    fn delete_events_become_argo_cds_delete_hooks() {
+        for (event, phase) in [("pre-delete", "PreDelete"), ("post-delete", "PostDelete")] {
+            let mut a = Mapping::new();
+            a.insert(HOOK_ANNOTATION.into(), event.into());
+            annotate(&mut a);
+            assert_eq!(a[HOOK], phase, "Argo CD 3 runs {event} jobs as {phase}");
+        }
     }
 
     #[test]
