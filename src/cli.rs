@@ -295,7 +295,13 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         values: read(generate::VALUES_PATH),
         schema: read(generate::SCHEMA_PATH),
     };
-    let workloads = rendered_workloads(args);
+    let (workloads, services) = match rendered_chart(args) {
+        Ok(out) => (
+            deploy_jobs::render::workloads(&out),
+            generate::services(&out),
+        ),
+        Err(err) => (Err(err), Vec::new()),
+    };
     let first_container = workloads
         .as_ref()
         .ok()
@@ -315,12 +321,18 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         Some(name) => generate::Release::Named(name),
         None => generate::Release::Placeholder,
     };
-    let report = generate::summary(&dir.display().to_string(), &changes, &workloads, &release);
+    let report = generate::summary(
+        &dir.display().to_string(),
+        &changes,
+        &workloads,
+        &services,
+        &release,
+    );
     write_stdout(std::iter::once(report.as_bytes()))
 }
 
-/// Renders the chart with helm and lists its workloads' containers.
-fn rendered_workloads(args: &InitArgs) -> Result<Vec<(String, Vec<String>)>> {
+/// Renders the chart with helm, for its containers and Services.
+fn rendered_chart(args: &InitArgs) -> Result<Vec<u8>> {
     let helm = args
         .helm
         .clone()
@@ -353,7 +365,7 @@ fn rendered_workloads(args: &InitArgs) -> Result<Vec<(String, Vec<String>)>> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    deploy_jobs::render::workloads(&out.stdout)
+    Ok(out.stdout)
 }
 
 /// Helm 4 discards a plugin's stderr; report through a document it will refuse (see `helm`).
