@@ -83,7 +83,8 @@ struct PlanArgs {
     #[command(flatten)]
     render: RenderArgs,
     /// `table` for people (bold headings on a terminal unless NO_COLOR is set), `json` for
-    /// machines.
+    /// machines, `name` for a shell: the generated Jobs as `job/NAME`, one a line (in gate
+    /// mode each job's Job, in list order), as `kubectl get -o name` prints them.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     output: Format,
 }
@@ -92,6 +93,7 @@ struct PlanArgs {
 enum Format {
     Table,
     Json,
+    Name,
 }
 
 #[derive(Args, Debug, Default)]
@@ -272,6 +274,7 @@ fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
     };
     let text = match args.output {
         Format::Json => serde_json::to_string_pretty(&report).context("writing JSON")? + "\n",
+        Format::Name => report.job_names(),
         Format::Table => {
             let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             report.table(color)

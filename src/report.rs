@@ -288,6 +288,19 @@ impl Report {
         }
     }
 
+    /// The generated Jobs as `job/NAME`, one a line, for a shell (`plan -o name`): in gate
+    /// mode each job's Job in list order, otherwise every generated Job in the order the
+    /// hooks run, each once. `kubectl wait`, `get` and `logs` take the form as it is.
+    pub fn job_names(&self) -> String {
+        let mut names: Vec<&str> = self.gate.iter().map(|g| g.name.as_str()).collect();
+        for hook in self.events.iter().flat_map(|e| &e.hooks) {
+            if hook.kind == "Job" && hook.job.is_some() && !names.contains(&hook.name.as_str()) {
+                names.push(&hook.name);
+            }
+        }
+        names.iter().map(|n| format!("job/{n}\n")).collect()
+    }
+
     /// The human table; `color` adds ANSI bold to headings.
     pub fn table(&self, color: bool) -> String {
         let bold = |s: &str| {
