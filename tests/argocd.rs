@@ -216,6 +216,28 @@ fn the_plugin_passes_argo_cds_kube_version_api_versions_and_crds_to_helm() {
 }
 
 #[test]
+fn the_plugin_takes_the_environment_from_a_parameter_or_the_applications_env() {
+    let chart = common::repo_root().join("charts/example");
+    let jobs = |env: &[(&str, &str)]| -> Vec<String> {
+        documents(&common::succeeded(generate(&chart, env), "generate"))
+            .iter()
+            .map(id)
+            .filter(|i| i.starts_with("Job/"))
+            .collect()
+    };
+    let warm = "Job/shop-example-warm-cache".to_string();
+    assert!(
+        !jobs(&[]).contains(&warm),
+        "production alone enables warm-cache"
+    );
+    assert!(jobs(&[("PARAM_ENVIRONMENT", "production")]).contains(&warm));
+    assert!(
+        jobs(&[("ARGOCD_ENV_DEPLOY_JOBS_ENV", "production")]).contains(&warm),
+        "spec.source.plugin.env, as Argo CD passes it"
+    );
+}
+
+#[test]
 fn the_plugin_configmap_holds_plugin_yaml_as_kubectl_kustomize_builds_it() {
     let out = Command::new(common::tool("kubectl"))
         .args(["kustomize", "examples/argocd"])
