@@ -8,16 +8,7 @@ use serde_norway::Value;
 
 use crate::header::Header;
 
-/// Kinds whose pod template a job may reuse a container from.
-pub const WORKLOAD_KINDS: &[&str] = &[
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "Job",
-    "CronJob",
-    "Pod",
-];
+pub use crate::facts::WORKLOAD_KINDS;
 
 /// Read access to the documents of the stream, parsing them only when asked.
 pub trait Documents {

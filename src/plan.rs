@@ -15,18 +15,17 @@ use crate::documents::selector_matches;
 pub use crate::documents::{Documents, WORKLOAD_KINDS, workloads};
 use crate::k8s::{Container, PodSpec, RefKind};
 use crate::names;
-use crate::order::Order;
-use crate::order::chart_hooks;
-pub use crate::order::{ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference};
 use crate::pod_security;
 use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
 use crate::spec::{self, Job};
+use crate::strategy::Strategy;
+use crate::strategy::chart_hooks;
+pub use crate::strategy::{
+    ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference,
+};
 
-/// Label that marks a generated pod as deploy-jobs' own.
-pub const JOB_LABEL: &str = "deploy-jobs.io/job";
-const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub use crate::facts::{COMPONENT_LABEL, INSTANCE_LABEL, JOB_LABEL, RELEASE_LABELS};
 
 /// Everything the planner decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +35,7 @@ pub struct Plan {
     /// The chart's own hooks (the stream's, not deploy-jobs'), in stream order.
     pub chart_hooks: Vec<ChartHook>,
     /// How the jobs' order is enforced.
-    pub target: crate::order::Target,
+    pub target: crate::strategy::Target,
 }
 
 /// One `deploy_jobs` entry and what it turns into.
@@ -74,10 +73,6 @@ impl Default for Settings {
     }
 }
 
-/// Labels that name the release, in the order they are looked for: the Kubernetes
-/// recommended one, then the older convention of many charts.
-pub const RELEASE_LABELS: &[&str] = &[INSTANCE_LABEL, "release"];
-
 /// The prefix of generated names, and where it was set (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePrefix {
@@ -89,19 +84,6 @@ pub struct NamePrefix {
 /// The first value of each of [`RELEASE_LABELS`] in the stream, with its document.
 type StreamLabels = Vec<Option<(String, usize)>>;
 
-/// Plans every job.
-pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
-    plan_groups(
-        docs,
-        vec![Group {
-            jobs,
-            settings: ctx.clone(),
-            origin: None,
-        }],
-        &mut crate::order::hooks::Hooks::new(crate::helm::DEFAULT_TIMEOUT)?,
-    )
-}
-
 /// The jobs of one configuration: an umbrella chart renders one DeployJobs document per
 /// subchart, each with its own name prefix and environment.
 #[derive(Debug, Clone)]
@@ -112,12 +94,12 @@ pub struct Group {
     pub origin: Option<String>,
 }
 
-/// Plans the jobs of every group, in order, each arranged by `order`: weights keep
+/// Plans the jobs of every group, in order, each arranged by `strategy`: weights keep
 /// increasing from one group to the next, so the first group's jobs run first at every event.
 pub fn plan_groups(
     docs: &dyn Documents,
     groups: Vec<Group>,
-    order: &mut dyn Order,
+    strategy: &mut dyn Strategy,
 ) -> Result<Plan> {
     let stream_labels: StreamLabels = RELEASE_LABELS
         .iter()
@@ -143,7 +125,7 @@ pub fn plan_groups(
         for job in &group.jobs {
             jobs.push(if job.enabled() {
                 Some(
-                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*order)
+                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*strategy)
                         .map_err(|e| in_origin(e, origin))?,
                 )
             } else {
@@ -177,7 +159,7 @@ pub fn plan_groups(
                 origin: previous_origin,
                 app_images: &app_images,
             };
-            let output = order
+            let output = strategy
                 .arrange(docs, &job, prepared, &context)
                 .map_err(|e| in_origin(e, origin))?;
             planned.push(PlannedJob {
@@ -196,7 +178,7 @@ pub fn plan_groups(
         environment,
         jobs: planned,
         chart_hooks,
-        target: order.target(),
+        target: strategy.target(),
     })
 }
 
@@ -280,7 +262,7 @@ fn prepare<'a>(
     ctx: &Settings,
     stream_labels: &StreamLabels,
     chart_hooks: &[ChartHook],
-    order: &dyn Order,
+    strategy: &dyn Strategy,
 ) -> Result<Prepared<'a>> {
     let reused = match &job.spec.container {
         Some(name) => Some(
@@ -297,39 +279,12 @@ fn prepare<'a>(
         .and_then(|h| h.namespace.clone())
         .or_else(|| ctx.namespace.clone());
     // Whether the release's resources exist when the job runs is the strategy's to say.
-    let absent = order.absent_at(&job.events);
+    let absent = strategy.absent_at(&job.events);
     check_wait_targets(docs, job, namespace.as_deref(), absent)?;
     check_service_account(docs, job, namespace.as_deref(), absent)?;
 
     let mut notes = Vec::new();
-    let mut pod = match &reused {
-        Some(r) => reuse::pod_from_workload(job, r, &mut notes)?,
-        None => PodSpec {
-            security_context: job
-                .spec
-                .pod_security_context
-                .clone()
-                .filter(|v| !v.is_null()),
-            ..PodSpec::default()
-        },
-    };
-    pod.restart_policy = "Never";
-    let env_from_names = match &job.spec.env_from {
-        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace.as_deref())?,
-        _ => Vec::new(),
-    };
-    pod.containers = vec![reuse::main_container(
-        job,
-        reused.as_ref(),
-        &pod.volumes,
-        &env_from_names,
-    )?];
-    check_linux(job, &pod)?;
-    if !job.wait_for.is_empty() {
-        // After the native sidecars: a database proxy among them must be up first.
-        pod.init_containers
-            .push(wait_container(job).with_context(|| job.path())?);
-    }
+    let mut pod = job_pod(docs, job, reused.as_ref(), namespace.as_deref(), &mut notes)?;
     let prefix = name_prefix(docs, ctx, reused.as_ref().map(|r| r.doc), stream_labels)
         .with_context(|| job.path())?;
     let job_name = names::job_name(&prefix, job.name(), names::MAX_JOB_NAME);
@@ -354,7 +309,81 @@ fn prepare<'a>(
     let object_labels = object_labels(&labels, stream_labels);
     check_listed_workloads(docs, job)?;
 
-    // Hook copies of what the stream renders as ordinary resources.
+    let (references, external, reads_chart_hooks) =
+        references(docs, job, &mut pod, chart_hooks, namespace.as_deref())?;
+    let source_waited_for_readiness = match &reused {
+        Some(r) => waited_for_readiness(docs, r)?,
+        None => false,
+    };
+    Ok(Prepared {
+        notes,
+        source_waited_for_readiness,
+        reused,
+        namespace,
+        pod,
+        labels,
+        object_labels,
+        job_name,
+        references,
+        external,
+        reads_chart_hooks,
+    })
+}
+
+/// The Job's pod: the reused workload's (see `reuse`) or an empty one, its one container,
+/// and the wait-for step after the native sidecars.
+fn job_pod(
+    docs: &dyn Documents,
+    job: &Job,
+    reused: Option<&Reused<'_>>,
+    namespace: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<PodSpec> {
+    let mut pod = match reused {
+        Some(r) => reuse::pod_from_workload(job, r, notes)?,
+        None => PodSpec {
+            security_context: job
+                .spec
+                .pod_security_context
+                .clone()
+                .filter(|v| !v.is_null()),
+            ..PodSpec::default()
+        },
+    };
+    pod.restart_policy = "Never";
+    let env_from_names = match &job.spec.env_from {
+        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace)?,
+        _ => Vec::new(),
+    };
+    pod.containers = vec![reuse::main_container(
+        job,
+        reused,
+        &pod.volumes,
+        &env_from_names,
+    )?];
+    check_linux(job, &pod)?;
+    if !job.wait_for.is_empty() {
+        // After the native sidecars: a database proxy among them must be up first.
+        pod.init_containers
+            .push(wait_container(job).with_context(|| job.path())?);
+    }
+    Ok(pod)
+}
+
+/// A Secret or ConfigMap reference's documents: every reference (kind order, Secrets
+/// first, each once) with the document rendering it, the ones that must already exist, and
+/// the chart's hooks the job reads.
+type References = (Vec<Reference>, Vec<(RefKind, String)>, Vec<usize>);
+
+/// What the pod references, and where each is: rendered by the stream, a hook of the chart,
+/// or outside the release (required references only; an optional one may be absent).
+fn references(
+    docs: &dyn Documents,
+    job: &Job,
+    pod: &mut PodSpec,
+    chart_hooks: &[ChartHook],
+    namespace: Option<&str>,
+) -> Result<References> {
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
     // Referenced only as `optional: true`: the pod starts without them.
     let mut optional: Vec<(RefKind, String)> = Vec::new();
@@ -376,10 +405,9 @@ fn prepare<'a>(
     let mut external = Vec::new();
     let mut reads_chart_hooks = Vec::new();
     for (kind, original) in wanted {
-        let found =
-            find_object(docs, kind, &original, namespace.as_deref()).with_context(|| job.path())?;
+        let found = find_object(docs, kind, &original, namespace).with_context(|| job.path())?;
         if found.is_none() {
-            match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
+            match find_chart_hook(chart_hooks, kind.kind(), &original, namespace) {
                 Some(hook) => reads_chart_hooks.push(hook),
                 None if optional.contains(&(kind, original.clone())) => {}
                 None => external.push((kind, original.clone())),
@@ -392,27 +420,11 @@ fn prepare<'a>(
         });
     }
     if let Some(sa) = &job.spec.service_account_name
-        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace.as_deref())
+        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace)
     {
         reads_chart_hooks.push(hook);
     }
-    let source_waited_for_readiness = match &reused {
-        Some(r) => waited_for_readiness(docs, r)?,
-        None => false,
-    };
-    Ok(Prepared {
-        notes,
-        source_waited_for_readiness,
-        reused,
-        namespace,
-        pod,
-        labels,
-        object_labels,
-        job_name,
-        references,
-        external,
-        reads_chart_hooks,
-    })
+    Ok((references, external, reads_chart_hooks))
 }
 
 /// The labels of the generated objects themselves: the pod's, and the release labels of the
@@ -1012,7 +1024,7 @@ fn pod_security_notes(
     let annotations = reuse::pod_annotations(
         reused.and_then(|r| r.meta),
         pod,
-        &crate::order::user_annotations(job),
+        &crate::strategy::user_annotations(job),
     );
     let pairs: Vec<(&str, &str)> = annotations
         .iter()

@@ -470,8 +470,54 @@ pub fn pod_from_workload(
     notes: &mut Vec<String>,
 ) -> Result<PodSpec> {
     let pod = reused.pod;
-    let volumes = seq_field(pod, "volumes");
-    let volume_name = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_string);
+    check_listed_volumes(job, reused)?;
+    let companions = companions(job, reused, notes)?;
+    let mounted: Vec<String> = std::iter::once(reused.container)
+        .chain(companions.iter().map(|(c, _)| *c))
+        .flat_map(|c| mounted_volumes(c, Mount::Any))
+        .collect();
+    let volumes = volumes_along(job, reused, &mounted, notes);
+    let copied = copied_pod_fields(job, reused, &companions);
+    let mut init_containers = Vec::new();
+    for (c, make_native) in companions {
+        let mut c = sidecar(c, &volumes).with_context(|| {
+            format!(
+                "{}.container: copying the container `{}` of {}",
+                job.path(),
+                str_field(c, "name").unwrap_or("?"),
+                reused.source
+            )
+        })?;
+        if make_native {
+            // A classic sidecar listed in `sidecars`: as a native one it starts before the
+            // job and is stopped when the job exits, instead of keeping the pod running.
+            c.restart_policy = Some("Always".to_string());
+        }
+        init_containers.push(c);
+    }
+    note_dropped_fields(job, reused, notes);
+    Ok(PodSpec {
+        image_pull_secrets: seq_field(pod, "imagePullSecrets"),
+        security_context: merged(
+            pod.get("securityContext"),
+            job.spec.pod_security_context.as_ref(),
+        ),
+        node_selector: pod.get("nodeSelector").cloned(),
+        tolerations: pod.get("tolerations").cloned(),
+        copied,
+        init_containers,
+        volumes,
+        ..PodSpec::default()
+    })
+}
+
+fn volume_name(v: &Value) -> Option<String> {
+    v.get("name").and_then(Value::as_str).map(str::to_string)
+}
+
+/// Every volume `volumes` names is one of the pod's.
+fn check_listed_volumes(job: &Job, reused: &Reused<'_>) -> Result<()> {
+    let volumes = seq_field(reused.pod, "volumes");
     for (i, wanted) in job.spec.volumes.iter().enumerate() {
         if !volumes
             .iter()
@@ -486,14 +532,21 @@ pub fn pod_from_workload(
             );
         }
     }
-    let companions = companions(job, reused, notes)?;
-    let mounted: Vec<String> = std::iter::once(reused.container)
-        .chain(companions.iter().map(|(c, _)| *c))
-        .flat_map(|c| mounted_volumes(c, Mount::Any))
-        .collect();
+    Ok(())
+}
+
+/// The pod's volumes the job's containers mount (per-pod and config ones; a shared one only
+/// when listed in `volumes`, with a note), and those `volumes` lists.
+fn volumes_along(
+    job: &Job,
+    reused: &Reused<'_>,
+    mounted: &[String],
+    notes: &mut Vec<String>,
+) -> Vec<Value> {
+    let volumes = seq_field(reused.pod, "volumes");
     // A volume listed in `volumes` comes along even when no copied container mounts it: a
     // pod annotation may name it for an injected sidecar (Kuma's token volume, say).
-    let volumes: Vec<Value> = volumes
+    volumes
         .iter()
         .filter(|v| {
             let name = volume_name(v).unwrap_or_default();
@@ -522,7 +575,17 @@ pub fn pod_from_workload(
             !shared
         })
         .cloned()
-        .collect();
+        .collect()
+}
+
+/// The pod fields `pod_fields` copies, the node affinity, the device claims the copied
+/// containers use, and the pod's resource budget when the job sets none.
+fn copied_pod_fields(
+    job: &Job,
+    reused: &Reused<'_>,
+    companions: &[(&Mapping, bool)],
+) -> IndexMap<String, Value> {
+    let pod = reused.pod;
     let mut copied = IndexMap::new();
     if let Some(node) = pod.get("affinity").and_then(|a| a.get("nodeAffinity")) {
         let mut affinity = Mapping::new();
@@ -560,23 +623,12 @@ pub fn pod_from_workload(
     {
         copied.insert("resources".to_string(), budget.clone());
     }
-    let mut init_containers = Vec::new();
-    for (c, make_native) in companions {
-        let mut c = sidecar(c, &volumes).with_context(|| {
-            format!(
-                "{}.container: copying the container `{}` of {}",
-                job.path(),
-                str_field(c, "name").unwrap_or("?"),
-                reused.source
-            )
-        })?;
-        if make_native {
-            // A classic sidecar listed in `sidecars`: as a native one it starts before the
-            // job and is stopped when the job exits, instead of keeping the pod running.
-            c.restart_policy = Some("Always".to_string());
-        }
-        init_containers.push(c);
-    }
+    copied
+}
+
+/// A `plan` note for each field of the container and the pod that is left out.
+fn note_dropped_fields(job: &Job, reused: &Reused<'_>, notes: &mut Vec<String>) {
+    let pod = reused.pod;
     for (name, why) in pod_fields::dropped_container_fields() {
         if reused.container.get(name).is_some_and(|v| !v.is_null()) {
             notes.push(format!(
@@ -596,19 +648,6 @@ pub fn pod_from_workload(
             ));
         }
     }
-    Ok(PodSpec {
-        image_pull_secrets: seq_field(pod, "imagePullSecrets"),
-        security_context: merged(
-            pod.get("securityContext"),
-            job.spec.pod_security_context.as_ref(),
-        ),
-        node_selector: pod.get("nodeSelector").cloned(),
-        tolerations: pod.get("tolerations").cloned(),
-        copied,
-        init_containers,
-        volumes,
-        ..PodSpec::default()
-    })
 }
 
 /// A native sidecar of the app's pod, as it is (its probes tell the kubelet when it is ready

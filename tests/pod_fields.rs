@@ -382,7 +382,7 @@ fn every_generated_pod_meets_the_level_of_the_apps_pod() {
             let generated =
                 doc["metadata"]["annotations"][deploy_jobs::GENERATED_ANNOTATION].is_string();
             let gated = doc["spec"]["template"]["metadata"]["annotations"]
-                [deploy_jobs::order::gate::GATE_JOBS_ANNOTATION]
+                [deploy_jobs::strategy::gate::GATE_JOBS_ANNOTATION]
                 .is_string();
             let Some(pod) = pod_of(&doc) else { continue };
             let name = format!(

@@ -10,10 +10,11 @@ use indexmap::IndexMap;
 use serde_norway::{Mapping, Value};
 
 use super::{Context, HookCopy, JobOutput, Prepared, job_object, user_annotations};
-use super::{Order, Target};
+use super::{Strategy, Target};
 use crate::documents::Documents;
-use crate::exclusive;
-use crate::exclusive::STOP_OVERHEAD_SECONDS;
+pub mod exclusive;
+
+use self::exclusive::STOP_OVERHEAD_SECONDS;
 use crate::header::describe;
 use crate::helm;
 use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
@@ -77,7 +78,7 @@ impl Hooks {
     }
 }
 
-impl Order for Hooks {
+impl Strategy for Hooks {
     fn target(&self) -> Target {
         Target::Helm
     }
@@ -97,23 +98,7 @@ impl Order for Hooks {
         prepared: Prepared<'_>,
         ctx: &Context<'_>,
     ) -> Result<JobOutput> {
-        let copies_needed = job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str()));
-        let copies: Vec<(RefKind, String, String, usize)> = if copies_needed {
-            prepared
-                .references
-                .iter()
-                .filter_map(|r| {
-                    let doc = r.rendered?;
-                    let name = names::fit(
-                        &format!("{}-{}-hook", r.name, job.name()),
-                        names::MAX_OBJECT_NAME,
-                    );
-                    Some((r.kind, r.name.clone(), name, doc))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let copies = copies_wanted(job, &prepared);
         let mut pod = prepared.pod.clone();
         let (job_name, namespace, labels, reused) = (
             &prepared.job_name,
@@ -143,6 +128,171 @@ impl Order for Hooks {
         // step's four objects (if exclusive), then the copies.
         let n = copies.len() as i64;
         let before = n + if stop_targets.is_some() { 4 } else { 0 };
+        let after = i64::from(stop_targets.is_some());
+        let weight = self.weight(job, &prepared, ctx, before, after)?;
+        let stop = match stop_targets {
+            None => None,
+            Some(selection) => Some(
+                exclusive::build(
+                    selection,
+                    &exclusive::StopSettings {
+                        job,
+                        job_name,
+                        namespace: namespace.clone(),
+                        labels: labels.clone(),
+                        first_weight: weight - before,
+                        start_weight: weight + 1,
+                        deadline: ctx.default_deadline,
+                    },
+                )
+                .with_context(|| format!("{}.exclusive", job.path()))?,
+            ),
+        };
+        let last = if stop.is_some() { weight + 1 } else { weight };
+        let previous = match ctx.origin {
+            Some(origin) => format!("deploy_jobs[{}] of {origin}", job.index),
+            None => format!("deploy_jobs[{}]", job.index),
+        };
+        self.last_weight = Some((last, previous));
+        if let Some(stop) = &stop {
+            pod.containers
+                .push(exclusive::restore_hint(job, stop, namespace.as_deref()));
+        }
+
+        reuse::check_container_names(&pod).with_context(|| reuse::container_name_key(job))?;
+        reuse::check_local_waits(job, &pod, reused.as_ref())?;
+
+        let (annotations, user_annotations) = hook_annotations(job, weight);
+        let mut pod_annotations = reuse::pod_annotations(
+            reused.as_ref().and_then(|r| r.meta),
+            &pod,
+            &user_annotations,
+        );
+        if stop.is_some() {
+            // `kubectl logs job/NAME` shows the migration, not the restore hint next to it.
+            pod_annotations
+                .entry("kubectl.kubernetes.io/default-container".to_string())
+                .or_insert_with(|| pod.containers[0].name.clone());
+        }
+
+        let deadline = job
+            .spec
+            .active_deadline_seconds
+            .unwrap_or(ctx.default_deadline);
+        let grace = pod
+            .copied
+            .get("terminationGracePeriodSeconds")
+            .and_then(serde_norway::Value::as_u64)
+            .unwrap_or(DEFAULT_GRACE_SECONDS);
+        pod.active_deadline_seconds = Some(pod_deadline(deadline, grace));
+        let object = job_object(job, &prepared, pod, annotations, pod_annotations, deadline)?;
+
+        let copies = copy_objects(docs, job, copies, weight, namespace.as_deref())?;
+
+        Ok(JobOutput {
+            copies,
+            object,
+            weight,
+            stop,
+            external: prepared.external,
+            reads_chart_hooks: prepared.reads_chart_hooks,
+            source: prepared.reused.as_ref().map(|r| r.source.clone()),
+            source_waited_for_readiness: prepared.source_waited_for_readiness,
+            objects: Vec::new(),
+            gate: None,
+        })
+    }
+}
+
+/// A Secret or ConfigMap to copy as a hook: its kind, its name, the copy's name and the
+/// document that renders it.
+type Wanted = (RefKind, String, String, usize);
+
+/// The hook copies a job needs: at events where the release's ordinary resources are not
+/// there, one for each Secret and ConfigMap the stream renders and the pod references.
+fn copies_wanted(job: &Job, prepared: &Prepared<'_>) -> Vec<Wanted> {
+    if !job.events.iter().any(|e| COPY_EVENTS.contains(&e.as_str())) {
+        return Vec::new();
+    }
+    prepared
+        .references
+        .iter()
+        .filter_map(|r| {
+            let doc = r.rendered?;
+            let name = names::fit(
+                &format!("{}-{}-hook", r.name, job.name()),
+                names::MAX_OBJECT_NAME,
+            );
+            Some((r.kind, r.name.clone(), name, doc))
+        })
+        .collect()
+}
+
+/// The copies as objects, weighted just before the Job.
+fn copy_objects(
+    docs: &dyn Documents,
+    job: &Job,
+    copies: Vec<Wanted>,
+    weight: i64,
+    namespace: Option<&str>,
+) -> Result<Vec<HookCopy>> {
+    let n = copies.len() as i64;
+    copies
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, original, name, doc))| {
+            let weight = weight - n + i as i64;
+            let object = hook_copy(docs.value(doc)?, job, &name, namespace, weight)
+                .with_context(|| docs.label(doc))?;
+            Ok(HookCopy {
+                kind,
+                original,
+                name,
+                weight,
+                object,
+            })
+        })
+        .collect()
+}
+
+/// The Job's hook annotations (events, weight, delete and log policies, deploy-jobs' mark) and the user's own, which also go on the pod.
+fn hook_annotations(
+    job: &Job,
+    weight: i64,
+) -> (IndexMap<String, String>, IndexMap<String, String>) {
+    let mut annotations = IndexMap::new();
+    annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
+    annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());
+    annotations.insert(
+        crate::DELETE_ANNOTATION.to_string(),
+        job.delete_policy.join(","),
+    );
+    // A log policy of the job's own replaces the default; validation refused every other
+    // hook annotation, so the rest are the user's to put on the Job and its pod.
+    let mut user_annotations = user_annotations(job);
+    let log_policy = user_annotations
+        .shift_remove(crate::LOG_ANNOTATION)
+        .unwrap_or_else(|| "hook-failed".to_string());
+    annotations.insert(crate::LOG_ANNOTATION.to_string(), log_policy);
+    annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
+    for (k, v) in &user_annotations {
+        annotations.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    (annotations, user_annotations)
+}
+
+impl Hooks {
+    /// The Job's weight: strictly increasing through the list, after the chart's hooks of
+    /// its events, with room for the `before` hooks before it and the `after` hooks after it
+    /// within Helm's 64-bit weights; an explicit `weight` is checked against all of that.
+    fn weight(
+        &self,
+        job: &Job,
+        prepared: &Prepared<'_>,
+        ctx: &Context<'_>,
+        before: i64,
+        after: i64,
+    ) -> Result<i64> {
         // The chart's own hooks of the job's events come first: the job may read them (a
         // Secret the chart creates as a hook), and its order among them must not rest on
         // Helm's tie-break by name.
@@ -173,17 +323,16 @@ impl Order for Hooks {
                     (None, None) => Some(0),
                 };
                 first.and_then(|f| f.checked_add(before)).ok_or_else(|| {
-                    anyhow!(
-                        "{}: no hook weight is left after {}; Helm reads hook weights as 64-bit integers, so give the jobs or hooks before it lower weights",
-                        job.path(),
-                        last.map_or("the chart's hooks", |(_, p)| p.as_str())
-                    )
-                })?
+                        anyhow!(
+                            "{}: no hook weight is left after {}; Helm reads hook weights as 64-bit integers, so give the jobs or hooks before it lower weights",
+                            job.path(),
+                            last.map_or("the chart's hooks", |(_, p)| p.as_str())
+                        )
+                    })?
             }
         };
         // Helm reads hook weights as Go ints (64-bit): every weight this job uses must fit,
         // never wrap around and reorder the hooks.
-        let after = i64::from(stop_targets.is_some());
         if weight.checked_sub(before).is_none() || weight.checked_add(after).is_none() {
             bail!(
                 "{}.weight: {weight} leaves no room for this job's {} hooks; Helm reads hook weights as 64-bit integers ({} to {}), so use a weight between {} and {}",
@@ -216,109 +365,7 @@ impl Order for Hooks {
                 hook.weight.saturating_add(1)
             );
         }
-        let stop = match stop_targets {
-            None => None,
-            Some(selection) => Some(
-                exclusive::build(
-                    selection,
-                    &exclusive::Context {
-                        job,
-                        job_name,
-                        namespace: namespace.clone(),
-                        labels: labels.clone(),
-                        first_weight: weight - before,
-                        start_weight: weight + 1,
-                        deadline: ctx.default_deadline,
-                    },
-                )
-                .with_context(|| format!("{}.exclusive", job.path()))?,
-            ),
-        };
-        let last = if stop.is_some() { weight + 1 } else { weight };
-        let previous = match ctx.origin {
-            Some(origin) => format!("deploy_jobs[{}] of {origin}", job.index),
-            None => format!("deploy_jobs[{}]", job.index),
-        };
-        self.last_weight = Some((last, previous));
-        if let Some(stop) = &stop {
-            pod.containers
-                .push(exclusive::restore_hint(job, stop, namespace.as_deref()));
-        }
-
-        reuse::check_container_names(&pod).with_context(|| reuse::container_name_key(job))?;
-        reuse::check_local_waits(job, &pod, reused.as_ref())?;
-
-        let mut annotations = IndexMap::new();
-        annotations.insert(HOOK_ANNOTATION.to_string(), job.events.join(","));
-        annotations.insert(crate::WEIGHT_ANNOTATION.to_string(), weight.to_string());
-        annotations.insert(
-            crate::DELETE_ANNOTATION.to_string(),
-            job.delete_policy.join(","),
-        );
-        // A log policy of the job's own replaces the default; validation refused every other
-        // hook annotation, so the rest are the user's to put on the Job and its pod.
-        let mut user_annotations = user_annotations(job);
-        let log_policy = user_annotations
-            .shift_remove(crate::LOG_ANNOTATION)
-            .unwrap_or_else(|| "hook-failed".to_string());
-        annotations.insert(crate::LOG_ANNOTATION.to_string(), log_policy);
-        annotations.insert(GENERATED_ANNOTATION.to_string(), job.name().to_string());
-        for (k, v) in &user_annotations {
-            annotations.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-        let mut pod_annotations = reuse::pod_annotations(
-            reused.as_ref().and_then(|r| r.meta),
-            &pod,
-            &user_annotations,
-        );
-        if stop.is_some() {
-            // `kubectl logs job/NAME` shows the migration, not the restore hint next to it.
-            pod_annotations
-                .entry("kubectl.kubernetes.io/default-container".to_string())
-                .or_insert_with(|| pod.containers[0].name.clone());
-        }
-
-        let deadline = job
-            .spec
-            .active_deadline_seconds
-            .unwrap_or(ctx.default_deadline);
-        let grace = pod
-            .copied
-            .get("terminationGracePeriodSeconds")
-            .and_then(serde_norway::Value::as_u64)
-            .unwrap_or(DEFAULT_GRACE_SECONDS);
-        pod.active_deadline_seconds = Some(pod_deadline(deadline, grace));
-        let object = job_object(job, &prepared, pod, annotations, pod_annotations, deadline)?;
-
-        let copies = copies
-            .into_iter()
-            .enumerate()
-            .map(|(i, (kind, original, name, doc))| {
-                let weight = weight - n + i as i64;
-                let object = hook_copy(docs.value(doc)?, job, &name, namespace.as_deref(), weight)
-                    .with_context(|| docs.label(doc))?;
-                Ok(HookCopy {
-                    kind,
-                    original,
-                    name,
-                    weight,
-                    object,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
-
-        Ok(JobOutput {
-            copies,
-            object,
-            weight,
-            stop,
-            external: prepared.external,
-            reads_chart_hooks: prepared.reads_chart_hooks,
-            source: prepared.reused.as_ref().map(|r| r.source.clone()),
-            source_waited_for_readiness: prepared.source_waited_for_readiness,
-            objects: Vec::new(),
-            gate: None,
-        })
+        Ok(weight)
     }
 }
 

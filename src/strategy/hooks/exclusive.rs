@@ -24,13 +24,9 @@ use crate::k8s::{self, Container, ObjectMeta, PodSpec, PodTemplate};
 use crate::names;
 use crate::rbac;
 use crate::spec::{Exclusive, Job};
+use crate::strategy::{LeftRunning, Stop, StopTarget};
 
-/// Seconds the stop and start Jobs allow for their kubectl calls, on top of the wait for pods.
-pub const STOP_OVERHEAD_SECONDS: u64 = 50;
-
-/// Seconds added to a workload's grace periods for the controllers and kubelet to act; the
-/// stop script adds the same (a test holds them together).
-pub const STOP_SLACK_SECONDS: u64 = 10;
+pub use crate::strategy::output::{STOP_OVERHEAD_SECONDS, STOP_SLACK_SECONDS, start_events};
 
 /// How long the stop step waits for pods by default, when its Job may run `deadline`
 /// seconds (what a job without `activeDeadlineSeconds` gets, so it fails inside Helm's
@@ -45,11 +41,11 @@ pub fn default_stop_wait(deadline: u64) -> u64 {
 const DEFAULT_GRACE_SECONDS: u64 = 30;
 
 /// Annotation the stop step records the replica count in.
-pub const REPLICAS_ANNOTATION: &str = "deploy-jobs.io/replicas-before-stop";
+pub use crate::facts::REPLICAS_ANNOTATION;
 
-const STOP_SCRIPT: &str = include_str!("templates/stop.sh");
-const START_SCRIPT: &str = include_str!("templates/start.sh");
-const HINT_SCRIPT: &str = include_str!("templates/restore-hint.sh");
+const STOP_SCRIPT: &str = include_str!("../../templates/stop.sh");
+const START_SCRIPT: &str = include_str!("../../templates/start.sh");
+const HINT_SCRIPT: &str = include_str!("../../templates/restore-hint.sh");
 
 /// What a kubectl call in the scripts acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,97 +86,11 @@ pub const KUBECTL_CALLS: &[Call] = &[
     },
 ];
 
-/// A workload to stop.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Target {
-    pub kind: String,
-    pub name: String,
-    /// Its `metadata.namespace`; `None` is the release's namespace.
-    pub namespace: Option<String>,
-    /// `k=v,k2=v2`: its pods.
-    pub selector: String,
-    /// Whether the rendered manifest sets `spec.replicas` (then the upgrade restores it).
-    pub sets_replicas: bool,
-    /// `terminationGracePeriodSeconds` of its pods.
-    pub grace_seconds: u64,
-    /// How many pods go one after the other: an OrderedReady StatefulSet's replicas
-    /// (1 when the manifest leaves them to an autoscaler), otherwise 1.
-    pub sequential_pods: u64,
-}
-
-impl Target {
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
-    }
-
-    /// How long its pods may take to go, by its manifest; the stop script computes the same
-    /// from the live object before it stops anything.
-    pub fn stop_seconds(&self) -> u64 {
-        self.grace_seconds * self.sequential_pods + STOP_SLACK_SECONDS
-    }
-
-    /// `3 pods one after the other, 120s grace period each`, for messages.
-    pub fn stop_reason(&self) -> String {
-        if self.sequential_pods > 1 {
-            format!(
-                "{} pods one after the other, {}s grace period each",
-                self.sequential_pods, self.grace_seconds
-            )
-        } else {
-            format!("a {}s grace period", self.grace_seconds)
-        }
-    }
-}
-
-/// A workload the stream renders that an exclusive job leaves running, and why.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeftRunning {
-    /// `CronJob/report`.
-    pub id: String,
-    pub reason: String,
-    /// Whether it can still reach the database during the migration (a CronJob's runs, a
-    /// DaemonSet's pods), as opposed to being left running on purpose.
-    pub may_interfere: bool,
-}
-
 /// What an `exclusive` setting selects in a stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selection {
-    pub targets: Vec<Target>,
+    pub targets: Vec<StopTarget>,
     pub left_running: Vec<LeftRunning>,
-}
-
-/// The objects an exclusive job adds.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Stop {
-    pub targets: Vec<Target>,
-    /// The workloads of the stream it does not stop.
-    pub left_running: Vec<LeftRunning>,
-    /// ServiceAccount, then a Role and a RoleBinding per namespace of the targets.
-    pub rbac: Vec<Value>,
-    pub stop_job: k8s::Job,
-    /// Seconds the stop step waits for pods to go.
-    pub wait_seconds: u64,
-    /// After the release's apply: restores the targets that do not set `replicas`, and
-    /// clears the recorded counts.
-    pub start_job: k8s::Job,
-}
-
-impl Stop {
-    /// The targets the start step brings back: those whose manifest leaves `replicas` out.
-    pub fn restarted(&self) -> impl Iterator<Item = &Target> {
-        self.targets.iter().filter(|t| !t.sets_replicas)
-    }
-
-    /// The slowest target to stop, by its manifest.
-    pub fn slowest(&self) -> Option<&Target> {
-        self.targets.iter().max_by_key(|t| t.stop_seconds())
-    }
-
-    /// The `--timeout` Helm needs to wait for the stop step to finish.
-    pub fn helm_timeout(&self) -> u64 {
-        self.stop_job.spec.active_deadline_seconds + TIMEOUT_MARGIN
-    }
 }
 
 /// Finds the workloads an `exclusive` setting names, and those it leaves running. Never one
@@ -261,7 +171,7 @@ pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
         } else {
             1
         };
-        found.push(Target {
+        found.push(StopTarget {
             kind: kind.to_string(),
             name,
             namespace: h.namespace.clone(),
@@ -300,7 +210,7 @@ pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
 }
 
 /// Common settings of the generated objects.
-pub struct Context<'a> {
+pub struct StopSettings<'a> {
     pub job: &'a Job,
     /// The migration Job's name; the stop objects derive theirs from it.
     pub job_name: &'a str,
@@ -319,7 +229,7 @@ pub struct Context<'a> {
 /// the release's namespace, which deploy-jobs cannot know at render time, so a target there
 /// and one named explicitly (or a job placed explicitly) cannot share a stop step: the
 /// RoleBinding in one namespace would have to name the ServiceAccount's namespace.
-fn home_namespace(targets: &[Target], job_namespace: Option<&str>) -> Result<Option<String>> {
+fn home_namespace(targets: &[StopTarget], job_namespace: Option<&str>) -> Result<Option<String>> {
     let explicit = targets.iter().find(|t| t.namespace.is_some());
     let implicit = targets.iter().find(|t| t.namespace.is_none());
     match (implicit, explicit, job_namespace) {
@@ -341,7 +251,7 @@ fn home_namespace(targets: &[Target], job_namespace: Option<&str>) -> Result<Opt
 }
 
 /// Builds the RBAC objects and the stop and start Jobs.
-pub fn build(selection: Selection, ctx: &Context<'_>) -> Result<Stop> {
+pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
     let Selection {
         targets,
         left_running,
@@ -388,7 +298,7 @@ pub fn build(selection: Selection, ctx: &Context<'_>) -> Result<Stop> {
     }
     let mut bindings = Vec::new();
     for ns in namespaces {
-        let here: Vec<&Target> = targets.iter().filter(|t| t.namespace == ns).collect();
+        let here: Vec<&StopTarget> = targets.iter().filter(|t| t.namespace == ns).collect();
         if here.is_empty() {
             continue;
         }
@@ -427,7 +337,7 @@ pub fn build(selection: Selection, ctx: &Context<'_>) -> Result<Stop> {
     let deadline = wait_seconds + STOP_OVERHEAD_SECONDS;
     // A target in the home namespace is passed as "": the pod's own, which is the release's
     // when the home is.
-    let ns_arg = |t: &Target| {
+    let ns_arg = |t: &StopTarget| {
         if t.namespace == home {
             String::new()
         } else {
@@ -482,18 +392,8 @@ pub fn build(selection: Selection, ctx: &Context<'_>) -> Result<Stop> {
     })
 }
 
-/// Where the start step runs: after the release's own apply that follows each event the stop
-/// step runs at (`pre-upgrade` -> `post-upgrade`).
-pub fn start_events(events: &[String]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| e.strip_prefix("pre-"))
-        .map(|e| format!("post-{e}"))
-        .collect()
-}
-
 /// Role rules: exactly the verbs of [`KUBECTL_CALLS`], on the named workloads only.
-fn rules(targets: &[&Target]) -> Vec<serde_json::Value> {
+fn rules(targets: &[&StopTarget]) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for (kind, resource) in [
         ("Deployment", "deployments"),
@@ -531,7 +431,7 @@ fn kubectl_job(
     mut metadata: ObjectMeta,
     deadline: u64,
     service_account: &str,
-    ctx: &Context<'_>,
+    ctx: &StopSettings<'_>,
 ) -> k8s::Job {
     metadata
         .annotations
@@ -626,7 +526,7 @@ mod tests {
 
     #[test]
     fn rules_name_only_the_targets() {
-        let t = |kind: &str, name: &str| Target {
+        let t = |kind: &str, name: &str| StopTarget {
             kind: kind.into(),
             ..target_in(name, None)
         };
@@ -647,8 +547,8 @@ mod tests {
         }
     }
 
-    fn target_in(name: &str, namespace: Option<&str>) -> Target {
-        Target {
+    fn target_in(name: &str, namespace: Option<&str>) -> StopTarget {
+        StopTarget {
             kind: "Deployment".into(),
             name: name.into(),
             namespace: namespace.map(str::to_string),
@@ -661,7 +561,7 @@ mod tests {
 
     #[test]
     fn the_stop_step_runs_where_it_can_reach_every_target() {
-        let home = |targets: &[Target], job: Option<&str>| {
+        let home = |targets: &[StopTarget], job: Option<&str>| {
             home_namespace(targets, job).map_err(|e| e.to_string())
         };
         let (web, worker) = (target_in("web", None), target_in("worker", None));

@@ -171,6 +171,37 @@ mod tests {
         assert!(!g.has_cycle());
     }
 
+    #[test]
+    fn a_cycle_is_seen_whether_it_loops_on_one_node_or_round_several() {
+        let edge = |from, to| Edge {
+            from,
+            to,
+            why: "test".into(),
+        };
+        let round = Graph {
+            edges: vec![
+                edge(Node::Job(0), Node::Object(7)),
+                edge(Node::Object(7), Node::Job(1)),
+                edge(Node::Job(1), Node::Job(0)),
+            ],
+            names: Vec::new(),
+        };
+        assert!(round.has_cycle(), "three nodes round");
+        let own = Graph {
+            edges: vec![edge(Node::Job(0), Node::Job(0))],
+            names: Vec::new(),
+        };
+        assert!(own.has_cycle(), "a node waiting for itself");
+        let line = Graph {
+            edges: vec![
+                edge(Node::Job(0), Node::Object(7)),
+                edge(Node::Job(1), Node::Object(7)),
+            ],
+            names: Vec::new(),
+        };
+        assert!(!line.has_cycle(), "two waits for one node are no cycle");
+    }
+
     proptest! {
         /// Adding only the edges whose reverse path does not exist keeps the graph acyclic,
         /// and `path` finds exactly what `reach` reaches.

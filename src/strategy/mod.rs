@@ -1,7 +1,7 @@
 //! How a job's order is enforced: one strategy of three, chosen once from the command line.
 //!
 //! What a job needs (its pod, references, labels, name prefix, namespace) is decided once by
-//! the planner ([`Prepared`]); an [`Order`] turns that into the generated
+//! the planner ([`Prepared`]); an [`Strategy`] turns that into the generated
 //! objects: Helm hooks with weights and copies ([`hooks`]), the same with Argo CD's
 //! annotations ([`argocd`]), or ordinary resources held in order by gates in the cluster
 //! ([`gate`]). A further strategy is one more file here and one more [`Target`].
@@ -9,6 +9,12 @@
 pub mod argocd;
 pub mod gate;
 pub mod hooks;
+pub mod output;
+
+pub use output::{
+    Gating, Generated, HookCopy, JobOutput, LeftRunning, NotHeld, PullSecrets, Stop, StopTarget,
+    Workload,
+};
 
 use anyhow::{Context as _, Result};
 use indexmap::IndexMap;
@@ -17,7 +23,6 @@ use serde_norway::{Mapping, Value};
 use crate::HOOK_ANNOTATION;
 use crate::SPEC_HASH_ANNOTATION;
 use crate::documents::Documents;
-use crate::exclusive;
 use crate::k8s::{self, ObjectMeta, PodSpec, PodTemplate, RefKind};
 use crate::names;
 use crate::reuse::Reused;
@@ -36,11 +41,11 @@ pub enum Target {
     Gate,
 }
 
-/// One way of enforcing the jobs' order. The planner calls [`Order::check`] on every
-/// enabled job, then [`Order::arrange`] on each in list order (a strategy may carry state
+/// One way of enforcing the jobs' order. The planner calls [`Strategy::check`] on every
+/// enabled job, then [`Strategy::arrange`] on each in list order (a strategy may carry state
 /// from one job to the next, like the last weight); the renderer then asks for rewritten
 /// input documents and lets the strategy annotate every generated one.
-pub trait Order {
+pub trait Strategy {
     /// The target this strategy serves.
     fn target(&self) -> Target;
 
@@ -72,7 +77,7 @@ pub trait Order {
     }
 
     /// Input documents to replace, by index, once every job is planned (each enabled job
-    /// with what [`Order::arrange`] made of it).
+    /// with what [`Strategy::arrange`] made of it).
     fn rewrite(
         &self,
         _docs: &dyn Documents,
@@ -85,18 +90,9 @@ pub trait Order {
     fn annotate(&self, _annotations: &mut Mapping) {}
 }
 
-/// The strategy for `target`, under Helm's `--timeout` of `timeout` seconds.
-pub fn strategy(target: Target, timeout: u64) -> Result<Box<dyn Order>> {
-    Ok(match target {
-        Target::Helm => Box::new(hooks::Hooks::new(timeout)?),
-        Target::ArgoCd => Box::new(argocd::ArgoCd::new()),
-        Target::Gate => Box::new(gate::Gate::new(timeout)?),
-    })
-}
-
 /// What a job needs whatever enforces its order, decided once: its pod (the reused
 /// container, env, volumes, the wait-for step), labels, namespace, name and the objects it
-/// references. The strategy ([`Order`]) turns it into the generated objects.
+/// references. The strategy ([`Strategy`]) turns it into the generated objects.
 pub struct Prepared<'a> {
     pub reused: Option<Reused<'a>>,
     /// The Job's namespace (the reused workload's); `None` is the release's.
@@ -139,136 +135,6 @@ pub struct Context<'a> {
     pub origin: Option<&'a str>,
     /// The images of the containers the list's jobs reuse: the app's.
     pub app_images: &'a [String],
-}
-
-/// The objects generated for an enabled job.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobOutput {
-    /// Hook copies, Secrets first, then ConfigMaps, in weight order.
-    pub copies: Vec<HookCopy>,
-    pub object: k8s::Job,
-    pub weight: i64,
-    /// For an `exclusive` job: the stop step before it and the start step after.
-    pub stop: Option<exclusive::Stop>,
-    /// References to objects the stream does not render: they must already exist.
-    pub external: Vec<(RefKind, String)>,
-    /// The chart's hooks the job reads (indices into [`crate::plan::Plan::chart_hooks`]).
-    pub reads_chart_hooks: Vec<usize>,
-    /// Where the reused container came from: `Deployment/web`.
-    pub source: Option<String>,
-    /// Whether `helm --wait` waits for that workload's pods to be Ready and they have a
-    /// readiness probe (a post-install/upgrade job the app waits for would then deadlock).
-    pub source_waited_for_readiness: bool,
-    /// Further objects the strategy adds before the Job (the gate's ServiceAccount, Role
-    /// and RoleBinding).
-    pub objects: Vec<Value>,
-    /// In gate mode: what the job gates or follows.
-    pub gate: Option<gate::Gating>,
-}
-
-impl JobOutput {
-    /// Every object the job adds, in the order they are emitted (and weighted): the stop
-    /// step's RBAC and Job, the copies, the Job, the start step. Rendering, the name checks
-    /// and the plan report all walk this one list.
-    pub fn generated(&self) -> Vec<Generated<'_>> {
-        let mut out: Vec<Generated<'_>> = self.objects.iter().map(Generated::Rbac).collect();
-        if let Some(stop) = &self.stop {
-            out.extend(stop.rbac.iter().map(Generated::Rbac));
-            out.push(Generated::Stop(stop));
-        }
-        out.extend(self.copies.iter().map(Generated::Copy));
-        out.push(Generated::Job(&self.object));
-        if let Some(stop) = &self.stop {
-            out.push(Generated::Start(stop, &stop.start_job));
-        }
-        out
-    }
-}
-
-/// One object a job adds; see [`JobOutput::generated`].
-#[derive(Debug, Clone, Copy)]
-pub enum Generated<'a> {
-    /// A ServiceAccount, Role or RoleBinding: the stop step's, or the gate's.
-    Rbac(&'a Value),
-    /// The stop step's Job.
-    Stop(&'a exclusive::Stop),
-    Copy(&'a HookCopy),
-    /// The job itself.
-    Job(&'a k8s::Job),
-    /// The start step's Job.
-    Start(&'a exclusive::Stop, &'a k8s::Job),
-}
-
-impl<'a> Generated<'a> {
-    pub fn kind(&self) -> &'a str {
-        match *self {
-            Generated::Rbac(v) => v["kind"].as_str().unwrap_or_default(),
-            Generated::Copy(c) => c.kind.kind(),
-            Generated::Stop(_) | Generated::Job(_) | Generated::Start(..) => "Job",
-        }
-    }
-
-    pub fn name(&self) -> &'a str {
-        match *self {
-            Generated::Rbac(v) => v["metadata"]["name"].as_str().unwrap_or_default(),
-            Generated::Copy(c) => &c.name,
-            _ => self
-                .job()
-                .and_then(|j| j.metadata.name.as_deref())
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Its `metadata.namespace`; `None` is the release's.
-    pub fn namespace(&self) -> Option<&'a str> {
-        match *self {
-            Generated::Rbac(v) => v["metadata"]["namespace"].as_str(),
-            Generated::Copy(c) => c.object["metadata"]["namespace"].as_str(),
-            _ => self.job().and_then(|j| j.metadata.namespace.as_deref()),
-        }
-    }
-
-    pub fn annotation(&self, key: &str) -> Option<&'a str> {
-        match *self {
-            Generated::Rbac(v) => v["metadata"]["annotations"][key].as_str(),
-            Generated::Copy(c) => c.object["metadata"]["annotations"][key].as_str(),
-            _ => self
-                .job()
-                .and_then(|j| j.metadata.annotations.get(key))
-                .map(String::as_str),
-        }
-    }
-
-    /// The Job object of the stop step, the job and the start step.
-    pub fn job(&self) -> Option<&'a k8s::Job> {
-        match *self {
-            Generated::Stop(stop) => Some(&stop.stop_job),
-            Generated::Job(job) | Generated::Start(_, job) => Some(job),
-            Generated::Rbac(_) | Generated::Copy(_) => None,
-        }
-    }
-}
-
-impl serde::Serialize for Generated<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match *self {
-            Generated::Rbac(v) => v.serialize(serializer),
-            Generated::Copy(c) => c.object.serialize(serializer),
-            Generated::Stop(stop) => stop.stop_job.serialize(serializer),
-            Generated::Job(job) | Generated::Start(_, job) => job.serialize(serializer),
-        }
-    }
-}
-
-/// A hook copy of a Secret or ConfigMap the stream renders as an ordinary resource.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HookCopy {
-    pub kind: RefKind,
-    pub original: String,
-    pub name: String,
-    pub weight: i64,
-    /// The copy, ready to serialize.
-    pub object: Value,
 }
 
 /// The Job object with the annotations and deadline a strategy chose, and its spec hash.

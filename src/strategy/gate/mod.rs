@@ -35,20 +35,19 @@ use serde_norway::{Mapping, Value};
 
 use self::graph::{Graph, Node};
 use self::held::Candidate;
-use super::{Context, JobOutput, Order, Prepared, Target, job_object, user_annotations};
+use super::{Context, JobOutput, Prepared, Strategy, Target, job_object, user_annotations};
+use super::{Gating, NotHeld, PullSecrets, Workload};
 use crate::documents::{Documents, Pods, waited_for};
+pub use crate::facts::{AFTER_ANNOTATION, FOLLOWS_ANNOTATION, GATE_JOBS_ANNOTATION};
+use crate::facts::{
+    AFTER_APP_EVENTS, BEFORE_APP_EVENTS, GENERATED_ANNOTATION, JOB_NAME_LABEL, LOG_ANNOTATION,
+    VERSION_LABELS,
+};
 use crate::helm;
 use crate::k8s::{self, Container};
 use crate::names;
 use crate::spec::{Exclusive, Job, ROLLOUT_KINDS, SpecError, err};
-use crate::{GENERATED_ANNOTATION, LOG_ANNOTATION};
 
-/// On a gated workload's pod template: the Jobs its gate waits for, comma-separated.
-pub const GATE_JOBS_ANNOTATION: &str = "deploy-jobs.io/gate-jobs";
-/// On a Job: the Jobs before it in the list, which its pod waits for.
-pub const AFTER_ANNOTATION: &str = "deploy-jobs.io/after";
-/// On a Job that runs after install or upgrade: the workloads whose rollout it waits for.
-pub const FOLLOWS_ANNOTATION: &str = "deploy-jobs.io/follows";
 /// The initContainer that holds a pod until its Jobs have succeeded.
 pub const GATE_CONTAINER: &str = "deploy-jobs-gate";
 /// The initContainer of a post-install/upgrade job's pod that waits for rollouts.
@@ -59,20 +58,10 @@ pub const TOKEN_VOLUME: &str = "deploy-jobs-gate-token";
 const TMP_VOLUME: &str = "deploy-jobs-gate-tmp";
 /// Where in-cluster clients (kubectl) look for the token, CA and namespace.
 const TOKEN_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
-/// The label the Job controller puts on a Job's pods: how a pod finds its own Job.
-const JOB_NAME_LABEL: &str = "batch.kubernetes.io/job-name";
 
 const GATE_SCRIPT: &str = include_str!("../../templates/gate.sh");
 const ROLLOUT_SCRIPT: &str = include_str!("../../templates/rollout.sh");
 const OWN_JOB_SCRIPT: &str = include_str!("../../templates/own-job.sh");
-
-/// Events that mean "before the app": the job gates it.
-const GATING_EVENTS: &[&str] = &["pre-install", "pre-upgrade"];
-/// Events that mean "after the app": the job follows its rollout.
-const FOLLOWING_EVENTS: &[&str] = &["post-install", "post-upgrade"];
-/// Labels that describe a chart or app version rather than what a pod runs: kept on the
-/// Job, left out of its pod template, whose content names the Job.
-const VERSION_LABELS: &[&str] = &["helm.sh/chart", "chart", "app.kubernetes.io/version"];
 
 /// What a kubectl call in the scripts acts on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,67 +88,6 @@ pub const KUBECTL_CALLS: &[Call] = &[
         verb: "get",
     },
 ];
-
-/// An object a job gates or follows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Workload {
-    /// Its document.
-    pub doc: usize,
-    pub kind: String,
-    pub name: String,
-    /// Its API group and RBAC resource.
-    pub group: String,
-    pub resource: String,
-    /// How the scripts name it to kubectl: `Deployment/web`, `rollouts.argoproj.io/web`.
-    pub kubectl: String,
-    /// Where its pod template is.
-    pub pods: Pods,
-    /// Its pods' ServiceAccount, once gated (a gated object that ran as `default` runs as
-    /// the job's own ServiceAccount: see [`Workload::left_default`]).
-    pub service_account: String,
-    /// Whether this job moved it off the namespace's `default` ServiceAccount, and whether
-    /// its pod spec lists image pull secrets of its own (those `default` carries are lost).
-    pub left_default: Option<PullSecrets>,
-    /// Whether this job creates that ServiceAccount (the first job that gates it, when the
-    /// job's own pod runs as a ServiceAccount of the user's).
-    pub creates_account: bool,
-    /// How its rollout takes the app down while the gate holds the new pods, if it does.
-    pub downtime: Option<String>,
-}
-
-impl Workload {
-    pub fn id(&self) -> String {
-        format!("{}/{}", self.kind, self.name)
-    }
-}
-
-/// Whether a pod spec lists image pull secrets of its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PullSecrets {
-    Listed,
-    None,
-}
-
-/// An object that runs pods and that a job does not hold, and why.
-pub type NotHeld = (String, String);
-
-/// What the gate mode made of one job, for the workload rewrite and `plan`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Gating {
-    /// The objects whose pods wait for this job (a job at pre-install or pre-upgrade).
-    pub gates: Vec<Workload>,
-    /// The objects that run pods and that this job does not hold, each with the reason.
-    pub not_held: Vec<(String, String)>,
-    /// The workloads this job waits to see rolled out (a job after install or upgrade).
-    pub follows: Vec<Workload>,
-    /// The previous job of the list (its Job's name), which this job's pod waits for.
-    pub after: Option<String>,
-    /// How long a gate waits for this Job before it fails and the kubelet retries it.
-    pub gate_limit: u64,
-    pub gate_image: String,
-    /// Pod annotations of the app left out of the Job's pod: they change at every render.
-    pub volatile: Vec<String>,
-}
 
 /// The gate mode, for Helm's `--timeout` of `timeout` seconds (`helm --wait` waits for the
 /// gated workloads that long).
@@ -192,7 +120,7 @@ impl Gate {
     }
 }
 
-impl Order for Gate {
+impl Strategy for Gate {
     fn target(&self) -> Target {
         Target::Gate
     }
@@ -227,11 +155,7 @@ impl Order for Gate {
         let node = Node::Job(self.arranged);
         self.arranged += 1;
         self.graph.name(node, format!("Job `{}`", job.name()));
-        let previous = self
-            .previous
-            .iter()
-            .find(|(ns, ..)| *ns == namespace)
-            .map(|(_, name, deadline, node)| (name.clone(), *deadline, *node));
+        let previous = self.previous_in(&namespace);
         self.add_own_waits(docs, job, node, previous.as_ref().map(|p| p.2))?;
         if prepared.pod.runs_on_windows() {
             bail!(
@@ -240,17 +164,7 @@ impl Order for Gate {
             );
         }
         let account = own_account(job, &prepared);
-        let (gates, not_held, follows) = if gating {
-            let (gates, not_held) = self
-                .gated(docs, job, &prepared, ctx, node, &account)
-                .map_err(|e| anyhow!("{}.gates: {e:#}", job.path()))?;
-            (gates, not_held, Vec::new())
-        } else {
-            let follows = self
-                .followed(job, &prepared, ctx, node)
-                .map_err(|e| anyhow!("{}.follows: {e:#}", job.path()))?;
-            (Vec::new(), Vec::new(), follows)
-        };
+        let (gates, not_held, follows) = self.waits(docs, job, &prepared, ctx, node, &account)?;
 
         let mut pod = std::mem::take(&mut prepared.pod);
         add_own_gates(&mut pod, job, gating, &account);
@@ -259,22 +173,7 @@ impl Order for Gate {
         crate::reuse::check_local_waits(job, &pod, prepared.reused.as_ref())?;
 
         let user = user_annotations(job);
-        let mut pod_annotations = crate::reuse::pod_annotations(
-            prepared.reused.as_ref().and_then(|r| r.meta),
-            &pod,
-            &user,
-        );
-        let volatile: Vec<String> = pod_annotations
-            .iter()
-            .filter(|(k, v)| !user.contains_key(*k) && is_volatile(k, v))
-            .map(|(k, _)| k.clone())
-            .collect();
-        pod_annotations.retain(|k, _| !volatile.contains(k));
-        let own_labels = &job.spec.labels;
-        prepared.labels.retain(|k, v| {
-            own_labels.contains_key(k)
-                || !(VERSION_LABELS.contains(&k.as_str()) || is_volatile(k, v))
-        });
+        let (pod_annotations, volatile) = stable_pod_metadata(job, &mut prepared, &pod, &user);
         // The Job waits before it runs: its deadline (its own, or the default) is extended
         // by the previous job's, and for a job that follows rollouts by the default deadline,
         // in which `helm --wait` expects them done. A Job's deadline may change; its pod
@@ -429,7 +328,9 @@ fn gated_objects<'a>(jobs: &[(&Job, &'a JobOutput)]) -> Vec<Held<'a>> {
 fn check_events(job: &Job) -> Result<(), SpecError> {
     let path = job.path();
     for event in &job.events {
-        if !GATING_EVENTS.contains(&event.as_str()) && !FOLLOWING_EVENTS.contains(&event.as_str()) {
+        if !BEFORE_APP_EVENTS.contains(&event.as_str())
+            && !AFTER_APP_EVENTS.contains(&event.as_str())
+        {
             let why = match event.as_str() {
                 "pre-delete" | "post-delete" => {
                     "nothing runs a Job at delete time without hooks: applied as an ordinary resource it would run at every deploy instead"
@@ -522,7 +423,7 @@ fn check_keys(job: &Job) -> Result<(), SpecError> {
 pub fn gates_app(job: &Job) -> bool {
     job.events
         .iter()
-        .any(|e| GATING_EVENTS.contains(&e.as_str()))
+        .any(|e| BEFORE_APP_EVENTS.contains(&e.as_str()))
 }
 
 /// The ServiceAccount of the job's own pod, and whether deploy-jobs creates it: the job's
@@ -644,7 +545,65 @@ pub fn is_volatile(key: &str, value: &str) -> bool {
     key_says || date || epoch
 }
 
+/// The app's pod annotations and the Job's pod labels, less what changes from one render to
+/// the next (see [`is_volatile`]) and version labels: the pod template names the Job. Returns
+/// the annotations and the keys left out, for `plan`.
+fn stable_pod_metadata(
+    job: &Job,
+    prepared: &mut Prepared<'_>,
+    pod: &k8s::PodSpec,
+    user: &IndexMap<String, String>,
+) -> (IndexMap<String, String>, Vec<String>) {
+    let mut annotations =
+        crate::reuse::pod_annotations(prepared.reused.as_ref().and_then(|r| r.meta), pod, user);
+    let volatile: Vec<String> = annotations
+        .iter()
+        .filter(|(k, v)| !user.contains_key(*k) && is_volatile(k, v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    annotations.retain(|k, _| !volatile.contains(k));
+    let own_labels = &job.spec.labels;
+    prepared.labels.retain(|k, v| {
+        own_labels.contains_key(k) || !(VERSION_LABELS.contains(&k.as_str()) || is_volatile(k, v))
+    });
+    (annotations, volatile)
+}
+
+/// What a job waits for or holds: (gated, not held, followed).
+type Waits = (Vec<Workload>, Vec<NotHeld>, Vec<Workload>);
+
 impl Gate {
+    /// The last Job of this namespace so far: its name, deadline and node.
+    fn previous_in(&self, namespace: &Option<String>) -> Option<(String, u64, Node)> {
+        self.previous
+            .iter()
+            .find(|(ns, ..)| ns == namespace)
+            .map(|(_, name, deadline, node)| (name.clone(), *deadline, *node))
+    }
+
+    /// A job before the app gates what runs the app; one after it follows the rollouts.
+    fn waits(
+        &mut self,
+        docs: &dyn Documents,
+        job: &Job,
+        prepared: &Prepared<'_>,
+        ctx: &Context<'_>,
+        node: Node,
+        account: &Account,
+    ) -> Result<Waits> {
+        if gates_app(job) {
+            let (gates, not_held) = self
+                .gated(docs, job, prepared, ctx, node, account)
+                .map_err(|e| anyhow!("{}.gates: {e:#}", job.path()))?;
+            Ok((gates, not_held, Vec::new()))
+        } else {
+            let follows = self
+                .followed(job, prepared, ctx, node)
+                .map_err(|e| anyhow!("{}.follows: {e:#}", job.path()))?;
+            Ok((Vec::new(), Vec::new(), follows))
+        }
+    }
+
     /// The job's own waits: the Job before it, and what its `waitFor` reaches.
     fn add_own_waits(
         &mut self,

@@ -16,14 +16,12 @@ use serde_norway::{Mapping, Value};
 
 use super::hooks::Hooks;
 use super::{Context, JobOutput, Prepared};
-use super::{Order, Target};
+use super::{Strategy, Target};
 use crate::documents::Documents;
 use crate::spec::{self, Job, SpecError};
 use crate::{DELETE_ANNOTATION, HOOK_ANNOTATION, WEIGHT_ANNOTATION};
 
-pub const HOOK: &str = "argocd.argoproj.io/hook";
-pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
-pub const DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
+use crate::facts::{ARGOCD_DELETE_POLICY, ARGOCD_HOOK, ARGOCD_PHASES as PHASES, ARGOCD_SYNC_WAVE};
 
 /// Helm hooks with Argo CD's annotations; Argo CD has no hook timeout, so the deadline alone
 /// bounds a job.
@@ -46,7 +44,7 @@ impl Default for ArgoCd {
     }
 }
 
-impl Order for ArgoCd {
+impl Strategy for ArgoCd {
     fn target(&self) -> Target {
         Target::ArgoCd
     }
@@ -73,17 +71,6 @@ impl Order for ArgoCd {
         annotate(annotations);
     }
 }
-
-/// Helm events and the Argo CD phase each becomes.
-pub const PHASES: &[(&str, &str)] = &[
-    ("pre-install", "PreSync"),
-    ("pre-upgrade", "PreSync"),
-    ("post-install", "PostSync"),
-    ("post-upgrade", "PostSync"),
-    // Run once, when the Application is deleted (Argo CD 3; an older one ignores them).
-    ("pre-delete", "PreDelete"),
-    ("post-delete", "PostDelete"),
-];
 
 /// Refuses a job whose events Argo CD would not run the way Helm does.
 pub fn check(job: &Job) -> Result<(), SpecError> {
@@ -156,10 +143,10 @@ pub fn annotate(annotations: &mut Mapping) {
         policies.push(mapped);
     }
     let wave = get(WEIGHT_ANNOTATION);
-    annotations.insert(HOOK.into(), phases.join(",").into());
-    annotations.insert(DELETE_POLICY.into(), policies.join(",").into());
+    annotations.insert(ARGOCD_HOOK.into(), phases.join(",").into());
+    annotations.insert(ARGOCD_DELETE_POLICY.into(), policies.join(",").into());
     annotations.insert(
-        SYNC_WAVE.into(),
+        ARGOCD_SYNC_WAVE.into(),
         (if wave.is_empty() {
             "0".to_string()
         } else {
@@ -183,9 +170,9 @@ mod tests {
             "before-hook-creation,hook-succeeded".into(),
         );
         annotate(&mut a);
-        assert_eq!(a[HOOK], "PreSync");
-        assert_eq!(a[SYNC_WAVE], "-3");
-        assert_eq!(a[DELETE_POLICY], "BeforeHookCreation,HookSucceeded");
+        assert_eq!(a[ARGOCD_HOOK], "PreSync");
+        assert_eq!(a[ARGOCD_SYNC_WAVE], "-3");
+        assert_eq!(a[ARGOCD_DELETE_POLICY], "BeforeHookCreation,HookSucceeded");
     }
 
     #[test]
@@ -194,7 +181,10 @@ mod tests {
             let mut a = Mapping::new();
             a.insert(HOOK_ANNOTATION.into(), event.into());
             annotate(&mut a);
-            assert_eq!(a[HOOK], phase, "Argo CD 3 runs {event} jobs as {phase}");
+            assert_eq!(
+                a[ARGOCD_HOOK], phase,
+                "Argo CD 3 runs {event} jobs as {phase}"
+            );
         }
     }
 
@@ -204,9 +194,9 @@ mod tests {
         a.insert(HOOK_ANNOTATION.into(), "post-upgrade".into());
         a.insert(DELETE_ANNOTATION.into(), "hook-failed".into());
         annotate(&mut a);
-        assert_eq!(a[HOOK], "PostSync");
+        assert_eq!(a[ARGOCD_HOOK], "PostSync");
         assert_eq!(
-            a[DELETE_POLICY], "BeforeHookCreation,HookFailed",
+            a[ARGOCD_DELETE_POLICY], "BeforeHookCreation,HookFailed",
             "an old Job must never make Argo CD skip the hook"
         );
     }
