@@ -57,6 +57,19 @@ pub const ARGOCD_HOOK: &str = "argocd.argoproj.io/hook";
 pub const ARGOCD_SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
 pub const ARGOCD_DELETE_POLICY: &str = "argocd.argoproj.io/hook-delete-policy";
 
+/// Helm events and the Argo CD phase each becomes (argoproj/argo-cd
+/// `docs/user-guide/helm.md`); pre/post-rollback and test have none. PreDelete and
+/// PostDelete run once, when the Application is deleted (Argo CD 3; an older one ignores
+/// them: `docs/user-guide/sync-waves.md`, `controller/hook.go`).
+pub const ARGOCD_PHASES: &[(&str, &str)] = &[
+    ("pre-install", "PreSync"),
+    ("pre-upgrade", "PreSync"),
+    ("post-install", "PostSync"),
+    ("post-upgrade", "PostSync"),
+    ("pre-delete", "PreDelete"),
+    ("post-delete", "PostDelete"),
+];
+
 // --- Kubernetes labels ---
 
 /// The recommended label naming the release (Helm's `.Release.Name`).

@@ -52,6 +52,10 @@ pub struct PodTemplate {
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
     pub restart_policy: &'static str,
+    /// The pod's own deadline: when it passes, the kubelet ends the pod and keeps it, with
+    /// its log (a Job-level deadline makes the Job controller delete a running pod).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -774,7 +774,7 @@ fn check_wait_targets(
         });
         if let Some(d) = service {
             bail!(
-                "{}.waitFor[{i}]: `{host}:{port}` is Service/{}, which this release renders as an ordinary resource in {}: at {event} it {absent}, so the job would wait until its deadline and the deploy would fail. Run the job when the release's resources are there (`when: post-install,pre-upgrade`; under Argo CD `post-install,post-upgrade`), or render that Service and what serves it as hooks ahead of the job, or wait for a database outside the release",
+                "{}.waitFor[{i}]: `{host}:{port}` is Service/{}, which this release renders as an ordinary resource in {}: at {event} it {absent}, so the job would wait until its deadline and the deploy would fail. A chart that bundles its database deploys with `--target gate` (render and plan take it; Helm 3, kubectl, Flux and Argo CD apply it): there the Job is an ordinary resource that waits for the database in the cluster and the app waits for the Job, at the first install as at every upgrade. With hooks, the job can only run once the release's resources are there (`when: post-install,pre-upgrade`, under Argo CD `post-install,post-upgrade`), and then the app must become Ready without its migration, or `helm --wait` deadlocks; or wait for a database outside the release",
                 job.path(),
                 docs.header(d)
                     .and_then(|h| h.name.as_deref())

@@ -150,6 +150,9 @@ impl Report {
             // No hooks: the chart's own ones run as they always do, unrelated to the jobs.
             events.clear();
         }
+        if plan.target == crate::strategy::Target::ArgoCd {
+            events = argocd_phases(events);
+        }
         Report {
             environment: plan.environment.clone(),
             events,
@@ -157,6 +160,19 @@ impl Report {
             disabled,
             warnings: warnings(plan),
         }
+    }
+
+    /// The generated Jobs as `job/NAME`, one a line, for a shell (`plan -o name`): in gate
+    /// mode each job's Job in list order, otherwise every generated Job in the order the
+    /// hooks run, each once. `kubectl wait`, `get` and `logs` take the form as it is.
+    pub fn job_names(&self) -> String {
+        let mut names: Vec<&str> = self.gate.iter().map(|g| g.name.as_str()).collect();
+        for hook in self.events.iter().flat_map(|e| &e.hooks) {
+            if hook.kind == "Job" && hook.job.is_some() && !names.contains(&hook.name.as_str()) {
+                names.push(&hook.name);
+            }
+        }
+        names.iter().map(|n| format!("job/{n}\n")).collect()
     }
 
     /// The human table; `color` adds ANSI bold to headings.
@@ -382,6 +398,50 @@ fn disabled_reason(planned: &PlannedJob, environment: Option<&str>) -> String {
     }
 }
 
+/// Argo CD runs phases, not Helm events: pre-install and pre-upgrade are one PreSync that
+/// runs at every sync, so each hook is listed once under the phase it runs in.
+fn argocd_phases(events: Vec<EventHooks>) -> Vec<EventHooks> {
+    let mut phases: Vec<EventHooks> = Vec::new();
+    for (event, phase) in crate::facts::ARGOCD_PHASES {
+        let Some(from) = events.iter().find(|e| e.event == *event) else {
+            continue;
+        };
+        if !phases.iter().any(|p| p.event == *phase) {
+            phases.push(EventHooks {
+                event: (*phase).to_string(),
+                hooks: Vec::new(),
+            });
+        }
+        let into = phases
+            .iter_mut()
+            .find(|p| p.event == *phase)
+            .expect("pushed above");
+        for hook in &from.hooks {
+            if !into
+                .hooks
+                .iter()
+                .any(|h| h.kind == hook.kind && h.name == hook.name)
+            {
+                let mut hook = hook.clone();
+                // What Argo CD reads: its own policy names, BeforeHookCreation always first.
+                let mut policies = vec!["BeforeHookCreation"];
+                for policy in hook.delete_policy.split(',') {
+                    match policy.trim() {
+                        "hook-succeeded" => policies.push("HookSucceeded"),
+                        "hook-failed" => policies.push("HookFailed"),
+                        _ => {}
+                    }
+                }
+                hook.delete_policy = policies.join(",");
+                into.hooks.push(hook);
+            }
+        }
+        into.hooks
+            .sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
+    }
+    phases
+}
+
 impl GateJob {
     fn of(
         job: &spec::Job,
@@ -531,7 +591,16 @@ fn warnings(plan: &Plan) -> Vec<String> {
             .events
             .iter()
             .any(|e| crate::facts::AFTER_APP_EVENTS.contains(&e.as_str()));
-        if post && output.source_waited_for_readiness {
+        if post
+            && output.source_waited_for_readiness
+            && plan.target == crate::strategy::Target::ArgoCd
+        {
+            out.push(format!(
+                "{}: runs at PostSync and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, the sync never gets there (Argo CD runs PostSync hooks only once the app is healthy); run it pre-install/pre-upgrade (PreSync) instead",
+                job.name(),
+                output.source.as_deref().unwrap_or("a workload")
+            ));
+        } else if post && output.source_waited_for_readiness {
             out.push(format!(
                 "{}: runs after install/upgrade and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, `helm --wait` deadlocks (Helm waits for the app before it runs post hooks); run it pre-install/pre-upgrade instead, or, when it needs a database the release itself installs (which does not exist at pre-install), deploy with --target gate, where the app's new pods wait for the Job in the cluster",
                 job.name(),
@@ -587,6 +656,8 @@ fn warnings(plan: &Plan) -> Vec<String> {
     let gate_mode = plan.target == crate::strategy::Target::Gate;
     if migrations && gate_mode {
         out.push("rollback: rolling back re-applies the earlier release's Job, which a later one replaced (and Helm pruned), so the earlier migration runs again before the old pods pass their gate; make migrations idempotent, and backward compatible (nothing undoes them)".to_string());
+    } else if migrations && plan.target == crate::strategy::Target::ArgoCd {
+        out.push("rollback: an Argo CD rollback syncs an earlier revision, running that revision's PreSync jobs (its older migration) again, and nothing undoes migrations; make them backward compatible or write a down migration".to_string());
     } else if migrations {
         out.push("rollback: `helm rollback` does not undo migrations, and it runs the target release's pre-rollback hooks (with the old image), not these; make migrations backward compatible or write a down migration".to_string());
     }

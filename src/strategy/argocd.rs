@@ -1,9 +1,10 @@
 //! `render --target argocd`: output that behaves under Argo CD as it does under Helm.
 //!
 //! Argo CD renders charts with `helm template` and maps Helm hook annotations itself, but
-//! it ignores `pre-rollback`, `post-rollback` and `test`, and has no delete-time hooks in
-//! that mapping (a `post-delete` job would run as PostSync, on every sync). So those events
-//! are refused, as is a job that would run in both phases (Argo CD cannot tell an install
+//! it ignores `pre-rollback`, `post-rollback` and `test`. Argo CD 3 runs PreDelete and
+//! PostDelete hooks when the Application is deleted (argoproj/argo-cd
+//! `docs/user-guide/sync-waves.md`, `controller/hook.go`), so `pre-delete` and `post-delete`
+//! map to those. The rest are refused, as is a job that would run in both phases (Argo CD cannot tell an install
 //! from an upgrade, so `post-install,pre-upgrade` would run twice per sync), and every
 //! generated document gets Argo CD's own annotations (which take
 //! precedence over Helm's once present): the hook phase, a sync wave equal to the Helm
@@ -20,7 +21,7 @@ use crate::documents::Documents;
 use crate::spec::{self, Job, SpecError};
 use crate::{DELETE_ANNOTATION, HOOK_ANNOTATION, WEIGHT_ANNOTATION};
 
-use crate::facts::{ARGOCD_DELETE_POLICY, ARGOCD_HOOK, ARGOCD_SYNC_WAVE};
+use crate::facts::{ARGOCD_DELETE_POLICY, ARGOCD_HOOK, ARGOCD_PHASES as PHASES, ARGOCD_SYNC_WAVE};
 
 /// Helm hooks with Argo CD's annotations; Argo CD has no hook timeout, so the deadline alone
 /// bounds a job.
@@ -71,14 +72,6 @@ impl Strategy for ArgoCd {
     }
 }
 
-/// Helm events and the Argo CD phase each becomes.
-const PHASES: &[(&str, &str)] = &[
-    ("pre-install", "PreSync"),
-    ("pre-upgrade", "PreSync"),
-    ("post-install", "PostSync"),
-    ("post-upgrade", "PostSync"),
-];
-
 /// Refuses a job whose events Argo CD would not run the way Helm does.
 pub fn check(job: &Job) -> Result<(), SpecError> {
     for event in &job.events {
@@ -86,7 +79,7 @@ pub fn check(job: &Job) -> Result<(), SpecError> {
             return Err(SpecError {
                 path: format!("{}.when", job.path()),
                 message: format!(
-                    "`{event}` does not work under Argo CD (it ignores rollback and test hooks, and maps post-* hooks to PostSync, which runs on every sync); with --target argocd use pre-install, pre-upgrade, post-install or post-upgrade"
+                    "`{event}` does not work under Argo CD (it ignores rollback and test hooks); with --target argocd use pre-install, pre-upgrade (PreSync), post-install, post-upgrade (PostSync), pre-delete (PreDelete) or post-delete (PostDelete)"
                 ),
             });
         }
@@ -180,6 +173,19 @@ mod tests {
         assert_eq!(a[ARGOCD_HOOK], "PreSync");
         assert_eq!(a[ARGOCD_SYNC_WAVE], "-3");
         assert_eq!(a[ARGOCD_DELETE_POLICY], "BeforeHookCreation,HookSucceeded");
+    }
+
+    #[test]
+    fn delete_events_become_argo_cds_delete_hooks() {
+        for (event, phase) in [("pre-delete", "PreDelete"), ("post-delete", "PostDelete")] {
+            let mut a = Mapping::new();
+            a.insert(HOOK_ANNOTATION.into(), event.into());
+            annotate(&mut a);
+            assert_eq!(
+                a[ARGOCD_HOOK], phase,
+                "Argo CD 3 runs {event} jobs as {phase}"
+            );
+        }
     }
 
     #[test]

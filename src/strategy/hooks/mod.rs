@@ -36,6 +36,24 @@ pub(crate) const ABSENT_EVENTS: &[(&str, &str)] = &[
     ("post-delete", "no longer exists"),
 ];
 
+/// Kubernetes' default `terminationGracePeriodSeconds`.
+const DEFAULT_GRACE_SECONDS: u64 = 30;
+
+/// The pod-level deadline inside a Job's `deadline`. Past the Job-level deadline the Job
+/// controller deletes the running pod, and its log with it, before Helm (or a user under
+/// Argo CD) asks for it; past its own deadline the kubelet ends the pod and keeps it. So the
+/// pod's deadline ends first, by the pod's start after the Job's (10 s) and its termination
+/// grace period, and the Job then fails on the failed pod (`backoffLimit`), log intact. The
+/// pod's deadline counts from the pod's start, so a short deadline keeps half of it.
+pub(crate) fn pod_deadline(deadline: u64, grace: u64) -> u64 {
+    let margin = grace + 10;
+    if deadline > 2 * margin {
+        deadline - margin
+    } else {
+        (deadline / 2).max(1)
+    }
+}
+
 /// Jobs as Helm hooks, for Helm's `--timeout` of `timeout` seconds.
 #[derive(Debug, Clone)]
 pub struct Hooks {
@@ -157,16 +175,17 @@ impl Strategy for Hooks {
                 .or_insert_with(|| pod.containers[0].name.clone());
         }
 
-        let object = job_object(
-            job,
-            &prepared,
-            pod,
-            annotations,
-            pod_annotations,
-            job.spec
-                .active_deadline_seconds
-                .unwrap_or(ctx.default_deadline),
-        )?;
+        let deadline = job
+            .spec
+            .active_deadline_seconds
+            .unwrap_or(ctx.default_deadline);
+        let grace = pod
+            .copied
+            .get("terminationGracePeriodSeconds")
+            .and_then(serde_norway::Value::as_u64)
+            .unwrap_or(DEFAULT_GRACE_SECONDS);
+        pod.active_deadline_seconds = Some(pod_deadline(deadline, grace));
+        let object = job_object(job, &prepared, pod, annotations, pod_annotations, deadline)?;
 
         let copies = copy_objects(docs, job, copies, weight, namespace.as_deref())?;
 
@@ -440,4 +459,35 @@ fn hook_copy(
         copy.insert("metadata".into(), Value::Mapping(meta));
     }
     Ok(Value::Mapping(copy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pod_deadline;
+
+    #[test]
+    fn the_pod_ends_before_the_job_controller_would_delete_it() {
+        // A pod past a Job-level deadline is deleted with its log (measured Dec 2026 with a
+        // real kube-apiserver and controllers 1.36); its own deadline keeps it.
+        assert_eq!(
+            pod_deadline(240, 30),
+            200,
+            "start and the 30 s grace period fit"
+        );
+        assert_eq!(pod_deadline(1740, 30), 1700);
+        assert_eq!(
+            pod_deadline(240, 100),
+            130,
+            "a long grace period is waited for"
+        );
+        assert_eq!(pod_deadline(60, 30), 30, "a short deadline keeps half");
+        assert_eq!(
+            pod_deadline(1, 30),
+            1,
+            "never zero, which the API server refuses"
+        );
+        for deadline in 1..2000 {
+            assert!(pod_deadline(deadline, 30) <= deadline);
+        }
+    }
 }
