@@ -256,13 +256,37 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
         targets,
         left_running,
     } = selection;
-    let job = ctx.job;
-    let home = home_namespace(&targets, ctx.namespace.as_deref())?;
-    let name = names::fit(&format!("{}-stop", ctx.job_name), names::MAX_JOB_NAME);
-    let start_events = start_events(&job.events);
-    let mut rbac_events = job.events.clone();
-    rbac_events.extend(start_events.iter().cloned());
-    let meta = |kind_weight: i64, events: &[String], delete: &str| -> ObjectMeta {
+    let marks = Marks {
+        name: names::fit(&format!("{}-stop", ctx.job_name), names::MAX_JOB_NAME),
+        home: home_namespace(&targets, ctx.namespace.as_deref())?,
+        ctx,
+    };
+    let rbac = stop_rbac(&marks, &targets)?;
+    let (stop_job, wait_seconds, start_job) = stop_and_start(&marks, &targets);
+    Ok(Stop {
+        targets,
+        left_running,
+        rbac,
+        stop_job,
+        wait_seconds,
+        start_job,
+    })
+}
+
+/// How the stop step's objects are marked: their name, home namespace, labels and job.
+struct Marks<'a> {
+    name: String,
+    home: Option<String>,
+    ctx: &'a StopSettings<'a>,
+}
+
+impl Marks<'_> {
+    /// Hook metadata at `kind_weight` for `events`, deleted by `delete`.
+    fn meta(&self, kind_weight: i64, events: &[String], delete: &str) -> ObjectMeta {
+        let job = self.ctx.job;
+        let name = &self.name;
+        let home = &self.home;
+        let ctx = self.ctx;
         let mut annotations = IndexMap::new();
         annotations.insert(crate::HOOK_ANNOTATION.to_string(), events.join(","));
         annotations.insert(
@@ -280,7 +304,17 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
             labels: ctx.labels.clone(),
             annotations,
         }
-    };
+    }
+}
+
+/// The stop and start steps' ServiceAccount, and a Role and RoleBinding in each namespace of
+/// the targets, at the stop step's events and the start step's.
+fn stop_rbac(marks: &Marks<'_>, targets: &[StopTarget]) -> Result<Vec<Value>> {
+    let (job, ctx, name, home) = (marks.ctx.job, marks.ctx, &marks.name, &marks.home);
+    let start_events = start_events(&job.events);
+    let mut rbac_events = job.events.clone();
+    rbac_events.extend(start_events.iter().cloned());
+    let meta = |w: i64, events: &[String], delete: &str| marks.meta(w, events, delete);
     let rbac_delete = "before-hook-creation,hook-succeeded";
     let w = ctx.first_weight;
     let mut rbac = vec![json!({
@@ -291,7 +325,7 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
     // A Role and RoleBinding in each namespace, the home one first; weights are per kind, so
     // Helm creates every Role before any RoleBinding.
     let mut namespaces: Vec<Option<String>> = vec![home.clone()];
-    for t in &targets {
+    for t in targets {
         if !namespaces.contains(&t.namespace) {
             namespaces.push(t.namespace.clone());
         }
@@ -313,7 +347,7 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
         let mut binding_meta = meta(w + 2, &rbac_events, rbac_delete);
         binding_meta.namespace = ns.clone();
         let mut subject = json!({"kind": "ServiceAccount", "name": name});
-        if ns != home {
+        if ns != *home {
             subject["namespace"] = json!(home);
         }
         bindings.push(json!({
@@ -325,11 +359,18 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
         }));
     }
     rbac.extend(bindings);
-    let rbac = rbac
+    Ok(rbac
         .iter()
         .map(serde_norway::to_value)
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()?)
+}
 
+/// The stop Job (its wait for the targets' pods, in seconds) and the start Job.
+fn stop_and_start(marks: &Marks<'_>, targets: &[StopTarget]) -> (k8s::Job, u64, k8s::Job) {
+    let (job, ctx, name, home) = (marks.ctx.job, marks.ctx, &marks.name, &marks.home);
+    let start_events = start_events(&job.events);
+    let meta = |w: i64, events: &[String], delete: &str| marks.meta(w, events, delete);
+    let w = ctx.first_weight;
     let wait_seconds = job
         .spec
         .stop_timeout_seconds
@@ -338,7 +379,7 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
     // A target in the home namespace is passed as "": the pod's own, which is the release's
     // when the home is.
     let ns_arg = |t: &StopTarget| {
-        if t.namespace == home {
+        if t.namespace == *home {
             String::new()
         } else {
             t.namespace.clone().unwrap_or_default()
@@ -360,7 +401,7 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
         script(STOP_SCRIPT, "stop", stop_args),
         stop_meta,
         deadline,
-        &name,
+        name,
         ctx,
     );
     let mut m = meta(ctx.start_weight, &start_events, "before-hook-creation");
@@ -379,17 +420,10 @@ pub fn build(selection: Selection, ctx: &StopSettings<'_>) -> Result<Stop> {
         m,
         // It waits for nothing: a few kubectl calls per target.
         2 * STOP_OVERHEAD_SECONDS,
-        &name,
+        name,
         ctx,
     );
-    Ok(Stop {
-        targets,
-        left_running,
-        rbac,
-        stop_job,
-        wait_seconds,
-        start_job,
-    })
+    (stop_job, wait_seconds, start_job)
 }
 
 /// Role rules: exactly the verbs of [`KUBECTL_CALLS`], on the named workloads only.
