@@ -141,45 +141,7 @@ pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
             });
             continue;
         }
-        if !h.selector_expressions.is_empty() || h.selector.is_empty() {
-            bail!(
-                "{id} in {} has no plain matchLabels selector, which the stop step needs to find its pods",
-                docs.label(i)
-            );
-        }
-        let selector = h
-            .selector
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",");
-        let spec = docs.value(i)?.get("spec");
-        let field = |path: &[&str]| {
-            path.iter()
-                .try_fold(spec?, |v, key| v.get(*key))
-                .filter(|v| !v.is_null())
-        };
-        let replicas = field(&["replicas"]);
-        let grace_seconds = field(&["template", "spec", "terminationGracePeriodSeconds"])
-            .and_then(Value::as_u64)
-            .unwrap_or(DEFAULT_GRACE_SECONDS);
-        // A StatefulSet scales down one pod at a time unless its policy is Parallel.
-        let ordered = kind == "StatefulSet"
-            && field(&["podManagementPolicy"]).and_then(Value::as_str) != Some("Parallel");
-        let sequential_pods = if ordered {
-            replicas.and_then(Value::as_u64).unwrap_or(1).max(1)
-        } else {
-            1
-        };
-        found.push(StopTarget {
-            kind: kind.to_string(),
-            name,
-            namespace: h.namespace.clone(),
-            selector,
-            sets_replicas: replicas.is_some(),
-            grace_seconds,
-            sequential_pods,
-        });
+        found.push(stop_target(docs, i, h, kind, name, &id)?);
     }
     if let Exclusive::Listed(list) = &job.exclusive {
         for (kind, name) in list {
@@ -206,6 +168,57 @@ pub fn targets(docs: &dyn Documents, job: &Job) -> Result<Selection> {
     Ok(Selection {
         targets: found,
         left_running,
+    })
+}
+
+/// A workload to stop, with what the stop step needs: its pod selector and how long its
+/// pods take to go.
+fn stop_target(
+    docs: &dyn Documents,
+    i: usize,
+    h: &crate::header::Header,
+    kind: &str,
+    name: String,
+    id: &str,
+) -> Result<StopTarget> {
+    if !h.selector_expressions.is_empty() || h.selector.is_empty() {
+        bail!(
+            "{id} in {} has no plain matchLabels selector, which the stop step needs to find its pods",
+            docs.label(i)
+        );
+    }
+    let selector = h
+        .selector
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let spec = docs.value(i)?.get("spec");
+    let field = |path: &[&str]| {
+        path.iter()
+            .try_fold(spec?, |v, key| v.get(*key))
+            .filter(|v| !v.is_null())
+    };
+    let replicas = field(&["replicas"]);
+    let grace_seconds = field(&["template", "spec", "terminationGracePeriodSeconds"])
+        .and_then(Value::as_u64)
+        .unwrap_or(DEFAULT_GRACE_SECONDS);
+    // A StatefulSet scales down one pod at a time unless its policy is Parallel.
+    let ordered = kind == "StatefulSet"
+        && field(&["podManagementPolicy"]).and_then(Value::as_str) != Some("Parallel");
+    let sequential_pods = if ordered {
+        replicas.and_then(Value::as_u64).unwrap_or(1).max(1)
+    } else {
+        1
+    };
+    Ok(StopTarget {
+        kind: kind.to_string(),
+        name,
+        namespace: h.namespace.clone(),
+        selector,
+        sets_replicas: replicas.is_some(),
+        grace_seconds,
+        sequential_pods,
     })
 }
 
