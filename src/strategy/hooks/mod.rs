@@ -18,7 +18,7 @@ use self::exclusive::STOP_OVERHEAD_SECONDS;
 use crate::header::describe;
 use crate::helm;
 use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
-use crate::k8s::RefKind;
+use crate::k8s::{PodSpec, RefKind};
 use crate::names;
 use crate::reuse;
 use crate::spec::{Exclusive, Job, SpecError, err};
@@ -106,15 +106,7 @@ impl Strategy for Hooks {
             &prepared.labels,
             &prepared.reused,
         );
-        let renames: BTreeMap<(RefKind, String), String> = copies
-            .iter()
-            .map(|(kind, original, name, _)| ((*kind, original.clone()), name.clone()))
-            .collect();
-        pod.for_each_reference(&mut |kind, name| {
-            if let Some(new) = renames.get(&(kind, name.clone())) {
-                *name = new.clone();
-            }
-        });
+        read_the_copies(&mut pod, &copies);
 
         let stop_targets = match &job.exclusive {
             Exclusive::None => None,
@@ -132,21 +124,20 @@ impl Strategy for Hooks {
         let weight = self.weight(job, &prepared, ctx, before, after)?;
         let stop = match stop_targets {
             None => None,
-            Some(selection) => Some(
-                exclusive::build(
-                    selection,
-                    &exclusive::StopSettings {
-                        job,
-                        job_name,
-                        namespace: namespace.clone(),
-                        labels: labels.clone(),
-                        first_weight: weight - before,
-                        start_weight: weight + 1,
-                        deadline: ctx.default_deadline,
-                    },
-                )
-                .with_context(|| format!("{}.exclusive", job.path()))?,
-            ),
+            Some(selection) => {
+                let settings = exclusive::StopSettings {
+                    job,
+                    job_name,
+                    namespace: namespace.clone(),
+                    labels: labels.clone(),
+                    first_weight: weight - before,
+                    start_weight: weight + 1,
+                    deadline: ctx.default_deadline,
+                };
+                let stop = exclusive::build(selection, &settings)
+                    .with_context(|| format!("{}.exclusive", job.path()))?;
+                Some(stop)
+            }
         };
         let last = if stop.is_some() { weight + 1 } else { weight };
         let previous = match ctx.origin {
@@ -163,28 +154,14 @@ impl Strategy for Hooks {
         reuse::check_local_waits(job, &pod, reused.as_ref())?;
 
         let (annotations, user_annotations) = hook_annotations(job, weight);
-        let mut pod_annotations = reuse::pod_annotations(
-            reused.as_ref().and_then(|r| r.meta),
-            &pod,
-            &user_annotations,
-        );
-        if stop.is_some() {
-            // `kubectl logs job/NAME` shows the migration, not the restore hint next to it.
-            pod_annotations
-                .entry("kubectl.kubernetes.io/default-container".to_string())
-                .or_insert_with(|| pod.containers[0].name.clone());
-        }
+        let pod_annotations =
+            hook_pod_annotations(&prepared, &pod, &user_annotations, stop.is_some());
 
         let deadline = job
             .spec
             .active_deadline_seconds
             .unwrap_or(ctx.default_deadline);
-        let grace = pod
-            .copied
-            .get("terminationGracePeriodSeconds")
-            .and_then(serde_norway::Value::as_u64)
-            .unwrap_or(DEFAULT_GRACE_SECONDS);
-        pod.active_deadline_seconds = Some(pod_deadline(deadline, grace));
+        set_pod_deadline(&mut pod, deadline);
         let object = job_object(job, &prepared, pod, annotations, pod_annotations, deadline)?;
 
         let copies = copy_objects(docs, job, copies, weight, namespace.as_deref())?;
@@ -202,6 +179,47 @@ impl Strategy for Hooks {
             gate: None,
         })
     }
+}
+
+/// The pod reads the hook copies, not the ordinary Secrets and ConfigMaps they copy.
+fn read_the_copies(pod: &mut PodSpec, copies: &[Wanted]) {
+    let renames: BTreeMap<(RefKind, String), String> = copies
+        .iter()
+        .map(|(kind, original, name, _)| ((*kind, original.clone()), name.clone()))
+        .collect();
+    pod.for_each_reference(&mut |kind, name| {
+        if let Some(new) = renames.get(&(kind, name.clone())) {
+            *name = new.clone();
+        }
+    });
+}
+
+/// A pod deadline inside the Job's (see [`pod_deadline`]), so the pod and its log outlive it.
+fn set_pod_deadline(pod: &mut PodSpec, deadline: u64) {
+    let grace = pod
+        .copied
+        .get("terminationGracePeriodSeconds")
+        .and_then(serde_norway::Value::as_u64)
+        .unwrap_or(DEFAULT_GRACE_SECONDS);
+    pod.active_deadline_seconds = Some(pod_deadline(deadline, grace));
+}
+
+/// The pod's annotations: the app's (see `reuse`) and the user's; with an `exclusive` stop
+/// step's restore hint beside the migration, `kubectl logs job/NAME` shows the migration.
+fn hook_pod_annotations(
+    prepared: &Prepared<'_>,
+    pod: &PodSpec,
+    user: &IndexMap<String, String>,
+    exclusive: bool,
+) -> IndexMap<String, String> {
+    let mut annotations =
+        reuse::pod_annotations(prepared.reused.as_ref().and_then(|r| r.meta), pod, user);
+    if exclusive {
+        annotations
+            .entry("kubectl.kubernetes.io/default-container".to_string())
+            .or_insert_with(|| pod.containers[0].name.clone());
+    }
+    annotations
 }
 
 /// A Secret or ConfigMap to copy as a hook: its kind, its name, the copy's name and the
