@@ -646,39 +646,49 @@ fn warnings(plan: &Plan) -> Vec<String> {
             ));
         }
     }
-    // Migrations run before an upgrade; a job that runs only at install leaves nothing
-    // for a rollback to miss, and one that runs only after an upgrade (warming a cache)
-    // is not a migration.
+    out.extend(rollback_warning(plan));
+    out.extend(environment_warning(plan));
+    out
+}
+
+/// What a rollback does to the jobs, by target, when any of them migrates (runs before an
+/// upgrade: one that runs only at install leaves nothing for a rollback to miss, and one
+/// that runs only after an upgrade, warming a cache, is not a migration).
+fn rollback_warning(plan: &Plan) -> Option<String> {
     let migrations = plan
         .jobs
         .iter()
         .any(|p| p.output.is_some() && p.job.events.iter().any(|e| e == "pre-upgrade"));
     let gate_mode = plan.target == crate::strategy::Target::Gate;
     if migrations && gate_mode {
-        out.push("rollback: rolling back re-applies the earlier release's Job, which a later one replaced (and Helm pruned), so the earlier migration runs again before the old pods pass their gate; make migrations idempotent, and backward compatible (nothing undoes them)".to_string());
+        Some("rollback: rolling back re-applies the earlier release's Job, which a later one replaced (and Helm pruned), so the earlier migration runs again before the old pods pass their gate; make migrations idempotent, and backward compatible (nothing undoes them)".to_string())
     } else if migrations && plan.target == crate::strategy::Target::ArgoCd {
-        out.push("rollback: an Argo CD rollback syncs an earlier revision, running that revision's PreSync jobs (its older migration) again, and nothing undoes migrations; make them backward compatible or write a down migration".to_string());
+        Some("rollback: an Argo CD rollback syncs an earlier revision, running that revision's PreSync jobs (its older migration) again, and nothing undoes migrations; make them backward compatible or write a down migration".to_string())
     } else if migrations {
-        out.push("rollback: `helm rollback` does not undo migrations, and it runs the target release's pre-rollback hooks (with the old image), not these; make migrations backward compatible or write a down migration".to_string());
+        Some("rollback: `helm rollback` does not undo migrations, and it runs the target release's pre-rollback hooks (with the old image), not these; make migrations backward compatible or write a down migration".to_string())
+    } else {
+        None
     }
-    if let Some(env) = &plan.environment {
-        let keys: Vec<String> = plan
-            .jobs
-            .iter()
-            .filter_map(|p| p.job.spec.when.as_ref()?.as_mapping())
-            .flat_map(|m| m.keys())
-            .filter_map(|k| k.as_str().map(str::to_string))
-            .filter(|k| k != DEFAULT_ENV_KEY)
-            .collect();
-        if !keys.contains(env)
-            && let Some(close) = spec::closest(env, &keys)
-        {
-            out.push(format!(
-                "environment `{env}` is not a key of any job's `when`, but `{close}` is: a typo? Only `{DEFAULT_ENV_KEY}` entries apply"
-            ));
-        }
+}
+
+/// An environment that no `when` names, but one close to it does: a typo.
+fn environment_warning(plan: &Plan) -> Option<String> {
+    let env = plan.environment.as_ref()?;
+    let keys: Vec<String> = plan
+        .jobs
+        .iter()
+        .filter_map(|p| p.job.spec.when.as_ref()?.as_mapping())
+        .flat_map(|m| m.keys())
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .filter(|k| k != DEFAULT_ENV_KEY)
+        .collect();
+    if keys.contains(env) {
+        return None;
     }
-    out
+    let close = spec::closest(env, &keys)?;
+    Some(format!(
+        "environment `{env}` is not a key of any job's `when`, but `{close}` is: a typo? Only `{DEFAULT_ENV_KEY}` entries apply"
+    ))
 }
 
 /// The gate mode's warnings for one job: rollouts that take the app down while the gate
