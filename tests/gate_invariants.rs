@@ -439,9 +439,13 @@ proptest! {
             let name = d["metadata"]["name"].as_str().unwrap_or_default();
             prop_assert!(name.len() <= 253 && !name.ends_with('-'), "{}", name);
         }
-        // The chain: each Job after the first names the one before it.
-        let mut chain: Vec<(&String, &Vec<String>)> = jobs.iter().map(|(n, j)| (n, &j.1)).collect();
-        chain.sort_by_key(|(_, after)| after.len());
-        prop_assert_eq!(chain.iter().filter(|(_, a)| a.is_empty()).count(), 1, "one first job");
+        // The chain: each Job after the first names the one just before it in the list.
+        let mut by_list: Vec<(&String, &String, &Vec<String>)> =
+            jobs.iter().map(|(n, j)| (&j.0, n, &j.1)).collect();
+        by_list.sort_by_key(|(list_name, ..)| list_name.rsplit('-').next().unwrap().to_string());
+        prop_assert!(by_list[0].2.is_empty(), "the first job waits for no Job");
+        for k in 1..by_list.len() {
+            prop_assert_eq!(by_list[k].2, &vec![by_list[k - 1].1.clone()], "job {} runs after job {}", k, k - 1);
+        }
     }
 }
