@@ -251,7 +251,7 @@ impl Strategy for Gate {
             let annotations = entry_mapping(meta, "annotations");
             annotations.insert(GATE_JOBS_ANNOTATION.into(), held.jobs.join(",").into());
             let spec = entry_mapping(template, "spec");
-            if w.service_account != "default" && !has_account(spec) {
+            if w.left_default.is_some() {
                 spec.remove("serviceAccount");
                 spec.insert(
                     "serviceAccountName".into(),
@@ -280,15 +280,6 @@ impl Strategy for Gate {
         }
         Ok(out)
     }
-}
-
-/// Whether a pod spec names a ServiceAccount other than `default`.
-fn has_account(spec: &Mapping) -> bool {
-    ["serviceAccountName", "serviceAccount"].iter().any(|key| {
-        spec.get(*key)
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty() && s != "default")
-    })
 }
 
 /// A gated object, with the Jobs it waits for in list order, the longest wait of its gate
