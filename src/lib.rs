@@ -26,6 +26,7 @@ pub mod script;
 pub mod spec;
 pub mod stream;
 pub mod typed;
+pub mod wait;
 pub mod yaml;
 
 pub use order::{Target, argocd};
