@@ -370,21 +370,7 @@ fn rendered_workloads(args: &InitArgs) -> Result<Vec<(String, Vec<String>)>> {
 #[allow(clippy::print_stdout)]
 fn wait(args: &WaitArgs) -> Result<ExitCode> {
     use deploy_jobs::wait::{self, cluster};
-    let text = match &args.plan {
-        Some(path) => {
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
-        }
-        None => {
-            let input = read_stdin("wait")?;
-            let rendered = render(&input, &options(&args.render)?)?;
-            let report = rendered
-                .plan
-                .as_ref()
-                .map_or_else(Report::empty, Report::of);
-            serde_json::to_string(&report).context("reading the plan")?
-        }
-    };
-    let targets = wait::from_plan_json(&text)?;
+    let targets = wait_targets(args)?;
     if targets.jobs.is_empty() {
         println!("nothing to wait for: no job runs in this deploy");
         return Ok(ExitCode::SUCCESS);
@@ -423,6 +409,30 @@ fn wait(args: &WaitArgs) -> Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// What `wait` follows: the plan of the stream on stdin, or of `--plan FILE`.
+fn wait_targets(args: &WaitArgs) -> Result<deploy_jobs::wait::Targets> {
+    let text = match &args.plan {
+        Some(path) => {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?
+        }
+        None => {
+            let input = read_stdin("wait")?;
+            if input.iter().all(u8::is_ascii_whitespace) {
+                bail!(
+                    "the stream on stdin is empty: nothing was rendered (did `helm template` fail before the pipe?)"
+                );
+            }
+            let rendered = render(&input, &options(&args.render)?)?;
+            let report = rendered
+                .plan
+                .as_ref()
+                .map_or_else(Report::empty, Report::of);
+            serde_json::to_string(&report).context("reading the plan")?
+        }
+    };
+    deploy_jobs::wait::from_plan_json(&text)
 }
 
 /// Prints a wait's progress: plain lines with the time since the start; on a terminal, a

@@ -907,3 +907,21 @@ fn timeout_names_what_is_still_pending() {
         "the timeout says what was pending:\n{stderr}"
     );
 }
+
+#[test]
+fn an_empty_stream_is_refused_rather_than_waited_for_as_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    kubeconfig(dir.path(), server.port, token());
+    let out = run(&server, dir.path(), &["wait", "--target", "gate"], b"\n");
+    let (stdout, stderr) = text(&out);
+    assert!(
+        !out.status.success(),
+        "a render that failed upstream must not pass:\n{stdout}"
+    );
+    assert!(stderr.contains("the stream on stdin is empty"), "{stderr}");
+    assert!(
+        server.requests().is_empty(),
+        "nothing is asked of the cluster"
+    );
+}

@@ -83,6 +83,7 @@ pub async fn follow(
         streams.push(watch(api, config, what, move |c| Observation::Job(i, c)));
     }
     let mut pod_namespaces = namespaces.clone();
+    pod_namespaces.sort();
     pod_namespaces.dedup();
     for ns in pod_namespaces {
         streams.push(pod_watch(&client, &targets, &namespaces, ns));

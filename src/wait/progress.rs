@@ -13,9 +13,12 @@ pub enum Progress {
         job: String,
         name: String,
     },
+    /// `at`: its creationTimestamp (in hook mode a Job found finished may be an earlier
+    /// deploy's, which has the same name).
     Created {
         job: String,
         name: String,
+        at: Option<String>,
     },
     /// Its pod waits: for a node, an image, or in an init container.
     Pending {
@@ -63,7 +66,10 @@ impl fmt::Display for Progress {
             Progress::NotCreated { job, name } => {
                 write!(f, "{job}: Job {name} not created yet; waiting for it")
             }
-            Progress::Created { job, name } => write!(f, "{job}: Job {name} created"),
+            Progress::Created { job, name, at } => match at {
+                Some(at) => write!(f, "{job}: Job {name} created at {at}"),
+                None => write!(f, "{job}: Job {name} created"),
+            },
             Progress::Pending { job, pod, why } => write!(f, "{job}: pod {pod} pending: {why}"),
             Progress::Running { job, pod } => write!(f, "{job}: pod {pod} running"),
             Progress::Log { job, line } => write!(f, "[{job}] {line}"),

@@ -174,9 +174,11 @@ impl Tracker {
             Change::Seen(object) => {
                 if !state.created {
                     state.created = true;
+                    let at = object.metadata.creation_timestamp.as_ref();
                     out.push(Action::Say(Progress::Created {
                         job: job.clone(),
                         name,
+                        at: at.map(|t| t.0.to_string()),
                     }));
                 }
                 if state.outcome.is_none() {
@@ -652,4 +654,138 @@ fn rollout(kind: &str, object: &Value) -> (bool, String) {
         state.push_str(" (progress deadline exceeded: a new pod does not become ready)");
     }
     (done, state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wait::targets::Target;
+    use serde_json::json;
+
+    fn pod(value: Value) -> Pod {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn gate_targets(gates: &[(&str, &str)]) -> Targets {
+        let gates = gates
+            .iter()
+            .map(|(kind, name)| Workload {
+                kind: (*kind).into(),
+                name: (*name).into(),
+            })
+            .collect();
+        Targets {
+            jobs: vec![Target {
+                job: "migrate".into(),
+                name: "shop-migrate-0123456789".into(),
+                namespace: None,
+                gates,
+                deadline: None,
+            }],
+            gate: true,
+        }
+    }
+
+    #[test]
+    fn an_evicted_pod_says_so_with_the_kubelets_message() {
+        let evicted = pod(
+            json!({"metadata": {"name": "p"}, "status": {"phase": "Failed",
+            "reason": "Evicted", "message": "The node was low on resource: memory."}}),
+        );
+        assert_eq!(
+            pod_reasons(&evicted),
+            ["pod Evicted: The node was low on resource: memory."]
+        );
+    }
+
+    #[test]
+    fn an_unscheduled_pod_says_why_the_scheduler_left_it() {
+        let pending = pod(
+            json!({"metadata": {"name": "p"}, "status": {"phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+              "message": "0/3 nodes are available: 3 Insufficient cpu."}]}}),
+        );
+        assert_eq!(
+            pending_why(&pending),
+            "Unschedulable: 0/3 nodes are available: 3 Insufficient cpu."
+        );
+    }
+
+    #[test]
+    fn a_gated_pod_is_counted_for_the_object_that_owns_it_longest_name_first() {
+        let targets = gate_targets(&[
+            ("Deployment", "shop-web"),
+            ("Deployment", "shop-web-api"),
+            ("CronJob", "shop-cleanup"),
+        ]);
+        let tracker = Tracker::new(targets, vec!["shop".into()]);
+        let owned_by = |owner: &str| {
+            pod(json!({"metadata": {"name": "p",
+              "annotations": {GATE_JOBS_ANNOTATION: "shop-migrate-0123456789"},
+              "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": owner, "uid": "u"}]}}))
+        };
+        let of = |owner: &str| {
+            tracker
+                .workload_of("shop", &owned_by(owner))
+                .map(|w| w.to_string())
+        };
+        assert_eq!(
+            of("shop-web-api-7f9c").as_deref(),
+            Some("Deployment/shop-web-api")
+        );
+        assert_eq!(
+            of("shop-web-5d4f8b").as_deref(),
+            Some("Deployment/shop-web")
+        );
+        assert_eq!(
+            of("shop-cleanup-29012345").as_deref(),
+            Some("CronJob/shop-cleanup")
+        );
+        assert_eq!(
+            of("shop-webhook-1"),
+            None,
+            "a name that only starts alike is not ours"
+        );
+    }
+
+    #[test]
+    fn rollouts_end_as_kubectl_rollout_status_says() {
+        let deployment = |replicas: i64, updated: i64, available: i64| {
+            json!({"metadata": {"generation": 4}, "spec": {"replicas": 2},
+              "status": {"observedGeneration": 4, "replicas": replicas,
+                         "updatedReplicas": updated, "availableReplicas": available}})
+        };
+        assert!(rollout("Deployment", &deployment(2, 2, 2)).0);
+        assert!(
+            !rollout("Deployment", &deployment(3, 2, 2)).0,
+            "an old pod still runs"
+        );
+        let stale = json!({"metadata": {"generation": 5}, "spec": {"replicas": 2},
+            "status": {"observedGeneration": 4, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}});
+        assert!(
+            !rollout("Deployment", &stale).0,
+            "the controller has not seen the new spec"
+        );
+        let sts = json!({"metadata": {"generation": 1}, "spec": {"replicas": 3},
+            "status": {"observedGeneration": 1, "updatedReplicas": 3, "readyReplicas": 2}});
+        assert!(!rollout("StatefulSet", &sts).0, "a pod is not ready");
+    }
+
+    #[test]
+    fn no_verdict_before_every_watch_has_listed() {
+        let mut tracker = Tracker::new(gate_targets(&[]), vec!["shop".into()]);
+        let job: Job =
+            serde_json::from_value(json!({"metadata": {"name": "shop-migrate-0123456789"},
+            "status": {"conditions": [{"type": "Complete", "status": "True"}]}}))
+            .unwrap();
+        tracker.observe(Observation::Job(0, Change::Seen(Box::new(job))));
+        tracker.observe(Observation::Job(0, Change::Listed));
+        assert_eq!(
+            tracker.verdict(),
+            None,
+            "the pods of the namespace are not listed yet"
+        );
+        tracker.observe(Observation::Pods("shop".into(), Change::Listed));
+        assert_eq!(tracker.verdict(), Some(Verdict::Succeeded));
+    }
 }
