@@ -925,3 +925,28 @@ fn an_empty_stream_is_refused_rather_than_waited_for_as_nothing() {
         "nothing is asked of the cluster"
     );
 }
+
+#[test]
+fn an_unreachable_cluster_is_an_error_not_a_job_not_created_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let (plan, _) = hook_plan(dir.path());
+    // A port nothing listens on: bound, then closed.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    kubeconfig(dir.path(), closed, token());
+    let out = run(&server, dir.path(), &["wait", "--plan", &plan], b"");
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the Kubernetes API cannot be reached"),
+        "{stderr}"
+    );
+    assert!(
+        !stdout.contains("not created yet"),
+        "nothing was read, so nothing is said about the Job:\n{stdout}"
+    );
+}

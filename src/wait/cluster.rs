@@ -161,9 +161,10 @@ fn pod_watch(
     watch(api, config, what, move |c| Observation::Pods(ns.clone(), c))
 }
 
-/// A watch as observations. Forbidden and Unauthorized end the wait (retrying cannot help);
-/// anything else (a dropped connection, `410 Gone`) is said and the watcher goes on, with
-/// backoff.
+/// A watch as observations. Forbidden and Unauthorized end the wait (retrying cannot help),
+/// and so does a cluster that cannot be reached before the first list (a wrong kubeconfig
+/// would otherwise look like Jobs not created yet). Anything else (a dropped connection,
+/// `410 Gone`) is said once and the watcher goes on, with backoff.
 fn watch<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -173,24 +174,38 @@ fn watch<K>(
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
 {
+    let (mut listed, mut said) = (false, false);
     watcher(api, config)
         .default_backoff()
         .filter_map(move |event| {
             let out = match event {
-                Ok(watcher::Event::Init) => None,
-                Ok(watcher::Event::InitDone) => Some(Ok(wrap(Change::Listed))),
-                Ok(watcher::Event::InitApply(k) | watcher::Event::Apply(k)) => {
-                    Some(Ok(wrap(Change::Seen(Box::new(k)))))
+                Err(err) => {
+                    let observed = watch_error(&what, err, listed);
+                    let quiet = said && matches!(observed, Ok(Observation::Interrupted(_)));
+                    said = true;
+                    (!quiet).then_some(observed)
                 }
-                Ok(watcher::Event::Delete(k)) => Some(Ok(wrap(Change::Gone(Box::new(k))))),
-                Err(err) => Some(watch_error(&what, err)),
+                Ok(event) => {
+                    said = false;
+                    listed |= matches!(event, watcher::Event::InitDone);
+                    change(event).map(|c| Ok(wrap(c)))
+                }
             };
             futures::future::ready(out)
         })
         .boxed_local()
 }
 
-fn watch_error(what: &str, err: watcher::Error) -> Result<Observation> {
+fn change<K>(event: watcher::Event<K>) -> Option<Change<Box<K>>> {
+    match event {
+        watcher::Event::Init => None,
+        watcher::Event::InitDone => Some(Change::Listed),
+        watcher::Event::InitApply(k) | watcher::Event::Apply(k) => Some(Change::Seen(Box::new(k))),
+        watcher::Event::Delete(k) => Some(Change::Gone(Box::new(k))),
+    }
+}
+
+fn watch_error(what: &str, err: watcher::Error, listed: bool) -> Result<Observation> {
     let status = match &err {
         watcher::Error::InitialListFailed(e)
         | watcher::Error::WatchStartFailed(e)
@@ -212,6 +227,9 @@ fn watch_error(what: &str, err: watcher::Error) -> Result<Observation> {
             "the watch of {what} expired (410 Gone: {}): listing again",
             s.message
         ))),
+        None if !listed => Err(anyhow!(err)).with_context(|| {
+            format!("reading {what}: the Kubernetes API cannot be reached (check the kubeconfig's server and context)")
+        }),
         _ => Ok(Observation::Interrupted(format!(
             "the watch of {what} was interrupted ({err}): resuming"
         ))),
