@@ -50,7 +50,10 @@ enum Command {
     Wait(WaitArgs),
 }
 
+const WAIT_TIMEOUT_HELP: &str = "How long the deploy has, as given to `render` (Go duration: 5m, 1h30m): the wait gives up then, naming what is still pending. Default: the longest Job deadline plus 10 minutes for the rollouts";
+
 #[derive(Args, Debug)]
+#[command(mut_arg("timeout", |arg| arg.help(WAIT_TIMEOUT_HELP)))]
 struct WaitArgs {
     /// The same flags as `render` (the same `--target`, `--env`, `--values`, `--name-prefix`,
     /// `--namespace`), so the same Jobs are followed. `--timeout` bounds the wait (default:
