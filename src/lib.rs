@@ -5,7 +5,9 @@
 //! `deploy_jobs` configuration) -> `plan` (what each job needs) -> `order` (how its order is
 //! enforced: Helm hooks, Argo CD, or in-cluster gates) -> `render` (append and join, each
 //! generated document written by `yaml` so YAML 1.1 and 1.2 read it alike). The
-//! library does no I/O and never prints; the binary's `cli` module does that.
+//! library does no I/O and never prints; the binary's `cli` module does that. `wait` is the
+//! exception that proves it: it follows a deploy in the cluster (the only module with a
+//! network client), and hands what it sees to the CLI to print.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod documents;

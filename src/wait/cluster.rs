@@ -75,23 +75,7 @@ pub async fn follow(
         .iter()
         .map(|t| t.namespace.clone().unwrap_or_else(|| release_ns.clone()))
         .collect();
-    let mut streams: SelectAll<Observations> = SelectAll::new();
-    for (i, (target, ns)) in targets.jobs.iter().zip(&namespaces).enumerate() {
-        let api: Api<Job> = Api::namespaced(client.clone(), ns);
-        let config = watcher::Config::default().fields(&format!("metadata.name={}", target.name));
-        let what = format!("Job {} in namespace {ns}", target.name);
-        streams.push(watch(api, config, what, move |c| Observation::Job(i, c)));
-    }
-    let mut pod_namespaces = namespaces.clone();
-    pod_namespaces.sort();
-    pod_namespaces.dedup();
-    for ns in pod_namespaces {
-        streams.push(pod_watch(&client, &targets, &namespaces, ns));
-    }
-    let gated_in = |w: &Workload| {
-        let i = targets.jobs.iter().position(|t| t.gates.contains(w));
-        namespaces[i.unwrap_or(0)].clone()
-    };
+    let mut streams = watches(&client, &targets, &namespaces);
     let mut tracker = Tracker::new(targets.clone(), namespaces.clone());
     let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
     loop {
@@ -109,35 +93,61 @@ pub async fn follow(
         for action in tracker.observe(observation) {
             match action {
                 Action::Say(progress) => say(&progress, tracker.pending()),
-                Action::StreamLog {
-                    job,
-                    pod,
-                    container,
-                } => {
-                    let api = Api::namespaced(client.clone(), &tracker_ns(&namespaces, job));
-                    streams.push(log_lines(api, job, pod, container));
-                }
-                Action::ReadTail {
-                    job,
-                    pod,
-                    container,
-                } => {
-                    let api = Api::namespaced(client.clone(), &tracker_ns(&namespaces, job));
-                    streams.push(tail(api, job, pod, container));
-                }
-                Action::FollowRollouts(workloads) => {
-                    for w in workloads {
-                        let ns = gated_in(&w);
-                        streams.push(rollout_reads(client.clone(), ns, w, options.poll));
-                    }
-                }
+                read => streams.extend(reads(&client, &targets, &namespaces, options, read)),
             }
         }
     }
 }
 
-fn tracker_ns(namespaces: &[String], job: usize) -> String {
-    namespaces[job].clone()
+/// A watch per Job, by name, and one of the pods of each namespace.
+fn watches(client: &Client, targets: &Targets, namespaces: &[String]) -> SelectAll<Observations> {
+    let mut streams = SelectAll::new();
+    for (i, (target, ns)) in targets.jobs.iter().zip(namespaces).enumerate() {
+        let api: Api<Job> = Api::namespaced(client.clone(), ns);
+        let config = watcher::Config::default().fields(&format!("metadata.name={}", target.name));
+        let what = format!("Job {} in namespace {ns}", target.name);
+        streams.push(watch(api, config, what, move |c| Observation::Job(i, c)));
+    }
+    let mut pod_namespaces = namespaces.to_vec();
+    pod_namespaces.sort();
+    pod_namespaces.dedup();
+    for ns in pod_namespaces {
+        streams.push(pod_watch(client, targets, namespaces, ns));
+    }
+    streams
+}
+
+/// The reads an action asks for: a log to stream, a log's tail, the gated objects.
+fn reads(
+    client: &Client,
+    targets: &Targets,
+    namespaces: &[String],
+    options: &Options,
+    action: Action,
+) -> Vec<Observations> {
+    let pods = |job: usize| Api::<Pod>::namespaced(client.clone(), &namespaces[job]);
+    match action {
+        Action::Say(_) => Vec::new(),
+        Action::StreamLog {
+            job,
+            pod,
+            container,
+        } => vec![log_lines(pods(job), job, pod, container)],
+        Action::ReadTail {
+            job,
+            pod,
+            container,
+        } => vec![tail(pods(job), job, pod, container)],
+        Action::FollowRollouts(workloads) => workloads
+            .into_iter()
+            .map(|w| {
+                // A gated object is in the namespace of the Job that gates it.
+                let i = targets.jobs.iter().position(|t| t.gates.contains(&w));
+                let ns = namespaces[i.unwrap_or(0)].clone();
+                rollout_reads(client.clone(), ns, w, options.poll)
+            })
+            .collect(),
+    }
 }
 
 /// The pods of a namespace: only the followed Jobs' pods in hook mode; in gate mode all of
