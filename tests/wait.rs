@@ -950,3 +950,45 @@ fn an_unreachable_cluster_is_an_error_not_a_job_not_created_yet() {
         "nothing was read, so nothing is said about the Job:\n{stdout}"
     );
 }
+
+#[test]
+fn context_picks_the_kubeconfig_context_and_its_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    let (plan, name) = hook_plan(dir.path());
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    // The current context points nowhere; `--context ci` reaches the stand-in, namespace `ci-ns`.
+    let config = json!({"apiVersion": "v1", "kind": "Config", "current-context": "nowhere",
+      "clusters": [{"name": "nowhere", "cluster": {"server": format!("http://127.0.0.1:{closed}")}},
+                   {"name": "stand-in", "cluster": {"server": format!("http://127.0.0.1:{}", server.port)}}],
+      "contexts": [{"name": "nowhere", "context": {"cluster": "nowhere", "user": "ci"}},
+                   {"name": "ci", "context": {"cluster": "stand-in", "user": "ci", "namespace": "ci-ns"}}],
+      "users": [{"name": "ci", "user": token()}]});
+    std::fs::write(dir.path().join("kubeconfig"), config.to_string()).unwrap();
+    server
+        .script(
+            &format!("list jobs/{name}"),
+            vec![list("JobList", "900", vec![job(&name, "900", complete())])],
+        )
+        .script("list pods", vec![list("PodList", "900", vec![])]);
+    let out = run(
+        &server,
+        dir.path(),
+        &["wait", "--plan", &plan, "--context", "ci"],
+        b"",
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        server
+            .requests()
+            .iter()
+            .all(|r| r.contains("/namespaces/ci-ns/")),
+        "the context's namespace is the release namespace: {:#?}",
+        server.requests()
+    );
+}
