@@ -28,6 +28,7 @@ pub mod script;
 pub mod spec;
 pub mod stream;
 pub mod typed;
+#[cfg(feature = "wait")]
 pub mod wait;
 pub mod yaml;
 

@@ -25,6 +25,8 @@
 //! No assertion here depends on timing: each scenario is a script of replies, and the
 //! stand-in records the requests so a test can check what the client asked for.
 
+#![cfg(feature = "wait")]
+
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
