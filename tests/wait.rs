@@ -994,3 +994,68 @@ fn context_picks_the_kubeconfig_context_and_its_namespace() {
         server.requests()
     );
 }
+
+#[test]
+fn an_evicted_pod_found_after_the_fact_gives_the_reason_and_its_logs_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start();
+    kubeconfig(dir.path(), server.port, token());
+    let (plan, name) = hook_plan(dir.path());
+    let pod = "shop-migrate-3v1ct";
+    // What the kubelet leaves of a pod it evicted: phase Failed, reason Evicted, the container
+    // killed (137).
+    let evicted = json!({"phase": "Failed", "reason": "Evicted", "startTime": T0,
+      "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: 51200Ki.",
+      "containerStatuses": [container(json!({"terminated": {"exitCode": 137, "reason": "ContainerStatusUnknown",
+          "startedAt": T0, "finishedAt": "2026-05-04T10:00:30Z"}}))]});
+    let reason = "Job has reached the specified backoff limit";
+    server
+        .script(
+            &format!("list jobs/{name}"),
+            vec![list(
+                "JobList",
+                "950",
+                vec![job(&name, "950", failed("BackoffLimitExceeded", reason))],
+            )],
+        )
+        .script(
+            "list pods",
+            vec![list(
+                "PodList",
+                "950",
+                vec![job_pod(&name, pod, "940", evicted)],
+            )],
+        )
+        .script(
+            &format!("log {pod}"),
+            vec![Reply::Lines(vec![
+                "== CreateIndexes: migrating".into(),
+                "-- add_index(:orders, :created_at)".into(),
+            ])],
+        );
+    let out = run(&server, dir.path(), &["wait", "--plan", &plan], b"");
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}\n{stderr}");
+    for expected in [
+        "reason: BackoffLimitExceeded",
+        "reason: pod Evicted: The node was low on resource: memory.",
+        "container web: ContainerStatusUnknown, exit code 137",
+        "last lines of the log of web:",
+        "    | -- add_index(:orders, :created_at)",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
+    }
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|r| r.contains(&format!("pods/{pod}/log?"))
+                && r.contains("tailLines=40")
+                && !r.contains("follow=true")),
+        "a pod that ended before wait saw it running has its tail read, not followed: {:#?}",
+        server.requests()
+    );
+}
