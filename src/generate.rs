@@ -8,6 +8,7 @@
 
 use anyhow::{Context, Result, bail};
 use minijinja::{Environment, context};
+use serde::Deserialize;
 
 use crate::schema;
 
@@ -135,6 +136,18 @@ pub enum Release<'a> {
 }
 
 impl Release<'_> {
+    /// The release's name as a value rendered through `tpl` writes it.
+    fn templated(self, name: &str) -> String {
+        let release = match self {
+            Release::Named(release) => release,
+            Release::Placeholder => PLACEHOLDER_RELEASE,
+        };
+        match name.strip_prefix(release) {
+            Some(rest) => format!("{{{{ .Release.Name }}}}{rest}"),
+            None => name.to_string(),
+        }
+    }
+
     fn show(self, name: &str) -> String {
         match self {
             Release::Named(_) => name.to_string(),
@@ -145,10 +158,36 @@ impl Release<'_> {
 
 /// What `init` tells the user: each file's fate, the containers jobs can reuse (or why they
 /// could not be listed), and the next steps.
+/// The `host:port` targets of the Services a rendered chart makes, for `waitFor`: one per
+/// Service port, `name:port`, in stream order. Documents that are not YAML are skipped
+/// (`helm template` output is).
+pub fn services(rendered: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(rendered);
+    let mut out = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let Ok(value) = serde_norway::Value::deserialize(doc) else {
+            continue;
+        };
+        if value["kind"].as_str() != Some("Service") {
+            continue;
+        }
+        let Some(name) = value["metadata"]["name"].as_str() else {
+            continue;
+        };
+        for port in value["spec"]["ports"].as_sequence().into_iter().flatten() {
+            if let Some(port) = port["port"].as_u64() {
+                out.push(format!("{name}:{port}"));
+            }
+        }
+    }
+    out
+}
+
 pub fn summary(
     chart: &str,
     changes: &[Change],
     workloads: &Result<Vec<(String, Vec<String>)>>,
+    services: &[String],
     release: &Release<'_>,
 ) -> String {
     let mut out = format!("deploy-jobs init {chart}\n");
@@ -177,6 +216,12 @@ pub fn summary(
         Err(err) => out.push_str(&format!(
             "Could not list the chart's containers ({err:#}); if the chart needs values, pass them with -f/--set as to helm template, or render it and run `deploy-jobs plan`.\n"
         )),
+    }
+    if !services.is_empty() {
+        out.push_str("Services jobs can wait for (`waitFor:`; values go through tpl, so the release's name is written as {{ .Release.Name }}):\n");
+        for service in services {
+            out.push_str(&format!("  \"{}\"\n", release.templated(service)));
+        }
     }
     out.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan`.\n");
     out
@@ -253,13 +298,14 @@ mod tests {
             "web",
             &[],
             &Err(anyhow::anyhow!("helm: not found")),
+            &[],
             &Release::Placeholder,
         );
         assert!(
             text.contains("Could not list the chart's containers (helm: not found)"),
             "{text}"
         );
-        let none = summary("web", &[], &Ok(Vec::new()), &Release::Placeholder);
+        let none = summary("web", &[], &Ok(Vec::new()), &[], &Release::Placeholder);
         assert!(
             none.contains("renders no workload: jobs need `image`"),
             "{none}"
@@ -272,13 +318,13 @@ mod tests {
             format!("Deployment/{PLACEHOLDER_RELEASE}-web"),
             vec!["web".to_string(), format!("{PLACEHOLDER_RELEASE}-cleanup")],
         )]);
-        let placeholder = summary("web", &[], &workloads, &Release::Placeholder);
+        let placeholder = summary("web", &[], &workloads, &[], &Release::Placeholder);
         assert!(
             placeholder.contains("  Deployment/<release>-web: web, <release>-cleanup"),
             "{placeholder}"
         );
         assert!(!placeholder.contains(PLACEHOLDER_RELEASE), "{placeholder}");
-        let named = summary("web", &[], &workloads, &Release::Named("shop"));
+        let named = summary("web", &[], &workloads, &[], &Release::Named("shop"));
         assert!(named.contains("as named in release shop"), "{named}");
     }
 }

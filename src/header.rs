@@ -188,7 +188,7 @@ pub fn describe(value: &Value) -> &'static str {
 
 /// Labels the planner reads (the release labels); others are not kept.
 pub fn wanted_label(key: &str) -> bool {
-    crate::plan::RELEASE_LABELS.contains(&key)
+    crate::facts::RELEASE_LABELS.contains(&key)
 }
 
 /// Annotations the planner reads (Helm's, Helm 4's file name, deploy-jobs' own); others

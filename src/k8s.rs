@@ -52,6 +52,10 @@ pub struct PodTemplate {
 #[serde(rename_all = "camelCase")]
 pub struct PodSpec {
     pub restart_policy: &'static str,
+    /// The pod's own deadline: when it passes, the kubelet ends the pod and keeps it, with
+    /// its log (a Job-level deadline makes the Job controller delete a running pod).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active_deadline_seconds: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_account_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -175,8 +179,25 @@ impl RefKind {
 }
 
 impl PodSpec {
+    /// Whether the pod runs on Windows nodes: `os.name: windows` (which makes the API server
+    /// reject Linux-only settings) or a node selector that picks Windows nodes.
+    pub fn runs_on_windows(&self) -> bool {
+        self.copied
+            .get("os")
+            .and_then(|os| os.get("name"))
+            .and_then(Value::as_str)
+            == Some("windows")
+            || self
+                .node_selector
+                .as_ref()
+                .and_then(|s| s.get("kubernetes.io/os"))
+                .and_then(Value::as_str)
+                == Some("windows")
+    }
+
     /// Calls `visit` with every Secret and ConfigMap name the pod refers to (env, envFrom,
-    /// volumes including projected sources, imagePullSecrets), letting it rewrite the name.
+    /// volumes including projected sources and a CSI driver's `nodePublishSecretRef`,
+    /// imagePullSecrets), letting it rewrite the name.
     pub fn for_each_reference(&mut self, visit: &mut dyn FnMut(RefKind, &mut String)) {
         self.for_each_reference_optional(&mut |kind, name, _| visit(kind, name));
     }
@@ -227,6 +248,11 @@ impl PodSpec {
         }
         for volume in &mut self.volumes {
             each(volume, &VOLUME);
+            // The Secret a CSI driver is given to mount the volume (a Secrets Store
+            // provider's credentials).
+            if let Some(csi) = volume.get_mut("csi") {
+                each(csi, &[("nodePublishSecretRef", "name", Secret)]);
+            }
             if let Some(Value::Sequence(sources)) = volume
                 .get_mut("projected")
                 .and_then(|p| p.get_mut("sources"))

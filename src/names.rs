@@ -97,6 +97,28 @@ pub fn join(prefix: Option<&str>, name: &str) -> String {
     }
 }
 
+/// A DNS-1123 label: what Kubernetes accepts as a name part.
+pub fn is_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// A namespace name: a DNS-1123 label.
+pub fn check_namespace(s: &str) -> Result<(), String> {
+    if is_label(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{}` is not a namespace name: lower-case letters, digits and '-', at most 63 characters",
+            s.escape_debug()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,17 +15,17 @@ use crate::documents::selector_matches;
 pub use crate::documents::{Documents, WORKLOAD_KINDS, workloads};
 use crate::k8s::{Container, PodSpec, RefKind};
 use crate::names;
-use crate::order::Order;
-use crate::order::chart_hooks;
-pub use crate::order::{ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference};
+use crate::pod_security;
 use crate::reuse::{self, Reused, containers, init_containers, str_field};
 use crate::script;
 use crate::spec::{self, Job};
+use crate::strategy::Strategy;
+use crate::strategy::chart_hooks;
+pub use crate::strategy::{
+    ChartHook, Context, Generated, HookCopy, JobOutput, Prepared, Reference,
+};
 
-/// Label that marks a generated pod as deploy-jobs' own.
-pub const JOB_LABEL: &str = "deploy-jobs.io/job";
-const INSTANCE_LABEL: &str = "app.kubernetes.io/instance";
-const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
+pub use crate::facts::{COMPONENT_LABEL, INSTANCE_LABEL, JOB_LABEL, RELEASE_LABELS};
 
 /// Everything the planner decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,7 +35,7 @@ pub struct Plan {
     /// The chart's own hooks (the stream's, not deploy-jobs'), in stream order.
     pub chart_hooks: Vec<ChartHook>,
     /// How the jobs' order is enforced.
-    pub target: crate::order::Target,
+    pub target: crate::strategy::Target,
 }
 
 /// One `deploy_jobs` entry and what it turns into.
@@ -44,6 +44,9 @@ pub struct PlannedJob {
     pub job: Job,
     /// `None` when the job is disabled in this environment.
     pub output: Option<JobOutput>,
+    /// What `plan` warns about the job's pod: fields of the app's pod it leaves out, pull
+    /// rights it cannot see, a lower Pod Security level than the app's.
+    pub notes: Vec<String>,
 }
 
 /// Options that do not come from the configuration.
@@ -70,10 +73,6 @@ impl Default for Settings {
     }
 }
 
-/// Labels that name the release, in the order they are looked for: the Kubernetes
-/// recommended one, then the older convention of many charts.
-pub const RELEASE_LABELS: &[&str] = &[INSTANCE_LABEL, "release"];
-
 /// The prefix of generated names, and where it was set (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamePrefix {
@@ -85,19 +84,6 @@ pub struct NamePrefix {
 /// The first value of each of [`RELEASE_LABELS`] in the stream, with its document.
 type StreamLabels = Vec<Option<(String, usize)>>;
 
-/// Plans every job.
-pub fn plan(docs: &dyn Documents, jobs: Vec<Job>, ctx: &Settings) -> Result<Plan> {
-    plan_groups(
-        docs,
-        vec![Group {
-            jobs,
-            settings: ctx.clone(),
-            origin: None,
-        }],
-        &mut crate::order::hooks::Hooks::new(crate::helm::DEFAULT_TIMEOUT)?,
-    )
-}
-
 /// The jobs of one configuration: an umbrella chart renders one DeployJobs document per
 /// subchart, each with its own name prefix and environment.
 #[derive(Debug, Clone)]
@@ -108,12 +94,12 @@ pub struct Group {
     pub origin: Option<String>,
 }
 
-/// Plans the jobs of every group, in order, each arranged by `order`: weights keep
+/// Plans the jobs of every group, in order, each arranged by `strategy`: weights keep
 /// increasing from one group to the next, so the first group's jobs run first at every event.
 pub fn plan_groups(
     docs: &dyn Documents,
     groups: Vec<Group>,
-    order: &mut dyn Order,
+    strategy: &mut dyn Strategy,
 ) -> Result<Plan> {
     let stream_labels: StreamLabels = RELEASE_LABELS
         .iter()
@@ -139,7 +125,7 @@ pub fn plan_groups(
         for job in &group.jobs {
             jobs.push(if job.enabled() {
                 Some(
-                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*order)
+                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*strategy)
                         .map_err(|e| in_origin(e, origin))?,
                 )
             } else {
@@ -158,22 +144,28 @@ pub fn plan_groups(
         let previous_origin = origin.filter(|_| several);
         let first = planned.len();
         for (job, prepared) in group.jobs.into_iter().zip(prepared) {
-            let Some(prepared) = prepared else {
-                planned.push(PlannedJob { job, output: None });
+            let Some(mut prepared) = prepared else {
+                planned.push(PlannedJob {
+                    job,
+                    output: None,
+                    notes: Vec::new(),
+                });
                 continue;
             };
+            let notes = std::mem::take(&mut prepared.notes);
             let context = Context {
                 default_deadline: group.settings.default_deadline,
                 chart_hooks: &chart_hooks,
                 origin: previous_origin,
                 app_images: &app_images,
             };
-            let output = order
+            let output = strategy
                 .arrange(docs, &job, prepared, &context)
                 .map_err(|e| in_origin(e, origin))?;
             planned.push(PlannedJob {
                 job,
                 output: Some(output),
+                notes,
             });
         }
         owners.extend(planned[first..].iter().map(|p| match previous_origin {
@@ -186,7 +178,7 @@ pub fn plan_groups(
         environment,
         jobs: planned,
         chart_hooks,
-        target: order.target(),
+        target: strategy.target(),
     })
 }
 
@@ -270,7 +262,7 @@ fn prepare<'a>(
     ctx: &Settings,
     stream_labels: &StreamLabels,
     chart_hooks: &[ChartHook],
-    order: &dyn Order,
+    strategy: &dyn Strategy,
 ) -> Result<Prepared<'a>> {
     let reused = match &job.spec.container {
         Some(name) => Some(
@@ -287,30 +279,12 @@ fn prepare<'a>(
         .and_then(|h| h.namespace.clone())
         .or_else(|| ctx.namespace.clone());
     // Whether the release's resources exist when the job runs is the strategy's to say.
-    let absent = order.absent_at(&job.events);
+    let absent = strategy.absent_at(&job.events);
     check_wait_targets(docs, job, namespace.as_deref(), absent)?;
     check_service_account(docs, job, namespace.as_deref(), absent)?;
 
-    let mut pod = match &reused {
-        Some(r) => reuse::pod_from_workload(job, r)?,
-        None => PodSpec::default(),
-    };
-    pod.restart_policy = "Never";
-    let env_from_names = match &job.spec.env_from {
-        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace.as_deref())?,
-        _ => Vec::new(),
-    };
-    pod.containers = vec![reuse::main_container(
-        job,
-        reused.as_ref(),
-        &pod.volumes,
-        &env_from_names,
-    )?];
-    if !job.wait_for.is_empty() {
-        // After the native sidecars: a database proxy among them must be up first.
-        pod.init_containers
-            .push(wait_container(job).with_context(|| job.path())?);
-    }
+    let mut notes = Vec::new();
+    let mut pod = job_pod(docs, job, reused.as_ref(), namespace.as_deref(), &mut notes)?;
     let prefix = name_prefix(docs, ctx, reused.as_ref().map(|r| r.doc), stream_labels)
         .with_context(|| job.path())?;
     let job_name = names::job_name(&prefix, job.name(), names::MAX_JOB_NAME);
@@ -318,13 +292,98 @@ fn prepare<'a>(
         Some(sa) => pod.service_account_name = Some(sa.clone()),
         None => pod.automount_service_account_token = Some(false),
     }
+    if let Some(r) = &reused {
+        pull_rights(docs, job, r, namespace.as_deref(), &mut pod, &mut notes)?;
+    }
+    notes.extend(pod_security_notes(docs, job, reused.as_ref(), &pod)?);
+    notes.extend(provider_class_notes(
+        docs,
+        job,
+        &pod,
+        namespace.as_deref(),
+        absent,
+    ));
 
     let labels = pod_labels(docs, job, instance, reused.as_ref().and_then(|r| r.meta))
         .with_context(|| format!("{}.labels", job.path()))?;
     let object_labels = object_labels(&labels, stream_labels);
     check_listed_workloads(docs, job)?;
 
-    // Hook copies of what the stream renders as ordinary resources.
+    let (references, external, reads_chart_hooks) =
+        references(docs, job, &mut pod, chart_hooks, namespace.as_deref())?;
+    let source_waited_for_readiness = match &reused {
+        Some(r) => waited_for_readiness(docs, r)?,
+        None => false,
+    };
+    Ok(Prepared {
+        notes,
+        source_waited_for_readiness,
+        reused,
+        namespace,
+        pod,
+        labels,
+        object_labels,
+        job_name,
+        references,
+        external,
+        reads_chart_hooks,
+    })
+}
+
+/// The Job's pod: the reused workload's (see `reuse`) or an empty one, its one container,
+/// and the wait-for step after the native sidecars.
+fn job_pod(
+    docs: &dyn Documents,
+    job: &Job,
+    reused: Option<&Reused<'_>>,
+    namespace: Option<&str>,
+    notes: &mut Vec<String>,
+) -> Result<PodSpec> {
+    let mut pod = match reused {
+        Some(r) => reuse::pod_from_workload(job, r, notes)?,
+        None => PodSpec {
+            security_context: job
+                .spec
+                .pod_security_context
+                .clone()
+                .filter(|v| !v.is_null()),
+            ..PodSpec::default()
+        },
+    };
+    pod.restart_policy = "Never";
+    let env_from_names = match &job.spec.env_from {
+        Some(sources) if reused.is_some() => env_from_names(docs, sources, namespace)?,
+        _ => Vec::new(),
+    };
+    pod.containers = vec![reuse::main_container(
+        job,
+        reused,
+        &pod.volumes,
+        &env_from_names,
+    )?];
+    check_linux(job, &pod)?;
+    if !job.wait_for.is_empty() {
+        // After the native sidecars: a database proxy among them must be up first.
+        pod.init_containers
+            .push(wait_container(job).with_context(|| job.path())?);
+    }
+    Ok(pod)
+}
+
+/// A Secret or ConfigMap reference's documents: every reference (kind order, Secrets
+/// first, each once) with the document rendering it, the ones that must already exist, and
+/// the chart's hooks the job reads.
+type References = (Vec<Reference>, Vec<(RefKind, String)>, Vec<usize>);
+
+/// What the pod references, and where each is: rendered by the stream, a hook of the chart,
+/// or outside the release (required references only; an optional one may be absent).
+fn references(
+    docs: &dyn Documents,
+    job: &Job,
+    pod: &mut PodSpec,
+    chart_hooks: &[ChartHook],
+    namespace: Option<&str>,
+) -> Result<References> {
     let mut wanted: Vec<(RefKind, String)> = Vec::new();
     // Referenced only as `optional: true`: the pod starts without them.
     let mut optional: Vec<(RefKind, String)> = Vec::new();
@@ -346,10 +405,9 @@ fn prepare<'a>(
     let mut external = Vec::new();
     let mut reads_chart_hooks = Vec::new();
     for (kind, original) in wanted {
-        let found =
-            find_object(docs, kind, &original, namespace.as_deref()).with_context(|| job.path())?;
+        let found = find_object(docs, kind, &original, namespace).with_context(|| job.path())?;
         if found.is_none() {
-            match find_chart_hook(chart_hooks, kind.kind(), &original, namespace.as_deref()) {
+            match find_chart_hook(chart_hooks, kind.kind(), &original, namespace) {
                 Some(hook) => reads_chart_hooks.push(hook),
                 None if optional.contains(&(kind, original.clone())) => {}
                 None => external.push((kind, original.clone())),
@@ -362,26 +420,11 @@ fn prepare<'a>(
         });
     }
     if let Some(sa) = &job.spec.service_account_name
-        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace.as_deref())
+        && let Some(hook) = find_chart_hook(chart_hooks, "ServiceAccount", sa, namespace)
     {
         reads_chart_hooks.push(hook);
     }
-    let source_waited_for_readiness = match &reused {
-        Some(r) => waited_for_readiness(docs, r)?,
-        None => false,
-    };
-    Ok(Prepared {
-        source_waited_for_readiness,
-        reused,
-        namespace,
-        pod,
-        labels,
-        object_labels,
-        job_name,
-        references,
-        external,
-        reads_chart_hooks,
-    })
+    Ok((references, external, reads_chart_hooks))
 }
 
 /// The labels of the generated objects themselves: the pod's, and the release labels of the
@@ -662,32 +705,16 @@ pub fn reusable_containers(docs: &dyn Documents) -> Result<Vec<(String, Vec<Stri
 
 /// The pod template's metadata inside a workload (a Pod's own).
 fn pod_metadata<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
-    let meta = match kind {
-        "Pod" => value.get("metadata")?,
-        "CronJob" => value
-            .get("spec")?
-            .get("jobTemplate")?
-            .get("spec")?
-            .get("template")?
-            .get("metadata")?,
-        _ => value.get("spec")?.get("template")?.get("metadata")?,
-    };
-    meta.as_mapping()
+    crate::documents::Pods::of(kind, value)?
+        .metadata(value)?
+        .as_mapping()
 }
 
-/// The pod spec inside a workload.
+/// The pod spec inside a workload, wherever its kind keeps it.
 fn pod_spec<'a>(kind: &str, value: &'a Value) -> Option<&'a Mapping> {
-    let spec = value.get("spec")?;
-    let pod = match kind {
-        "Pod" => spec,
-        "CronJob" => spec
-            .get("jobTemplate")?
-            .get("spec")?
-            .get("template")?
-            .get("spec")?,
-        _ => spec.get("template")?.get("spec")?,
-    };
-    pod.as_mapping()
+    crate::documents::Pods::of(kind, value)?
+        .spec(value)?
+        .as_mapping()
 }
 
 /// The variables a job's `envFrom` provides, as far as the stream shows them: the keys of the
@@ -747,7 +774,7 @@ fn check_wait_targets(
         });
         if let Some(d) = service {
             bail!(
-                "{}.waitFor[{i}]: `{host}:{port}` is Service/{}, which this release renders as an ordinary resource in {}: at {event} it {absent}, so the job would wait until its deadline and the deploy would fail. Run the job when the release's resources are there (`when: post-install,pre-upgrade`; under Argo CD `post-install,post-upgrade`), or render that Service and what serves it as hooks ahead of the job, or wait for a database outside the release",
+                "{}.waitFor[{i}]: `{host}:{port}` is Service/{}, which this release renders as an ordinary resource in {}: at {event} it {absent}, so the job would wait until its deadline and the deploy would fail. A chart that bundles its database deploys with `--target gate` (render and plan take it; Helm 3, kubectl, Flux and Argo CD apply it): there the Job is an ordinary resource that waits for the database in the cluster and the app waits for the Job, at the first install as at every upgrade. With hooks, the job can only run once the release's resources are there (`when: post-install,pre-upgrade`, under Argo CD `post-install,post-upgrade`), and then the app must become Ready without its migration, or `helm --wait` deadlocks; or wait for a database outside the release",
                 job.path(),
                 docs.header(d)
                     .and_then(|h| h.name.as_deref())
@@ -820,6 +847,200 @@ fn service_host(
             svc_suffix && may_be(service_namespace, Some(ns))
         }
     }
+}
+
+/// Refuses deploy-jobs' own steps in a Windows pod (the wait-for step of `waitFor`, the
+/// restore hint of `exclusive`): they are Linux shell scripts in a Linux image, hardened
+/// with Linux-only settings (seccomp, capabilities, `runAsUser`) that the API server rejects
+/// in a pod with `os.name: windows`, and that no Windows node could run.
+fn check_linux(job: &Job, pod: &PodSpec) -> Result<()> {
+    if !pod.runs_on_windows() {
+        return Ok(());
+    }
+    let (key, step, instead) = if !job.wait_for.is_empty() {
+        (
+            "waitFor",
+            "the wait-for step",
+            "wait for the database in the job's own command instead",
+        )
+    } else if job.exclusive != spec::Exclusive::None {
+        (
+            "exclusive",
+            "the restore hint beside the job",
+            "give the exclusive job an image of its own instead of `container` (it then runs on Linux nodes)",
+        )
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "{}.{key}: the reused pod runs on Windows nodes, and {step} is a Linux shell script in a Linux image ({}) with Linux-only security settings, which the API server rejects in a Windows pod (and no Windows node could run); {instead}",
+        job.path(),
+        job.wait_image()
+    )
+}
+
+/// The app's pull rights: a pod pulls with its own `imagePullSecrets` and those of the
+/// ServiceAccount it runs as. The Job runs as another one (the job's `serviceAccountName`, or
+/// the namespace's `default`), so the pull secrets of the app's ServiceAccount are added to
+/// the Job's pod when the stream renders it; when it does not, and the pod lists none of its
+/// own, they cannot be known, and `plan` warns.
+fn pull_rights(
+    docs: &dyn Documents,
+    job: &Job,
+    reused: &Reused<'_>,
+    namespace: Option<&str>,
+    pod: &mut PodSpec,
+    notes: &mut Vec<String>,
+) -> Result<()> {
+    let Some(app_sa) = str_field(reused.pod, "serviceAccountName")
+        .or_else(|| str_field(reused.pod, "serviceAccount"))
+        .filter(|sa| !sa.is_empty() && *sa != "default")
+    else {
+        return Ok(());
+    };
+    if job.spec.service_account_name.as_deref() == Some(app_sa) {
+        return Ok(());
+    }
+    let rendered = (0..docs.count()).find(|&d| {
+        docs.header(d).is_some_and(|h| {
+            !docs.ignored(d)
+                && h.is_kind("ServiceAccount")
+                && h.name.as_deref() == Some(app_sa)
+                && (h.namespace.is_none()
+                    || namespace.is_none()
+                    || h.namespace.as_deref() == namespace)
+        })
+    });
+    match rendered {
+        Some(d) => {
+            if let Some(Value::Sequence(secrets)) = docs.value(d)?.get("imagePullSecrets") {
+                for secret in secrets {
+                    if !pod.image_pull_secrets.contains(secret) {
+                        pod.image_pull_secrets.push(secret.clone());
+                    }
+                }
+            }
+        }
+        None if pod.image_pull_secrets.is_empty() => notes.push(format!(
+            "{}: {} runs as ServiceAccount `{app_sa}`, which the chart does not render, and the Job as {}: image pull secrets attached to `{app_sa}` do not reach the Job, and a private image fails with ErrImagePull; set `serviceAccountName: {app_sa}` on the job, or list the pull secret in the pod's `imagePullSecrets`",
+            job.name(),
+            reused.source,
+            match &job.spec.service_account_name {
+                Some(sa) => format!("`{sa}`"),
+                None => "the namespace's `default`".to_string(),
+            }
+        )),
+        None => {}
+    }
+    Ok(())
+}
+
+/// A warning for each CSI volume of the Secrets Store driver whose SecretProviderClass the
+/// release renders as an ordinary resource, for a job that runs when such resources are not
+/// there: the driver cannot mount the volume, and the pod waits out its deadline.
+fn provider_class_notes(
+    docs: &dyn Documents,
+    job: &Job,
+    pod: &PodSpec,
+    namespace: Option<&str>,
+    absent: Option<(&str, &str)>,
+) -> Vec<String> {
+    let Some((event, absent)) = absent else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for volume in &pod.volumes {
+        let Some(class) = volume["csi"]["volumeAttributes"]["secretProviderClass"].as_str() else {
+            continue;
+        };
+        let rendered = (0..docs.count()).find(|&d| {
+            docs.header(d).is_some_and(|h| {
+                !docs.ignored(d)
+                    && h.is_kind("SecretProviderClass")
+                    && !h.is_hook()
+                    && h.name.as_deref() == Some(class)
+                    && (h.namespace.is_none()
+                        || namespace.is_none()
+                        || h.namespace.as_deref() == namespace)
+            })
+        });
+        if let Some(d) = rendered {
+            out.push(format!(
+                "{}: volume `{}` mounts SecretProviderClass `{class}`, which the chart renders as an ordinary resource in {}: at {event} it {absent}, so the CSI driver cannot mount the volume and the pod waits until its deadline; render it as a hook weighted before the job, or run the job at post-install,pre-upgrade",
+                job.name(),
+                volume["name"].as_str().unwrap_or("?"),
+                docs.label(d)
+            ));
+        }
+    }
+    out
+}
+
+/// A pod's annotations as `(key, value)` pairs, for [`pod_security`].
+fn annotation_pairs(meta: Option<&Mapping>) -> Vec<(&str, &str)> {
+    meta.and_then(|m| m.get("annotations"))
+        .and_then(Value::as_mapping)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?, v.as_str()?)))
+        .collect()
+}
+
+/// A warning when the job's pod meets a lower Pod Security level than the app's pod (or,
+/// for a job with no `container`, than every workload the chart renders): a namespace that
+/// enforces the app's level would reject the Job's pod.
+fn pod_security_notes(
+    docs: &dyn Documents,
+    job: &Job,
+    reused: Option<&Reused<'_>>,
+    pod: &PodSpec,
+) -> Result<Vec<String>> {
+    let (target, what) = match reused {
+        Some(r) => (
+            pod_security::level(&Value::Mapping(r.pod.clone()), &annotation_pairs(r.meta)),
+            format!("the app's pod ({})", r.source),
+        ),
+        None => {
+            let mut lowest = None;
+            for (i, _, kind) in workloads(docs) {
+                // A workload deploy-jobs cannot read passes through as it is, as it did
+                // before: it has no say in the level.
+                let Ok(value) = docs.value(i) else { continue };
+                if let Some(p) = pod_spec(kind, value) {
+                    let level = pod_security::level(
+                        &Value::Mapping(p.clone()),
+                        &annotation_pairs(pod_metadata(kind, value)),
+                    );
+                    lowest = Some(lowest.map_or(level, |l: pod_security::Level| l.min(level)));
+                }
+            }
+            let Some(lowest) = lowest else {
+                return Ok(Vec::new());
+            };
+            (lowest, "every workload the chart renders".to_string())
+        }
+    };
+    let ours = serde_norway::to_value(pod).context("reading the Job's pod")?;
+    let annotations = reuse::pod_annotations(
+        reused.and_then(|r| r.meta),
+        pod,
+        &crate::strategy::user_annotations(job),
+    );
+    let pairs: Vec<(&str, &str)> = annotations
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let missing = pod_security::violations(&ours, &pairs, target);
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![format!(
+        "{}: the Job's pod meets Pod Security `{}` only, while {what} meets `{}`, so a namespace that enforces `{2}` would reject it: {}; set what it needs with the job's `securityContext` and `podSecurityContext`",
+        job.name(),
+        pod_security::level(&ours, &pairs).name(),
+        target.name(),
+        missing.join("; ")
+    )])
 }
 
 /// The hardened initContainer that waits for TCP targets.
@@ -1099,5 +1320,125 @@ mod tests {
             )],
             "init lists the init containers `container:` can name, after the containers"
         );
+    }
+
+    /// The rendered Job's pod spec (as JSON) and the plan's warnings for `stream` with a
+    /// DeployJobs document holding `jobs`, or the error.
+    fn planned(stream: &str, jobs: &str) -> Result<(serde_json::Value, Vec<String>)> {
+        let input = format!(
+            "{stream}---\napiVersion: deploy-jobs/v1\nkind: DeployJobs\nmetadata:\n  name: shop\ndeploy_jobs:\n{jobs}"
+        );
+        let rendered = crate::render::render(input.as_bytes(), &crate::Options::default())?;
+        let warnings = crate::report::Report::of(rendered.plan.as_ref().expect("a plan")).warnings;
+        let text = rendered.stream.to_string();
+        let job = crate::stream::split(text.as_bytes())?
+            .iter()
+            .filter_map(|d| serde_norway::from_str::<Value>(d.yaml()).ok())
+            .find(|v| v["kind"].as_str() == Some("Job"))
+            .expect("a Job");
+        Ok((
+            serde_json::to_value(&job["spec"]["template"]["spec"])?,
+            warnings,
+        ))
+    }
+
+    fn deployment(pod: &str) -> String {
+        format!(
+            "---\n# Source: shop/templates/d.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\n  labels: {{app.kubernetes.io/instance: shop}}\nspec:\n  selector: {{matchLabels: {{app: shop}}}}\n  template:\n    metadata: {{labels: {{app: shop}}}}\n    spec:\n{pod}      containers: [{{name: app, image: registry.example.com/shop:1}}]\n"
+        )
+    }
+
+    const SA: &str = "---\n# Source: shop/templates/sa.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: shop-sa}\nimagePullSecrets: [{name: regcred}, {name: other}]\n";
+    const MIGRATE: &str = "  - name: migrate\n    container: app\n    command: [migrate]\n";
+    const PULL_WARNING: &str = "image pull secrets attached to `shop-sa` do not reach the Job";
+
+    fn pull_secrets(pod: &serde_json::Value) -> Vec<&str> {
+        pod["imagePullSecrets"]
+            .as_array()
+            .map(|l| l.iter().filter_map(|s| s["name"].as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn pull_secrets_of_the_apps_service_account_come_along_once() {
+        let app = deployment(
+            "      serviceAccountName: shop-sa\n      imagePullSecrets: [{name: regcred}]\n",
+        );
+        let (pod, warnings) = planned(&format!("{SA}{app}"), MIGRATE).unwrap();
+        assert_eq!(
+            pull_secrets(&pod),
+            ["regcred", "other"],
+            "the pod's own first, then the ServiceAccount's, each once"
+        );
+        assert!(
+            !warnings.iter().any(|w| w.contains(PULL_WARNING)),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn pull_rights_warning_only_where_the_jobs_pull_secrets_are_unknown() {
+        let unrendered = deployment("      serviceAccountName: shop-sa\n");
+        let (pod, warnings) = planned(&unrendered, MIGRATE).unwrap();
+        assert!(pull_secrets(&pod).is_empty());
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("migrate: ") && w.contains(PULL_WARNING)),
+            "the app's ServiceAccount is not rendered: {warnings:?}"
+        );
+        for (why, stream, jobs) in [
+            (
+                "the pod lists pull secrets of its own",
+                deployment(
+                    "      serviceAccountName: shop-sa\n      imagePullSecrets: [{name: regcred}]\n",
+                ),
+                MIGRATE.to_string(),
+            ),
+            (
+                "the job runs as the app's ServiceAccount",
+                unrendered.clone(),
+                format!("{MIGRATE}    serviceAccountName: shop-sa\n"),
+            ),
+            (
+                "the app runs as `default`",
+                deployment("      serviceAccountName: default\n"),
+                MIGRATE.to_string(),
+            ),
+            (
+                "the app names no ServiceAccount",
+                deployment(""),
+                MIGRATE.to_string(),
+            ),
+        ] {
+            let (_, warnings) = planned(&stream, &jobs).unwrap();
+            assert!(
+                !warnings.iter().any(|w| w.contains("image pull secrets")),
+                "{why}: {warnings:?}"
+            );
+        }
+        let (pod, _) = planned(
+            &format!("{SA}{unrendered}"),
+            // At pre-install a ServiceAccount the release renders does not exist yet.
+            &format!("{MIGRATE}    serviceAccountName: shop-sa\n    when: pre-upgrade\n"),
+        )
+        .unwrap();
+        assert!(
+            pull_secrets(&pod).is_empty(),
+            "running as the app's ServiceAccount, the Job pulls with it: nothing to copy"
+        );
+    }
+
+    #[test]
+    fn a_windows_node_selector_refuses_wait_for_too() {
+        let app = deployment("      nodeSelector: {kubernetes.io/os: windows}\n");
+        let err = planned(&app, &format!("{MIGRATE}    waitFor: [db:5432]\n")).unwrap_err();
+        assert!(
+            format!("{err:#}")
+                .contains("deploy_jobs[0].waitFor: the reused pod runs on Windows nodes"),
+            "{err:#}"
+        );
+        let linux = deployment("      nodeSelector: {kubernetes.io/os: linux}\n");
+        assert!(planned(&linux, &format!("{MIGRATE}    waitFor: [db:5432]\n")).is_ok());
     }
 }

@@ -13,9 +13,9 @@ use serde_norway::Value;
 
 use crate::header::{self, Header};
 use crate::helm;
-use crate::order::{self, Order, Target};
 use crate::plan::{self, Documents, Plan};
 use crate::spec::{self, Config};
+use crate::strategy::{self, Strategy, Target};
 use crate::stream::{self, Document};
 use crate::yaml;
 use crate::{FILENAME_ANNOTATION, GENERATED_ANNOTATION};
@@ -306,7 +306,7 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let documents = stream::split_text(text);
     let mut entries = read_all(documents, options.strict)?;
     if let Some(namespace) = &options.namespace {
-        spec::check_namespace(namespace).map_err(|e| anyhow!("--namespace: {e}"))?;
+        crate::names::check_namespace(namespace).map_err(|e| anyhow!("--namespace: {e}"))?;
         // Planned as where Helm puts them; the documents themselves pass through as they are.
         for header in entries.iter_mut().filter_map(|e| e.header.as_deref_mut()) {
             if header.namespace.is_none() {
@@ -328,24 +328,45 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         });
     }
     let timeout = options.helm_timeout.unwrap_or(helm::DEFAULT_TIMEOUT);
-    let mut order = order::strategy(options.target, timeout)?;
-    let default_deadline = order.default_deadline();
+    let mut strategy = pick_strategy(options.target, timeout)?;
+    let (groups, folders) = groups(configs, options, strategy.as_ref())?;
+
+    // Earlier output of deploy-jobs is replaced, not duplicated.
+    for entry in &mut docs.entries {
+        if entry.header.as_deref().is_some_and(Header::is_generated) {
+            entry.ignored = true;
+        }
+    }
+    let plan = plan::plan_groups(&docs, groups, strategy.as_mut())?;
+
+    let out = output(text, &docs, &plan, &folders, strategy.as_ref())?;
+    Ok(Rendered {
+        stream: out,
+        plan: Some(plan),
+    })
+}
+
+/// Each configuration's jobs, validated for its environment and checked by the strategy, as
+/// a group for the planner; and the templates folder of each job, in plan order.
+fn groups(
+    configs: Vec<Found>,
+    options: &Options,
+    strategy: &dyn Strategy,
+) -> Result<(Vec<plan::Group>, Vec<Option<String>>)> {
+    let default_deadline = strategy.default_deadline();
     let mut groups = Vec::with_capacity(configs.len());
     // The templates folder of each planned job, in plan order.
     let mut folders: Vec<Option<String>> = Vec::new();
-    for Found {
-        config,
-        origin,
-        templates,
-    } in configs
-    {
+    for found in configs {
+        let config = &found.config;
         let environment = options.environment.clone().or(config.environment.clone());
-        let jobs = spec::validate(&config.jobs, environment.as_deref())
-            .map_err(|e| anyhow!("{origin}: {e}"))?;
-        folders.extend(std::iter::repeat_n(templates, jobs.len()));
+        let jobs =
+            spec::validate(&config.jobs, environment.as_deref()).map_err(|e| found.error(&e))?;
         for job in jobs.iter().filter(|j| j.enabled()) {
-            order.check(job).map_err(|e| anyhow!("{origin}: {e}"))?;
+            strategy.check(job).map_err(|e| found.error(&e))?;
         }
+        folders.extend(std::iter::repeat_n(found.templates.clone(), jobs.len()));
+        let origin = found.origin.clone();
         let name_prefix = match (&options.name_prefix, &config.name_prefix) {
             (Some(name), _) => Some(plan::NamePrefix {
                 name: name.clone(),
@@ -369,22 +390,26 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
         });
     }
 
-    // Earlier output of deploy-jobs is replaced, not duplicated.
-    for entry in &mut docs.entries {
-        if entry.header.as_deref().is_some_and(Header::is_generated) {
-            entry.ignored = true;
-        }
-    }
-    let plan = plan::plan_groups(&docs, groups, order.as_mut())?;
+    Ok((groups, folders))
+}
 
+/// The output stream: the input documents (rewritten where the strategy says), then every
+/// generated object, each job's under its own file name.
+fn output<'a>(
+    text: &'a str,
+    docs: &Entries<'a>,
+    plan: &plan::Plan,
+    folders: &[Option<String>],
+    strategy: &dyn Strategy,
+) -> Result<stream::Output<'a>> {
     // The strategy may rewrite input documents (gate mode: the gated workloads).
     let arranged: Vec<_> = plan
         .jobs
         .iter()
         .filter_map(|p| Some((&p.job, p.output.as_ref()?)))
         .collect();
-    let rewritten = order.rewrite(&docs, &arranged)?;
-    let style = Style::of(&docs);
+    let rewritten = strategy.rewrite(docs, &arranged)?;
+    let style = Style::of(docs);
     let mut out = stream::Output::new(text);
     for (i, entry) in docs.entries.iter().enumerate().filter(|(_, e)| !e.ignored) {
         match rewritten.iter().find(|(doc, _)| *doc == i) {
@@ -392,13 +417,13 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
             None => out.keep(&entry.doc),
         }
     }
-    for (planned, folder) in plan.jobs.iter().zip(&folders) {
+    for (planned, folder) in plan.jobs.iter().zip(folders) {
         let Some(output) = &planned.output else {
             continue;
         };
         let file = style.file_for(folder.as_deref(), planned.job.name());
         for object in output.generated() {
-            out.append(style.document(&object, &file, order.as_ref())?);
+            out.append(style.document(&object, &file, strategy)?);
         }
     }
     let kept = docs
@@ -417,9 +442,16 @@ pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
                 .unwrap_or_default()
         ));
     }
-    Ok(Rendered {
-        stream: out,
-        plan: Some(plan),
+    Ok(out)
+}
+
+/// The strategy for `target`, under Helm's `--timeout` of `timeout` seconds: the one place
+/// that names them.
+fn pick_strategy(target: Target, timeout: u64) -> Result<Box<dyn Strategy>> {
+    Ok(match target {
+        Target::Helm => Box::new(strategy::hooks::Hooks::new(timeout)?),
+        Target::ArgoCd => Box::new(strategy::argocd::ArgoCd::new()),
+        Target::Gate => Box::new(strategy::gate::Gate::new(timeout)?),
     })
 }
 
@@ -432,6 +464,21 @@ struct Found {
     config: Config,
     origin: Origin,
     templates: Option<String>,
+    /// The text of the values file it came from: the user's own, so errors point into it.
+    values_text: Option<String>,
+}
+
+impl Found {
+    /// A configuration error, pointing at its key in the values file when it came from one.
+    fn error(&self, e: &spec::SpecError) -> anyhow::Error {
+        match &self.values_text {
+            Some(text) => anyhow!(
+                "{}",
+                spec::point(&self.origin, text, &e.path, &e.to_string())
+            ),
+            None => anyhow!("{}: {e}", self.origin),
+        }
+    }
 }
 
 /// `shop/charts/api/templates` of `shop/charts/api/templates/deploy-jobs.yaml`.
@@ -459,18 +506,25 @@ fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Fo
         }
     }
 
-    let mut from_values: Option<(Vec<spec::JobSpec>, &str)> = None;
+    let mut from_values: Option<(Vec<spec::JobSpec>, &ValuesFile)> = None;
     for file in values {
         let value: Value = serde_norway::from_str(&file.text)
             .map_err(|e| anyhow!("{}: invalid YAML: {e}", file.name))?;
-        if let Some(jobs) = spec::from_values(value).map_err(|e| anyhow!("{}: {e}", file.name))? {
-            from_values = Some((jobs, &file.name));
+        let jobs = spec::from_values(value).map_err(|e| {
+            anyhow!(
+                "{}",
+                spec::point(&file.name, &file.text, &e.path, &e.to_string())
+            )
+        })?;
+        if let Some(jobs) = jobs {
+            from_values = Some((jobs, file));
         }
     }
 
     match (in_stream.first(), from_values) {
         (Some(&i), Some((_, file))) => bail!(
-            "deploy_jobs is given twice: in {file} and in {}; use one source",
+            "deploy_jobs is given twice: in {} and in {}; use one source",
+            file.name,
             docs.label(i)
         ),
         (Some(_), None) => in_stream
@@ -490,6 +544,7 @@ fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Fo
                     config,
                     origin,
                     templates: source.and_then(templates_dir),
+                    values_text: None,
                 })
             })
             .collect(),
@@ -499,8 +554,9 @@ fn configuration(docs: &mut Entries<'_>, values: &[ValuesFile]) -> Result<Vec<Fo
                 name_prefix: None,
                 jobs,
             },
-            origin: file.to_string(),
+            origin: file.name.clone(),
             templates: None,
+            values_text: Some(file.text.clone()),
         }]),
         (None, None) if !values.is_empty() => {
             let names: Vec<&str> = values.iter().map(|f| f.name.as_str()).collect();
@@ -556,7 +612,12 @@ impl Style {
         }
     }
 
-    fn document(&self, object: &impl Serialize, file: &str, order: &dyn Order) -> Result<String> {
+    fn document(
+        &self,
+        object: &impl Serialize,
+        file: &str,
+        strategy: &dyn Strategy,
+    ) -> Result<String> {
         let mut value = serde_norway::to_value(object).context("serializing a generated object")?;
         // What a Job copies from the app's pod means what it meant to Kubernetes there.
         if let Some(pod) = value
@@ -570,7 +631,7 @@ impl Style {
             .get_mut("metadata")
             .and_then(|m| m.get_mut("annotations"))
         {
-            order.annotate(annotations);
+            strategy.annotate(annotations);
             if self.helm4 {
                 annotations.insert(FILENAME_ANNOTATION.into(), file.into());
             }

@@ -9,22 +9,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 use serde_norway::Value;
 
-use crate::exclusive::Target;
 use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
-
-/// Events in the order of a release's life.
-const EVENT_ORDER: &[&str] = &[
-    "pre-install",
-    "post-install",
-    "pre-upgrade",
-    "post-upgrade",
-    "pre-rollback",
-    "post-rollback",
-    "pre-delete",
-    "post-delete",
-    "test",
-];
+use crate::strategy::StopTarget;
 
 /// The whole report.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -148,133 +135,23 @@ impl Report {
             };
             let job = &planned.job;
             if let Some(gating) = &output.gate {
-                let (image, command) = main_command(&output.object);
-                gate.push(GateJob {
-                    job: job.name().to_string(),
-                    name: output.object.metadata.name.clone().unwrap_or_default(),
-                    namespace: output.object.metadata.namespace.clone(),
-                    gates: gating.gates.iter().map(|w| w.id()).collect(),
-                    not_held: gating
-                        .not_held
-                        .iter()
-                        .map(|(object, reason)| NotHeld {
-                            object: object.clone(),
-                            reason: reason.clone(),
-                        })
-                        .collect(),
-                    follows: gating.follows.iter().map(|w| w.id()).collect(),
-                    after: gating.after.clone(),
-                    objects: output
-                        .objects
-                        .iter()
-                        .map(|o| {
-                            format!(
-                                "{}/{}",
-                                o["kind"].as_str().unwrap_or_default(),
-                                o["metadata"]["name"].as_str().unwrap_or_default()
-                            )
-                        })
-                        .collect(),
-                    wait_for: job
-                        .wait_for
-                        .iter()
-                        .map(|(h, p)| format!("{h}:{p}"))
-                        .collect(),
-                    image,
-                    command,
-                    active_deadline_seconds: output.object.spec.active_deadline_seconds,
-                });
+                gate.push(GateJob::of(job, output, gating));
                 continue;
             }
-            // Each generated hook goes under every event it runs at.
-            for object in output.generated() {
-                let text = |key: &str| object.annotation(key).unwrap_or_default().to_string();
-                let mut hook = Hook {
-                    weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
-                    kind: object.kind().to_string(),
-                    name: object.name().to_string(),
-                    job: Some(job.name().to_string()),
-                    chart_hook: None,
-                    read_by: Vec::new(),
-                    copy_of: None,
-                    wait_for: Vec::new(),
-                    image: None,
-                    command: None,
-                    active_deadline_seconds: None,
-                    delete_policy: text(crate::DELETE_ANNOTATION),
-                };
-                match object {
-                    Generated::Rbac(_) => {}
-                    Generated::Copy(c) => {
-                        hook.copy_of = Some(format!("{}/{}", c.kind.kind(), c.original));
-                    }
-                    // The stop and start steps run a script: show what they act on instead.
-                    Generated::Stop(stop) => {
-                        describe_job(&mut hook, &stop.stop_job, Some(step("stop", &stop.targets)))
-                    }
-                    Generated::Start(stop, start) => {
-                        describe_job(&mut hook, start, Some(step("start", &stop.targets)))
-                    }
-                    Generated::Job(object) => {
-                        describe_job(&mut hook, object, None);
-                        hook.wait_for = job
-                            .wait_for
-                            .iter()
-                            .map(|(h, p)| format!("{h}:{p}"))
-                            .collect();
-                    }
-                }
-                for event in text(crate::HOOK_ANNOTATION).split(',') {
-                    match events.iter_mut().find(|e| e.event == event) {
-                        Some(e) => e.hooks.push(hook.clone()),
-                        None => events.push(EventHooks {
-                            event: event.to_string(),
-                            hooks: vec![hook.clone()],
-                        }),
-                    }
-                }
-            }
+            add_job_hooks(&mut events, job, output);
         }
-        // The chart's own hooks, at the events where jobs run: the order is theirs and ours.
-        for (i, chart) in plan.chart_hooks.iter().enumerate() {
-            let read_by: Vec<String> = plan
-                .jobs
-                .iter()
-                .filter(|p| {
-                    p.output
-                        .as_ref()
-                        .is_some_and(|o| o.reads_chart_hooks.contains(&i))
-                })
-                .map(|p| p.job.name().to_string())
-                .collect();
-            let hook = Hook {
-                weight: chart.weight,
-                kind: chart.kind.clone(),
-                name: chart.name.clone(),
-                job: None,
-                chart_hook: Some(chart.document.clone()),
-                read_by,
-                copy_of: None,
-                wait_for: Vec::new(),
-                image: None,
-                command: None,
-                active_deadline_seconds: None,
-                delete_policy: chart.delete_policy.clone(),
-            };
-            for event in &chart.events {
-                if let Some(e) = events.iter_mut().find(|e| &e.event == event) {
-                    e.hooks.push(hook.clone());
-                }
-            }
-        }
-        events.sort_by_key(|e| EVENT_ORDER.iter().position(|o| *o == e.event));
+        add_chart_hooks(&mut events, plan);
+        events.sort_by_key(|e| crate::facts::life_order(&e.event));
         for e in &mut events {
             e.hooks
                 .sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
         }
-        if plan.target == crate::order::Target::Gate {
+        if plan.target == crate::strategy::Target::Gate {
             // No hooks: the chart's own ones run as they always do, unrelated to the jobs.
             events.clear();
+        }
+        if plan.target == crate::strategy::Target::ArgoCd {
+            events = argocd_phases(events);
         }
         Report {
             environment: plan.environment.clone(),
@@ -285,11 +162,25 @@ impl Report {
         }
     }
 
+    /// The generated Jobs as `job/NAME`, one a line, for a shell (`plan -o name`): in gate
+    /// mode each job's Job in list order, otherwise every generated Job in the order the
+    /// hooks run, each once. `kubectl wait`, `get` and `logs` take the form as it is.
+    pub fn job_names(&self) -> String {
+        let mut names: Vec<&str> = self.gate.iter().map(|g| g.name.as_str()).collect();
+        for hook in self.events.iter().flat_map(|e| &e.hooks) {
+            if hook.kind == "Job" && hook.job.is_some() && !names.contains(&hook.name.as_str()) {
+                names.push(&hook.name);
+            }
+        }
+        names.iter().map(|n| format!("job/{n}\n")).collect()
+    }
+
     /// The human table; `color` adds ANSI bold to headings.
     pub fn table(&self, color: bool) -> String {
         let bold = |s: &str| {
             if color {
-                format!("\x1b[1m{s}\x1b[0m")
+                let bold = anstyle::Style::new().bold();
+                format!("{bold}{s}{bold:#}")
             } else {
                 s.to_string()
             }
@@ -452,9 +343,9 @@ fn main_command(object: &crate::k8s::Job) -> (Option<String>, Option<Vec<String>
 }
 
 /// `(stop) Deployment/web StatefulSet/db`.
-fn step<'a>(name: &str, targets: impl IntoIterator<Item = &'a Target>) -> Vec<String> {
+fn step<'a>(name: &str, targets: impl IntoIterator<Item = &'a StopTarget>) -> Vec<String> {
     std::iter::once(format!("({name})"))
-        .chain(targets.into_iter().map(Target::id))
+        .chain(targets.into_iter().map(StopTarget::id))
         .collect()
 }
 
@@ -507,6 +398,182 @@ fn disabled_reason(planned: &PlannedJob, environment: Option<&str>) -> String {
     }
 }
 
+/// Argo CD runs phases, not Helm events: pre-install and pre-upgrade are one PreSync that
+/// runs at every sync, so each hook is listed once under the phase it runs in.
+fn argocd_phases(events: Vec<EventHooks>) -> Vec<EventHooks> {
+    let mut phases: Vec<EventHooks> = Vec::new();
+    for (event, phase) in crate::facts::ARGOCD_PHASES {
+        let Some(from) = events.iter().find(|e| e.event == *event) else {
+            continue;
+        };
+        if !phases.iter().any(|p| p.event == *phase) {
+            phases.push(EventHooks {
+                event: (*phase).to_string(),
+                hooks: Vec::new(),
+            });
+        }
+        let into = phases
+            .iter_mut()
+            .find(|p| p.event == *phase)
+            .expect("pushed above");
+        for hook in &from.hooks {
+            if !into
+                .hooks
+                .iter()
+                .any(|h| h.kind == hook.kind && h.name == hook.name)
+            {
+                let mut hook = hook.clone();
+                // What Argo CD reads: its own policy names, BeforeHookCreation always first.
+                let mut policies = vec!["BeforeHookCreation"];
+                for policy in hook.delete_policy.split(',') {
+                    match policy.trim() {
+                        "hook-succeeded" => policies.push("HookSucceeded"),
+                        "hook-failed" => policies.push("HookFailed"),
+                        _ => {}
+                    }
+                }
+                hook.delete_policy = policies.join(",");
+                into.hooks.push(hook);
+            }
+        }
+        into.hooks
+            .sort_by(|a, b| (a.weight, &a.name).cmp(&(b.weight, &b.name)));
+    }
+    phases
+}
+
+impl GateJob {
+    fn of(
+        job: &spec::Job,
+        output: &crate::plan::JobOutput,
+        gating: &crate::strategy::Gating,
+    ) -> GateJob {
+        let (image, command) = main_command(&output.object);
+        GateJob {
+            job: job.name().to_string(),
+            name: output.object.metadata.name.clone().unwrap_or_default(),
+            namespace: output.object.metadata.namespace.clone(),
+            gates: gating.gates.iter().map(|w| w.id()).collect(),
+            not_held: gating
+                .not_held
+                .iter()
+                .map(|(object, reason)| NotHeld {
+                    object: object.clone(),
+                    reason: reason.clone(),
+                })
+                .collect(),
+            follows: gating.follows.iter().map(|w| w.id()).collect(),
+            after: gating.after.clone(),
+            objects: output
+                .objects
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}/{}",
+                        o["kind"].as_str().unwrap_or_default(),
+                        o["metadata"]["name"].as_str().unwrap_or_default()
+                    )
+                })
+                .collect(),
+            wait_for: job
+                .wait_for
+                .iter()
+                .map(|(h, p)| format!("{h}:{p}"))
+                .collect(),
+            image,
+            command,
+            active_deadline_seconds: output.object.spec.active_deadline_seconds,
+        }
+    }
+}
+
+/// A job's generated objects as hooks, each under every event it runs at.
+fn add_job_hooks(events: &mut Vec<EventHooks>, job: &spec::Job, output: &crate::plan::JobOutput) {
+    // Each generated hook goes under every event it runs at.
+    for object in output.generated() {
+        let text = |key: &str| object.annotation(key).unwrap_or_default().to_string();
+        let mut hook = Hook {
+            weight: text(crate::WEIGHT_ANNOTATION).parse().unwrap_or_default(),
+            kind: object.kind().to_string(),
+            name: object.name().to_string(),
+            job: Some(job.name().to_string()),
+            chart_hook: None,
+            read_by: Vec::new(),
+            copy_of: None,
+            wait_for: Vec::new(),
+            image: None,
+            command: None,
+            active_deadline_seconds: None,
+            delete_policy: text(crate::DELETE_ANNOTATION),
+        };
+        match object {
+            Generated::Rbac(_) => {}
+            Generated::Copy(c) => {
+                hook.copy_of = Some(format!("{}/{}", c.kind.kind(), c.original));
+            }
+            // The stop and start steps run a script: show what they act on instead.
+            Generated::Stop(stop) => {
+                describe_job(&mut hook, &stop.stop_job, Some(step("stop", &stop.targets)))
+            }
+            Generated::Start(stop, start) => {
+                describe_job(&mut hook, start, Some(step("start", &stop.targets)))
+            }
+            Generated::Job(object) => {
+                describe_job(&mut hook, object, None);
+                hook.wait_for = job
+                    .wait_for
+                    .iter()
+                    .map(|(h, p)| format!("{h}:{p}"))
+                    .collect();
+            }
+        }
+        for event in text(crate::HOOK_ANNOTATION).split(',') {
+            match events.iter_mut().find(|e| e.event == event) {
+                Some(e) => e.hooks.push(hook.clone()),
+                None => events.push(EventHooks {
+                    event: event.to_string(),
+                    hooks: vec![hook.clone()],
+                }),
+            }
+        }
+    }
+}
+
+/// The chart's own hooks, at the events where jobs run: the order is theirs and ours.
+fn add_chart_hooks(events: &mut [EventHooks], plan: &Plan) {
+    for (i, chart) in plan.chart_hooks.iter().enumerate() {
+        let read_by: Vec<String> = plan
+            .jobs
+            .iter()
+            .filter(|p| {
+                p.output
+                    .as_ref()
+                    .is_some_and(|o| o.reads_chart_hooks.contains(&i))
+            })
+            .map(|p| p.job.name().to_string())
+            .collect();
+        let hook = Hook {
+            weight: chart.weight,
+            kind: chart.kind.clone(),
+            name: chart.name.clone(),
+            job: None,
+            chart_hook: Some(chart.document.clone()),
+            read_by,
+            copy_of: None,
+            wait_for: Vec::new(),
+            image: None,
+            command: None,
+            active_deadline_seconds: None,
+            delete_policy: chart.delete_policy.clone(),
+        };
+        for event in &chart.events {
+            if let Some(e) = events.iter_mut().find(|e| &e.event == event) {
+                e.hooks.push(hook.clone());
+            }
+        }
+    }
+}
+
 /// The ways a deploy with these jobs goes wrong in practice.
 fn warnings(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
@@ -515,6 +582,7 @@ fn warnings(plan: &Plan) -> Vec<String> {
             continue;
         };
         let job = &planned.job;
+        out.extend(planned.notes.iter().cloned());
         if let Some(gating) = &output.gate {
             out.extend(gate_warnings(job, output, gating));
             continue;
@@ -522,8 +590,17 @@ fn warnings(plan: &Plan) -> Vec<String> {
         let post = job
             .events
             .iter()
-            .any(|e| e == "post-install" || e == "post-upgrade");
-        if post && output.source_waited_for_readiness {
+            .any(|e| crate::facts::AFTER_APP_EVENTS.contains(&e.as_str()));
+        if post
+            && output.source_waited_for_readiness
+            && plan.target == crate::strategy::Target::ArgoCd
+        {
+            out.push(format!(
+                "{}: runs at PostSync and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, the sync never gets there (Argo CD runs PostSync hooks only once the app is healthy); run it pre-install/pre-upgrade (PreSync) instead",
+                job.name(),
+                output.source.as_deref().unwrap_or("a workload")
+            ));
+        } else if post && output.source_waited_for_readiness {
             out.push(format!(
                 "{}: runs after install/upgrade and reuses {}, which has a readiness probe: if the app is not Ready until this job has run, `helm --wait` deadlocks (Helm waits for the app before it runs post hooks); run it pre-install/pre-upgrade instead, or, when it needs a database the release itself installs (which does not exist at pre-install), deploy with --target gate, where the app's new pods wait for the Job in the cluster",
                 job.name(),
@@ -576,9 +653,11 @@ fn warnings(plan: &Plan) -> Vec<String> {
         .jobs
         .iter()
         .any(|p| p.output.is_some() && p.job.events.iter().any(|e| e == "pre-upgrade"));
-    let gate_mode = plan.target == crate::order::Target::Gate;
+    let gate_mode = plan.target == crate::strategy::Target::Gate;
     if migrations && gate_mode {
         out.push("rollback: rolling back re-applies the earlier release's Job, which a later one replaced (and Helm pruned), so the earlier migration runs again before the old pods pass their gate; make migrations idempotent, and backward compatible (nothing undoes them)".to_string());
+    } else if migrations && plan.target == crate::strategy::Target::ArgoCd {
+        out.push("rollback: an Argo CD rollback syncs an earlier revision, running that revision's PreSync jobs (its older migration) again, and nothing undoes migrations; make them backward compatible or write a down migration".to_string());
     } else if migrations {
         out.push("rollback: `helm rollback` does not undo migrations, and it runs the target release's pre-rollback hooks (with the old image), not these; make migrations backward compatible or write a down migration".to_string());
     }
@@ -607,15 +686,12 @@ fn warnings(plan: &Plan) -> Vec<String> {
 fn gate_warnings(
     job: &spec::Job,
     output: &crate::plan::JobOutput,
-    gating: &crate::order::gate::Gating,
+    gating: &crate::strategy::Gating,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for w in &gating.gates {
         if let Some(why) = &w.downtime {
             out.push(format!("{}: gates {}, but {why}", job.name(), w.id()));
-        }
-        if let Some(note) = &w.account_note {
-            out.push(format!("{}: gates {}, which {note}", job.name(), w.id()));
         }
         if w.kind == "Job" {
             out.push(format!(
@@ -624,6 +700,32 @@ fn gate_warnings(
                 w.id()
             ));
         }
+    }
+    let moved: Vec<&crate::strategy::Workload> = gating
+        .gates
+        .iter()
+        .filter(|w| w.left_default.is_some())
+        .collect();
+    if let Some(first) = moved.first() {
+        let lacking: Vec<String> = moved
+            .iter()
+            .filter(|w| w.left_default == Some(crate::strategy::PullSecrets::None))
+            .map(|w| w.id())
+            .collect();
+        out.push(format!(
+            "{}: gates {}, which ran as the namespace's `default` ServiceAccount: their pods now run as `{}`, since granting the gate's read access to `default` would grant it to every pod of the namespace{}",
+            job.name(),
+            moved.iter().map(|w| w.id()).collect::<Vec<_>>().join(", "),
+            first.service_account,
+            if lacking.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ". Image pull secrets that `default` carries do not come along: list them in the imagePullSecrets of {}",
+                    lacking.join(", ")
+                )
+            }
+        ));
     }
     if !gating.volatile.is_empty() {
         out.push(format!(
@@ -638,10 +740,7 @@ fn gate_warnings(
         ));
     }
     let (image, _) = main_command(&output.object);
-    if let Some(tag) = image
-        .as_deref()
-        .and_then(crate::order::gate::held::mutable_tag)
-    {
+    if let Some(tag) = image.as_deref().and_then(crate::images::mutable_tag) {
         out.push(format!(
             "{}: its image's tag is {tag}: an image pushed again under the same tag does not change the Job's name, so the job does not run again; use a versioned tag or a digest",
             job.name()
@@ -660,10 +759,10 @@ fn gate_warnings(
 
 /// What an exclusive job stops, what it leaves running, and whether its stop step fits in
 /// the time Helm gives it.
-fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<String> {
+fn exclusive_warnings(job: &spec::Job, stop: &crate::strategy::Stop) -> Vec<String> {
     let name = job.name();
-    let ids: Vec<String> = stop.targets.iter().map(Target::id).collect();
-    let restarted: Vec<String> = stop.restarted().map(Target::id).collect();
+    let ids: Vec<String> = stop.targets.iter().map(StopTarget::id).collect();
+    let restarted: Vec<String> = stop.restarted().map(StopTarget::id).collect();
     let slowest = stop
         .slowest()
         .map(|t| {
@@ -686,7 +785,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<Str
         } else {
             format!(
                 " (a start step at {} restores {}, whose manifest leaves `replicas` out)",
-                crate::exclusive::start_events(&job.events).join(", "),
+                crate::strategy::output::start_events(&job.events).join(", "),
                 restarted.join(", ")
             )
         }
@@ -717,7 +816,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<Str
             slow.id(),
             slow.stop_reason(),
             stop.wait_seconds,
-            need + crate::exclusive::STOP_OVERHEAD_SECONDS + crate::helm::TIMEOUT_MARGIN
+            need + crate::strategy::output::STOP_OVERHEAD_SECONDS + crate::helm::TIMEOUT_MARGIN
         ));
     }
     let deadline = stop.stop_job.spec.active_deadline_seconds;
@@ -725,7 +824,7 @@ fn exclusive_warnings(job: &spec::Job, stop: &crate::exclusive::Stop) -> Vec<Str
         out.push(format!(
             "{name}: its stop step may run {deadline}s (stopTimeoutSeconds {} plus {}s for its kubectl calls), longer than Helm's default --timeout of 5m allows: give Helm the --timeout given to deploy-jobs ({}s or more)",
             stop.wait_seconds,
-            crate::exclusive::STOP_OVERHEAD_SECONDS,
+            crate::strategy::output::STOP_OVERHEAD_SECONDS,
             stop.helm_timeout()
         ));
     }

@@ -7,27 +7,21 @@
 
 use std::fmt;
 
-use indexmap::IndexMap;
-use serde::Deserialize;
 use serde_norway::Value;
 
 use crate::header::describe;
 
-/// Hook events Helm knows; any other makes Helm drop the whole document without a word.
-pub const HOOK_EVENTS: &[&str] = &[
-    "pre-install",
-    "post-install",
-    "pre-upgrade",
-    "post-upgrade",
-    "pre-delete",
-    "post-delete",
-    "pre-rollback",
-    "post-rollback",
-    "test",
-];
+pub use crate::facts::{DELETE_POLICIES, HOOK_EVENTS, LOG_POLICIES, ROLLOUT_KINDS};
 
-/// Helm's delete policies.
-pub const DELETE_POLICIES: &[&str] = &["before-hook-creation", "hook-succeeded", "hook-failed"];
+mod locate;
+mod read;
+mod types;
+
+pub use locate::point;
+
+pub use read::{Config, from_document, from_values};
+pub(crate) use read::{closest, deserialize};
+pub use types::*;
 
 /// Events a job runs on when `when` is not given.
 pub const DEFAULT_WHEN: &str = "pre-install,pre-upgrade";
@@ -75,438 +69,6 @@ pub(crate) fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Res
         path: path.into(),
         message: message.into(),
     })
-}
-
-/// One `deploy_jobs` entry as written by the user.
-#[derive(Debug, Clone, Deserialize, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct JobSpec {
-    /// DNS-1123 label, unique in the list.
-    pub name: String,
-    /// Reuse the container of this name from a workload in the stream.
-    #[serde(default)]
-    pub container: Option<String>,
-    /// `Kind/name` of the workload `container` is taken from, when several have it.
-    #[serde(default)]
-    pub workload: Option<String>,
-    #[serde(default)]
-    pub image: Option<String>,
-    #[serde(default)]
-    pub image_pull_policy: Option<String>,
-    /// A list (exec form) or a string split into words like a shell would, without a shell.
-    #[serde(default)]
-    #[schemars(schema_with = "words_schema")]
-    pub command: Option<Value>,
-    #[serde(default)]
-    #[schemars(schema_with = "words_schema")]
-    pub args: Option<Value>,
-    /// A list of Kubernetes EnvVars, or a mapping of names to values.
-    #[serde(default)]
-    #[schemars(schema_with = "env_schema")]
-    pub env: Option<Value>,
-    #[serde(default)]
-    pub env_from: Option<Vec<EnvFromSource>>,
-    #[serde(default)]
-    pub resources: Option<Resources>,
-    #[serde(default)]
-    pub service_account_name: Option<String>,
-    #[serde(default)]
-    pub labels: IndexMap<String, StringLike>,
-    #[serde(default)]
-    pub annotations: IndexMap<String, StringLike>,
-    /// Hook events: a string, or a mapping from environment to string with `_default`.
-    #[serde(default)]
-    #[schemars(schema_with = "when_schema")]
-    pub when: Option<Value>,
-    /// `host:port` targets that must accept TCP connections before the job starts.
-    #[serde(default)]
-    pub wait_for: Vec<String>,
-    #[serde(default)]
-    pub wait_image: Option<String>,
-    #[serde(default)]
-    pub active_deadline_seconds: Option<u64>,
-    #[serde(default)]
-    pub backoff_limit: Option<u32>,
-    #[serde(default)]
-    pub ttl_seconds_after_finished: Option<u32>,
-    #[serde(default)]
-    pub delete_policy: Option<String>,
-    #[serde(default)]
-    pub weight: Option<i64>,
-    /// Pod volumes of the reused workload to mount although they are not config-like
-    /// (a PersistentVolumeClaim, a hostPath).
-    #[serde(default)]
-    pub volumes: Vec<String>,
-    /// Other containers of the reused pod to run beside the job as native sidecars, such as
-    /// a database proxy the app runs as a classic sidecar. The pod's native sidecars come
-    /// along without being listed.
-    #[serde(default)]
-    pub sidecars: Vec<String>,
-    /// Workloads to stop before this job runs, for migrations that need the database to
-    /// themselves: `all` (every Deployment and StatefulSet the chart renders) or a list of
-    /// `Deployment/name` and `StatefulSet/name`.
-    #[serde(default)]
-    #[schemars(schema_with = "exclusive_schema")]
-    pub exclusive: Option<Value>,
-    /// Image of the stop and start steps (needs `sh`, `date`, `sleep` and `kubectl`).
-    #[serde(default)]
-    pub stop_image: Option<String>,
-    /// Seconds the stop step of an `exclusive` job waits for the stopped pods to go (default:
-    /// as long as fits in Helm's default 5m hook timeout). Its Job gets 50 more for its
-    /// kubectl calls; pass helm a `--timeout` longer than both.
-    #[serde(default)]
-    pub stop_timeout_seconds: Option<u64>,
-    /// `--target gate`: the objects whose new pods wait for this job (`Kind/name` of anything
-    /// with a pod template: `Deployment/web`, `CronJob/report`, `Rollout/web`); default: every
-    /// one that runs the app's image, except what the job waits for. Accepted, and checked
-    /// against the stream, with the hook targets too, where hooks order the jobs instead.
-    #[serde(default)]
-    #[schemars(schema_with = "gate_list_schema")]
-    pub gates: Vec<String>,
-    /// `--target gate`: the workloads a post-install/post-upgrade job waits to see rolled
-    /// out before it runs; default: the one whose container it reuses.
-    #[serde(default)]
-    #[schemars(schema_with = "rollout_list_schema")]
-    pub follows: Vec<String>,
-    /// `--target gate`: image of the gate and rollout containers (needs `sh`, `date`,
-    /// `sleep` and `kubectl`).
-    #[serde(default)]
-    pub gate_image: Option<String>,
-}
-
-/// A Kubernetes `EnvFromSource`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct EnvFromSource {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prefix: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config_map_ref: Option<LocalRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_ref: Option<LocalRef>,
-}
-
-/// A reference by name to a ConfigMap or Secret in the same namespace.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LocalRef {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub optional: Option<bool>,
-}
-
-/// A Kubernetes `ResourceRequirements`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Resources {
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub limits: IndexMap<String, StringLike>,
-    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
-    pub requests: IndexMap<String, StringLike>,
-}
-
-/// A Kubernetes `EnvVar`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct EnvVar {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<StringLike>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value_from: Option<EnvVarSource>,
-}
-
-/// A Kubernetes `EnvVarSource`.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct EnvVarSource {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_key_ref: Option<KeyRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config_map_key_ref: Option<KeyRef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "object_schema")]
-    pub field_ref: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(schema_with = "object_schema")]
-    pub resource_field_ref: Option<Value>,
-}
-
-/// A key of a ConfigMap or Secret.
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, schemars::JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct KeyRef {
-    pub name: String,
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub optional: Option<bool>,
-}
-
-/// A string that may be written as a number or boolean in YAML (`DB_PORT: 5432`):
-/// Kubernetes wants strings there, so it is kept as the text the user meant.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(transparent)]
-pub struct StringLike(pub String);
-
-impl<'de> Deserialize<'de> for StringLike {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        scalar_text(&Value::deserialize(d)?)
-            .map(StringLike)
-            .map_err(serde::de::Error::custom)
-    }
-}
-
-/// The text of a scalar where Kubernetes wants a string (an env value, a command word, a
-/// label): a string, or an integer, whose text is unambiguous. Anything else is refused
-/// rather than guessed at: by the time deploy-jobs reads it, a YAML reader has already turned
-/// `3.10` into the number 3.1, `1e3` into 1000, and (Helm's YAML 1.1) `yes`, `on` or `off`
-/// into a boolean, so the text the user wrote is gone.
-pub fn scalar_text(value: &Value) -> Result<String, String> {
-    match value {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-        Value::Number(n) => Err(format!(
-            "the number {n} where a string is expected: YAML reads an unquoted 3.10 as 3.1 and 1e3 as 1000, so what was written is lost; quote it (with Helm: --set-string)"
-        )),
-        Value::Bool(b) => Err(format!(
-            "the boolean {b} where a string is expected: Helm's YAML reads unquoted yes, no, on, off, y and n as booleans too, so what was written is lost; quote it (with Helm: --set-string)"
-        )),
-        other => Err(format!("expected a string, found {}", describe(other))),
-    }
-}
-
-impl schemars::JsonSchema for StringLike {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "StringLike".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "description": "A string; an integer is taken as its decimal text. Other numbers and booleans are refused: quote them.",
-            "type": ["string", "integer"]
-        })
-    }
-}
-
-// Schemas of the fields kept as YAML values because they take more than one shape; the
-// checks in `validate` accept exactly these shapes.
-
-fn words_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "A list (exec form), or a string split into words like a shell would, without running a shell.",
-        "oneOf": [
-            {"type": "array", "items": {"type": ["string", "integer"]}, "minItems": 1},
-            {"type": "string", "minLength": 1},
-            {"type": "null"}
-        ]
-    })
-}
-
-fn env_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let var = generator.subschema_for::<EnvVar>();
-    schemars::json_schema!({
-        "description": "A list of Kubernetes EnvVars, or a mapping of names to values; merged by name over the reused container's env.",
-        "oneOf": [
-            {"type": "array", "items": var},
-            {"type": "object", "additionalProperties": {"type": ["string", "integer", "null"]}},
-            {"type": "null"}
-        ]
-    })
-}
-
-fn when_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    let events = HOOK_EVENTS.join("|");
-    let pattern = format!("^\\s*(({events})\\s*(,\\s*({events})\\s*)*)?$");
-    schemars::json_schema!({
-        "description": "Helm hook events (\"pre-install,pre-upgrade\"), or a mapping from environment to events with _default as fallback; empty disables the job.",
-        "oneOf": [
-            {"type": "string", "pattern": pattern},
-            {"type": "object", "additionalProperties": {"type": ["string", "null"], "pattern": pattern}},
-            {"type": "null"}
-        ]
-    })
-}
-
-fn exclusive_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "Stop these workloads before the job runs: `all`, or a list of Deployment/name and StatefulSet/name.",
-        "oneOf": [
-            {"type": "string", "enum": ["all"]},
-            {"type": "array", "items": {"type": "string", "pattern": "^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}, "minItems": 1},
-            {"type": "null"}
-        ]
-    })
-}
-
-fn gate_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "With --target gate: the objects whose new pods wait for the job, as Kind/name of anything with a pod template.",
-        "type": "array",
-        "items": {"type": "string", "pattern": "^[A-Z][A-Za-z0-9]*/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}
-    })
-}
-
-fn rollout_list_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({
-        "description": "With --target gate: a list of Deployment/name, StatefulSet/name and DaemonSet/name.",
-        "type": "array",
-        "items": {"type": "string", "pattern": "^(Deployment|StatefulSet|DaemonSet)/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"}
-    })
-}
-
-fn object_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({"type": "object"})
-}
-
-/// The in-stream configuration document a chart renders.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct DeployJobsDocument {
-    #[allow(dead_code)]
-    api_version: String,
-    #[allow(dead_code)]
-    kind: String,
-    #[serde(default)]
-    metadata: Option<DocumentMetadata>,
-    #[serde(default)]
-    environment: Option<StringLike>,
-    #[serde(default, rename = "deploy_jobs")]
-    deploy_jobs: Option<Value>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct DocumentMetadata {
-    #[serde(default)]
-    name: Option<String>,
-}
-
-/// A parsed, not yet validated configuration.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Config {
-    /// Environment named in the configuration itself (`--env` overrides it).
-    pub environment: Option<String>,
-    /// `metadata.name` of the DeployJobs document: the prefix of generated names.
-    pub name_prefix: Option<String>,
-    pub jobs: Vec<JobSpec>,
-}
-
-/// Reads the `deploy_jobs` list from a DeployJobs document.
-pub fn from_document(mut value: Value) -> Result<Config, SpecError> {
-    merge_keys(&mut value)?;
-    let doc: DeployJobsDocument = deserialize(value, "")?;
-    let jobs = match doc.deploy_jobs {
-        Some(list) => jobs_from(list)?,
-        None => Vec::new(),
-    };
-    Ok(Config {
-        environment: doc.environment.map(|e| e.0).filter(|e| !e.is_empty()),
-        name_prefix: doc.metadata.and_then(|m| m.name),
-        jobs,
-    })
-}
-
-/// Reads the top-level `deploy_jobs` key of a values file; `None` when the file has none.
-pub fn from_values(mut value: Value) -> Result<Option<Vec<JobSpec>>, SpecError> {
-    merge_keys(&mut value)?;
-    match value {
-        Value::Null => Ok(None),
-        Value::Mapping(mut map) => match map.remove("deploy_jobs") {
-            None => Ok(None),
-            Some(list) => jobs_from(list).map(Some),
-        },
-        other => err(
-            "",
-            format!("expected a mapping, found {}", describe(&other)),
-        ),
-    }
-}
-
-fn merge_keys(value: &mut Value) -> Result<(), SpecError> {
-    value.apply_merge().map_err(|e| SpecError {
-        path: String::new(),
-        message: format!("merge key (<<): {e}"),
-    })
-}
-
-fn jobs_from(list: Value) -> Result<Vec<JobSpec>, SpecError> {
-    match list {
-        Value::Null => Ok(Vec::new()),
-        Value::Sequence(_) => deserialize(list, "deploy_jobs"),
-        other => err(
-            "deploy_jobs",
-            format!("expected a list of jobs, found {}", describe(&other)),
-        ),
-    }
-}
-
-/// Deserializes with the key path of any error, phrased for a person.
-fn deserialize<T: serde::de::DeserializeOwned>(value: Value, root: &str) -> Result<T, SpecError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let inner = e.path().to_string();
-        let mut path = match (root, inner.as_str()) {
-            (r, ".") => r.to_string(),
-            ("", p) => p.to_string(),
-            (r, p) if p.starts_with('[') => format!("{r}{p}"),
-            (r, p) => format!("{r}.{p}"),
-        };
-        let mut message = e.inner().to_string();
-        if let Some((field, expected)) = unknown_field(&message) {
-            if !path.ends_with(&field) {
-                path = if path.is_empty() {
-                    field.clone()
-                } else {
-                    format!("{path}.{field}")
-                };
-            }
-            message = match closest(&field, &expected) {
-                Some(best) => format!("unknown key; did you mean `{best}`?"),
-                None => format!("unknown key; expected one of {}", expected.join(", ")),
-            };
-        }
-        SpecError { path, message }
-    })
-}
-
-/// Picks apart serde's "unknown field `x`, expected one of `a`, `b`".
-fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
-    let rest = message.strip_prefix("unknown field `")?;
-    let (field, rest) = rest.split_once('`')?;
-    let expected = rest
-        .split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect();
-    Some((field.to_string(), expected))
-}
-
-/// The expected key closest to a misspelled one, if any is close.
-pub(crate) fn closest(field: &str, expected: &[String]) -> Option<String> {
-    let lower = field.to_ascii_lowercase().replace(['_', '-'], "");
-    expected
-        .iter()
-        .map(|e| {
-            let d = edit_distance(&lower, &e.to_ascii_lowercase());
-            (d, e)
-        })
-        .filter(|(d, e)| *d <= 3.max(e.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, e)| e.clone())
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// A job, checked and resolved for one environment.
@@ -573,192 +135,259 @@ impl Job {
 pub fn validate(jobs: &[JobSpec], environment: Option<&str>) -> Result<Vec<Job>, SpecError> {
     let mut out: Vec<Job> = Vec::new();
     for (index, spec) in jobs.iter().enumerate() {
-        let path = format!("deploy_jobs[{index}]");
-        check_label(&spec.name, &format!("{path}.name"))?;
-        if let Some(first) = out.iter().find(|j| j.spec.name == spec.name) {
-            return err(
-                format!("{path}.name"),
-                format!(
-                    "duplicate job name `{}` (also deploy_jobs[{}])",
-                    spec.name, first.index
-                ),
-            );
-        }
-        if spec.container.is_none() && spec.image.is_none() {
-            return err(
-                path,
-                "needs `image`, or `container` to reuse an app container from the chart",
-            );
-        }
-        if spec.workload.is_some() && spec.container.is_none() {
-            return err(
-                format!("{path}.workload"),
-                "only means something together with `container`",
-            );
-        }
-        let command = words(spec.command.as_ref(), &format!("{path}.command"))?;
-        let args = words(spec.args.as_ref(), &format!("{path}.args"))?;
-        if spec.container.is_some() && command.is_none() && args.is_none() {
-            return err(
-                path,
-                "reuses a container but sets neither `command` nor `args`: it would run the app's own entrypoint",
-            );
-        }
-        let workload = match &spec.workload {
-            None => None,
-            Some(w) => Some(parse_workload(w, &format!("{path}.workload"))?),
-        };
-        let when = when_entries(spec.when.as_ref(), &format!("{path}.when"))?;
-        let events = chosen_events(&when, environment);
-        let wait_for = spec
-            .wait_for
-            .iter()
-            .enumerate()
-            .map(|(i, t)| parse_target(t, &format!("{path}.waitFor[{i}]")))
-            .collect::<Result<_, _>>()?;
-        let delete_policy = match &spec.delete_policy {
-            None => vec!["before-hook-creation".to_string()],
-            Some(p) => {
-                let parts = split_list(p);
-                if parts.is_empty() {
-                    return err(format!("{path}.deletePolicy"), "is empty");
-                }
-                for part in &parts {
-                    if !DELETE_POLICIES.contains(&part.as_str()) {
-                        return err(
-                            format!("{path}.deletePolicy"),
-                            format!(
-                                "unknown delete policy `{part}`; expected {}",
-                                DELETE_POLICIES.join(", ")
-                            ),
-                        );
-                    }
-                }
-                if !parts.iter().any(|p| p == "before-hook-creation") {
-                    let has = |p: &str| parts.iter().any(|x| x == p);
-                    let outcome = if has("hook-failed") && has("hook-succeeded") {
-                        "a Job Helm stopped waiting for (a timeout, an interrupted deploy) stays, and the next deploy finds it instead of running the new one, or fails with `field is immutable` (new image)"
-                    } else if has("hook-failed") {
-                        "after a success the completed Job stays, and the next deploy either finds it and runs nothing (same spec) or fails with `field is immutable` (new image)"
-                    } else {
-                        "after a failure the failed Job stays, and the next deploy either finds it and fails again without running (same spec) or fails with `field is immutable` (new image)"
-                    };
-                    return err(
-                        format!("{path}.deletePolicy"),
-                        format!(
-                            "`{p}` lacks before-hook-creation: Helm would not delete the previous deploy's Job before creating this one, so {outcome}. Write `before-hook-creation,{}`",
-                            parts.join(",")
-                        ),
-                    );
-                }
-                parts
-            }
-        };
-        if spec.active_deadline_seconds == Some(0) {
-            return err(
-                format!("{path}.activeDeadlineSeconds"),
-                "must be at least 1",
-            );
-        }
-        if let Some(p) = &spec.image_pull_policy
-            && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
-        {
-            return err(
-                format!("{path}.imagePullPolicy"),
-                "expected Always, IfNotPresent or Never",
-            );
-        }
-        if let Some(sa) = &spec.service_account_name {
-            check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
-        }
-        for key in spec.annotations.keys() {
-            check_annotation(
-                key,
-                &spec.annotations[key].0,
-                &format!("{path}.annotations"),
-            )?;
-        }
-        for key in spec.labels.keys() {
-            if key == "app.kubernetes.io/component" || key == "deploy-jobs.io/job" {
-                return err(
-                    format!("{path}.labels.{key}"),
-                    "deploy-jobs marks the pods it generates with this label (`plan`, the exclusive stop step and a rerun recognise them by it); choose another key",
-                );
-            }
-        }
-        for (i, name) in spec.volumes.iter().enumerate() {
-            if spec.container.is_none() {
-                return err(
-                    format!("{path}.volumes"),
-                    "only means something together with `container`",
-                );
-            }
-            check_label(name, &format!("{path}.volumes[{i}]"))?;
-        }
-        for (i, name) in spec.sidecars.iter().enumerate() {
-            if spec.container.is_none() {
-                return err(
-                    format!("{path}.sidecars"),
-                    "only means something together with `container`",
-                );
-            }
-            check_label(name, &format!("{path}.sidecars[{i}]"))?;
-        }
-        let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
-        let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
-        if exclusive != Exclusive::None {
-            exclusive_events(&when)?;
-        }
-        if spec.stop_image.is_some() && exclusive == Exclusive::None {
-            return err(
-                format!("{path}.stopImage"),
-                "only means something together with `exclusive`",
-            );
-        }
-        if spec.stop_timeout_seconds.is_some() && exclusive == Exclusive::None {
-            return err(
-                format!("{path}.stopTimeoutSeconds"),
-                "only means something together with `exclusive`",
-            );
-        }
-        if spec.stop_timeout_seconds == Some(0) {
-            return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
-        }
-        let gates = listed_objects(&spec.gates, &format!("{path}.gates"), None)?;
-        let follows = listed_objects(
-            &spec.follows,
-            &format!("{path}.follows"),
-            Some(ROLLOUT_KINDS),
-        )?;
-        out.push(Job {
-            index,
-            spec: spec.clone(),
-            events,
-            command,
-            args,
-            env,
-            wait_for,
-            delete_policy,
-            workload,
-            exclusive,
-            gates,
-            follows,
-        });
+        let job = validate_one(index, spec, environment, &out)?;
+        out.push(job);
     }
     Ok(out)
 }
 
-/// The hook outcomes on which Helm prints a hook's container logs.
-pub const LOG_POLICIES: &[&str] = &["hook-succeeded", "hook-failed"];
+/// One entry, checked key by key in a fixed order (the first error found is the one shown),
+/// and resolved for `environment`. `before` are the entries checked so far.
+fn validate_one(
+    index: usize,
+    spec: &JobSpec,
+    environment: Option<&str>,
+    before: &[Job],
+) -> Result<Job, SpecError> {
+    let path = format!("deploy_jobs[{index}]");
+    check_name(spec, &path, before)?;
+    check_source(spec, &path)?;
+    let command = words(spec.command.as_ref(), &format!("{path}.command"))?;
+    let args = words(spec.args.as_ref(), &format!("{path}.args"))?;
+    if spec.container.is_some() && command.is_none() && args.is_none() {
+        return err(
+            path,
+            "reuses a container but sets neither `command` nor `args`: it would run the app's own entrypoint",
+        );
+    }
+    let workload = match &spec.workload {
+        None => None,
+        Some(w) => Some(parse_workload(w, &format!("{path}.workload"))?),
+    };
+    let when = when_entries(spec.when.as_ref(), &format!("{path}.when"))?;
+    let events = chosen_events(&when, environment);
+    let wait_for = spec
+        .wait_for
+        .iter()
+        .enumerate()
+        .map(|(i, t)| parse_target(t, &format!("{path}.waitFor[{i}]")))
+        .collect::<Result<_, _>>()?;
+    let delete_policy = delete_policy(spec, &path)?;
+    check_scalars(spec, &path)?;
+    check_metadata(spec, &path)?;
+    check_companions(spec, &path)?;
+    let env = env(spec.env.as_ref(), &format!("{path}.env"))?;
+    let exclusive = exclusive(spec.exclusive.as_ref(), &format!("{path}.exclusive"))?;
+    check_exclusive_keys(spec, &path, &exclusive, &when)?;
+    let gates = listed_objects(&spec.gates, &format!("{path}.gates"), None)?;
+    let follows = listed_objects(
+        &spec.follows,
+        &format!("{path}.follows"),
+        Some(ROLLOUT_KINDS),
+    )?;
+    Ok(Job {
+        index,
+        spec: spec.clone(),
+        events,
+        command,
+        args,
+        env,
+        wait_for,
+        delete_policy,
+        workload,
+        exclusive,
+        gates,
+        follows,
+    })
+}
+
+/// A DNS-1123 label, unique in the list.
+fn check_name(spec: &JobSpec, path: &str, before: &[Job]) -> Result<(), SpecError> {
+    check_label(&spec.name, &format!("{path}.name"))?;
+    if let Some(first) = before.iter().find(|j| j.spec.name == spec.name) {
+        return err(
+            format!("{path}.name"),
+            format!(
+                "duplicate job name `{}` (also deploy_jobs[{}])",
+                spec.name, first.index
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// What the job runs: its own image, or a container of the chart (and where from).
+fn check_source(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    if spec.container.is_none() && spec.image.is_none() {
+        return err(
+            path,
+            "needs `image`, or `container` to reuse an app container from the chart",
+        );
+    }
+    if spec.workload.is_some() && spec.container.is_none() {
+        return err(
+            format!("{path}.workload"),
+            "only means something together with `container`",
+        );
+    }
+    Ok(())
+}
+
+/// Helm's delete policies, which must keep `before-hook-creation` (see the message).
+fn delete_policy(spec: &JobSpec, path: &str) -> Result<Vec<String>, SpecError> {
+    Ok(match &spec.delete_policy {
+        None => vec!["before-hook-creation".to_string()],
+        Some(p) => {
+            let parts = split_list(p);
+            if parts.is_empty() {
+                return err(format!("{path}.deletePolicy"), "is empty");
+            }
+            for part in &parts {
+                if !DELETE_POLICIES.contains(&part.as_str()) {
+                    return err(
+                        format!("{path}.deletePolicy"),
+                        format!(
+                            "unknown delete policy `{part}`; expected {}",
+                            DELETE_POLICIES.join(", ")
+                        ),
+                    );
+                }
+            }
+            if !parts.iter().any(|p| p == "before-hook-creation") {
+                let has = |p: &str| parts.iter().any(|x| x == p);
+                let outcome = if has("hook-failed") && has("hook-succeeded") {
+                    "a Job Helm stopped waiting for (a timeout, an interrupted deploy) stays, and the next deploy finds it instead of running the new one, or fails with `field is immutable` (new image)"
+                } else if has("hook-failed") {
+                    "after a success the completed Job stays, and the next deploy either finds it and runs nothing (same spec) or fails with `field is immutable` (new image)"
+                } else {
+                    "after a failure the failed Job stays, and the next deploy either finds it and fails again without running (same spec) or fails with `field is immutable` (new image)"
+                };
+                return err(
+                    format!("{path}.deletePolicy"),
+                    format!(
+                        "`{p}` lacks before-hook-creation: Helm would not delete the previous deploy's Job before creating this one, so {outcome}. Write `before-hook-creation,{}`",
+                        parts.join(",")
+                    ),
+                );
+            }
+            parts
+        }
+    })
+}
+
+/// Numbers and names: the deadline, the pull policy, the ServiceAccount.
+fn check_scalars(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    if spec.active_deadline_seconds == Some(0) {
+        return err(
+            format!("{path}.activeDeadlineSeconds"),
+            "must be at least 1",
+        );
+    }
+    if let Some(p) = &spec.image_pull_policy
+        && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
+    {
+        return err(
+            format!("{path}.imagePullPolicy"),
+            "expected Always, IfNotPresent or Never",
+        );
+    }
+    if let Some(sa) = &spec.service_account_name {
+        check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
+    }
+    Ok(())
+}
+
+/// The job's own annotations and labels, which may not take deploy-jobs' or Helm's.
+fn check_metadata(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    for key in spec.annotations.keys() {
+        check_annotation(
+            key,
+            &spec.annotations[key].0,
+            &format!("{path}.annotations"),
+        )?;
+    }
+    for key in spec.labels.keys() {
+        if key == crate::facts::COMPONENT_LABEL || key == crate::facts::JOB_LABEL {
+            return err(
+                format!("{path}.labels.{key}"),
+                "deploy-jobs marks the pods it generates with this label (`plan`, the exclusive stop step and a rerun recognise them by it); choose another key",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What comes along from the reused pod (volumes, sidecars) and the security contexts.
+fn check_companions(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
+    for (i, name) in spec.volumes.iter().enumerate() {
+        if spec.container.is_none() {
+            return err(
+                format!("{path}.volumes"),
+                "only means something together with `container`",
+            );
+        }
+        check_label(name, &format!("{path}.volumes[{i}]"))?;
+    }
+    for (i, name) in spec.sidecars.iter().enumerate() {
+        if spec.container.is_none() {
+            return err(
+                format!("{path}.sidecars"),
+                "only means something together with `container`",
+            );
+        }
+        check_label(name, &format!("{path}.sidecars[{i}]"))?;
+    }
+    check_security_context(
+        spec.security_context.as_ref(),
+        crate::pod_fields::SECURITY_CONTEXT,
+        &format!("{path}.securityContext"),
+    )?;
+    check_security_context(
+        spec.pod_security_context.as_ref(),
+        crate::pod_fields::POD_SECURITY_CONTEXT,
+        &format!("{path}.podSecurityContext"),
+    )?;
+    Ok(())
+}
+
+/// `exclusive`'s events and the keys that only mean something with it.
+fn check_exclusive_keys(
+    spec: &JobSpec,
+    path: &str,
+    exclusive: &Exclusive,
+    when: &[WhenEntry],
+) -> Result<(), SpecError> {
+    if *exclusive != Exclusive::None {
+        exclusive_events(when)?;
+    }
+    if spec.stop_image.is_some() && *exclusive == Exclusive::None {
+        return err(
+            format!("{path}.stopImage"),
+            "only means something together with `exclusive`",
+        );
+    }
+    if spec.stop_timeout_seconds.is_some() && *exclusive == Exclusive::None {
+        return err(
+            format!("{path}.stopTimeoutSeconds"),
+            "only means something together with `exclusive`",
+        );
+    }
+    if spec.stop_timeout_seconds == Some(0) {
+        return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
+    }
+    Ok(())
+}
 
 /// A job's own annotation. Those that deploy-jobs derives from a key of the job are errors
 /// naming the key (they would be overwritten, or worse, copied onto the pod where they mean
 /// nothing); Helm's log policy is the one hook annotation a job may set itself.
 fn check_annotation(key: &str, value: &str, path: &str) -> Result<(), SpecError> {
     let instead = match key {
-        crate::HOOK_ANNOTATION | "argocd.argoproj.io/hook" => Some("when"),
-        crate::WEIGHT_ANNOTATION | "argocd.argoproj.io/sync-wave" => Some("weight"),
-        crate::DELETE_ANNOTATION | "argocd.argoproj.io/hook-delete-policy" => Some("deletePolicy"),
+        crate::facts::HOOK_ANNOTATION | crate::facts::ARGOCD_HOOK => Some("when"),
+        crate::facts::WEIGHT_ANNOTATION | crate::facts::ARGOCD_SYNC_WAVE => Some("weight"),
+        crate::facts::DELETE_ANNOTATION | crate::facts::ARGOCD_DELETE_POLICY => {
+            Some("deletePolicy")
+        }
         _ => None,
     };
     let path = format!("{path}.{key}");
@@ -784,7 +413,7 @@ fn check_annotation(key: &str, value: &str, path: &str) -> Result<(), SpecError>
             None => Ok(()),
         };
     }
-    if key.starts_with("helm.sh/") || key.starts_with("deploy-jobs.io/") {
+    if key.starts_with("helm.sh/") || key.starts_with(crate::facts::OWN_PREFIX) {
         return err(
             path,
             format!(
@@ -1019,57 +648,11 @@ fn words(value: Option<&Value>, path: &str) -> Result<Option<Vec<String>>, SpecE
     Ok(Some(list))
 }
 
-/// Splits a string into words by POSIX shell quoting rules, without any expansion.
+/// Splits a string into words by POSIX shell quoting rules, without any expansion (`shlex`,
+/// the crate the field uses for this): quotes and backslashes are honoured, and a word that
+/// starts with `#` starts a comment, as in a shell.
 pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word: Option<String> = None;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            ' ' | '\t' | '\n' | '\r' => {
-                if let Some(w) = word.take() {
-                    words.push(w);
-                }
-            }
-            '\'' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => w.push(c),
-                        None => return Err("unterminated single quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                let w = word.get_or_insert_with(String::new);
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => w.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                w.push('\\');
-                                w.push(c);
-                            }
-                            None => return Err("unterminated double quote".into()),
-                        },
-                        Some(c) => w.push(c),
-                        None => return Err("unterminated double quote".into()),
-                    }
-                }
-            }
-            '\\' => match chars.next() {
-                Some('\n') => {}
-                Some(c) => word.get_or_insert_with(String::new).push(c),
-                None => return Err("ends with a lone backslash".into()),
-            },
-            c => word.get_or_insert_with(String::new).push(c),
-        }
-    }
-    words.extend(word);
-    Ok(words)
+    shlex::split(s).ok_or_else(|| "has an unterminated quote or ends with a lone backslash".into())
 }
 
 fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
@@ -1139,19 +722,19 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
 }
 
 fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
-    const KINDS: &[&str] = crate::documents::WORKLOAD_KINDS;
     let Some((kind, name)) = w.split_once('/') else {
         return err(
             path,
             format!("expected Kind/name, like Deployment/web; got `{w}`"),
         );
     };
-    if !KINDS.contains(&kind) {
+    // Any kind with a pod template (a Rollout too): the planner finds it by its shape.
+    if !is_kind_name(kind) {
         return err(
             path,
             format!(
-                "unknown workload kind `{kind}`; expected one of {}",
-                KINDS.join(", ")
+                "`{kind}` is not a Kubernetes kind (like {})",
+                crate::documents::WORKLOAD_KINDS.join(", ")
             ),
         );
     }
@@ -1160,9 +743,6 @@ fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
     }
     Ok((kind.to_string(), name.to_string()))
 }
-
-/// Kinds that roll out pods from a template: what a gate holds and a rollout wait follows.
-pub const ROLLOUT_KINDS: &[&str] = &["Deployment", "StatefulSet", "DaemonSet"];
 
 /// A list of `Kind/name`, each once: of `kinds`, or of any kind (a gate holds whatever has a
 /// pod template, custom resources too; the planner checks that the stream renders it).
@@ -1229,30 +809,43 @@ fn parse_target(t: &str, path: &str) -> Result<(String, u16), SpecError> {
     Ok((host.to_string(), port))
 }
 
-/// A DNS-1123 label: what Kubernetes accepts as a name part.
-pub fn is_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-/// A namespace name: a DNS-1123 label.
-pub fn check_namespace(s: &str) -> Result<(), String> {
-    if is_label(s) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{}` is not a namespace name: lower-case letters, digits and '-', at most 63 characters",
-            s.escape_debug()
-        ))
+/// A `securityContext` or `podSecurityContext` of a job: a mapping of the keys Kubernetes
+/// knows there (a misspelled one would be dropped by the API server without a word, or
+/// refused by a strict one).
+fn check_security_context(
+    value: Option<&Value>,
+    known: &[&str],
+    path: &str,
+) -> Result<(), SpecError> {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let Some(map) = value.as_mapping() else {
+        return err(
+            path,
+            format!("expected a mapping, found {}", describe(value)),
+        );
+    };
+    for key in map.keys() {
+        let Some(key) = key.as_str() else {
+            return err(path, "keys must be strings");
+        };
+        if !known.contains(&key) {
+            let known: Vec<String> = known.iter().map(|k| k.to_string()).collect();
+            let hint = closest(key, &known)
+                .map(|k| format!("did you mean `{k}`? "))
+                .unwrap_or_default();
+            return err(
+                format!("{path}.{key}"),
+                format!("unknown key; {hint}expected one of {}", known.join(", ")),
+            );
+        }
     }
+    Ok(())
 }
 
 fn check_label(s: &str, path: &str) -> Result<(), SpecError> {
-    if is_label(s) {
+    if crate::names::is_label(s) {
         return Ok(());
     }
     let suggestion: String = s
@@ -1262,7 +855,7 @@ fn check_label(s: &str, path: &str) -> Result<(), SpecError> {
         .collect::<String>()
         .trim_matches('-')
         .to_string();
-    let hint = if is_label(&suggestion) {
+    let hint = if crate::names::is_label(&suggestion) {
         format!(" (try `{suggestion}`)")
     } else {
         String::new()
@@ -1276,7 +869,7 @@ fn check_label(s: &str, path: &str) -> Result<(), SpecError> {
 }
 
 fn check_subdomain(s: &str, path: &str) -> Result<(), SpecError> {
-    if !s.is_empty() && s.len() <= 253 && s.split('.').all(is_label) {
+    if !s.is_empty() && s.len() <= 253 && s.split('.').all(crate::names::is_label) {
         Ok(())
     } else {
         err(path, format!("`{s}` is not a valid Kubernetes object name"))

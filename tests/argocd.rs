@@ -105,18 +105,198 @@ fn path_with_tools() -> String {
     )
 }
 
-#[test]
-fn the_plugin_generates_presync_and_postsync_hooks_for_the_example_chart() {
-    let out = Command::new("sh")
-        .args(["-c", &generate_script()])
-        .current_dir(common::repo_root().join("charts/example"))
+/// Argo CD's sidecars run the steps with the image's `sh`; the example image is Debian's, so
+/// `dash`, which has no pipefail.
+fn dash() -> Command {
+    let mut cmd = Command::new("dash");
+    cmd.env_clear()
         .env("PATH", path_with_tools())
+        .env("HOME", std::env::temp_dir());
+    cmd
+}
+
+/// Runs the generate step in `dir` with Argo CD's build environment
+/// (reposerver/repository/repository.go: getPluginEnvs) and the given parameters.
+fn generate(dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = dash();
+    cmd.args(["-c", &generate_script()])
+        .current_dir(dir)
+        .env("HELM_CONFIG_HOME", home.path().join("config"))
+        .env("HELM_DATA_HOME", home.path().join("data"))
+        .env("HELM_CACHE_HOME", home.path().join("cache"))
         .env("ARGOCD_APP_NAME", "shop")
         .env("ARGOCD_APP_NAMESPACE", "shop")
-        .env("ARGOCD_ENV_DEPLOY_JOBS_ENV", "production")
-        .env("ARGOCD_ENV_HELM_ARGS", "-f values-production.yaml")
+        .env("KUBE_VERSION", "1.35.0")
+        .env("KUBE_API_VERSIONS", "v1,apps/v1,batch/v1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_plugin_fails_with_helms_message_when_helm_template_fails() {
+    // dash has no pipefail: `helm template | deploy-jobs render` used to exit 0 with no
+    // output, and Argo CD would sync an application with no resources (and prune the app).
+    let out = generate(
+        &common::repo_root().join("charts/example"),
+        &[("PARAM_VALUES_FILES_0", "values-missing.yaml")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "a failed helm template must fail generate"
+    );
+    assert!(out.stdout.is_empty(), "nothing for Argo CD to apply");
+    assert!(
+        stderr.contains("values-missing.yaml") && stderr.contains("no such file"),
+        "with Helm's own message: {stderr}"
+    );
+}
+
+#[test]
+fn the_plugin_passes_argo_cds_kube_version_api_versions_and_crds_to_helm() {
+    // What Argo CD's own Helm rendering passes (util/helm/cmd.go, Cmd.template): the
+    // cluster's version and API versions, and --include-crds.
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path();
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::create_dir_all(chart.join("crds")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("crds/widget.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/facts.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: facts\ndata:\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n  widgets: {{ .Capabilities.APIVersions.Has \"example.com/v1\" | quote }}\n  tag: {{ .Values.tag | quote }}\n  env: {{ .Values.env | quote }}\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "tag: none\nenv: none\n").unwrap();
+    std::fs::write(chart.join("one.yaml"), "tag: from-file\nenv: from-file\n").unwrap();
+    std::fs::write(chart.join("two file.yaml"), "env: from-second-file\n").unwrap();
+    let out = generate(
+        chart,
+        &[
+            ("KUBE_API_VERSIONS", "v1,example.com/v1"),
+            ("PARAM_VALUES_FILES_0", "one.yaml"),
+            ("PARAM_VALUES_FILES_1", "two file.yaml"),
+            ("PARAM_SET_0", "tag=set; echo injected"),
+        ],
+    );
+    let docs = documents(&common::succeeded(out, "generate"));
+    let ids: Vec<String> = docs.iter().map(id).collect();
+    assert!(
+        ids.contains(&"CustomResourceDefinition/widgets.example.com".to_string()),
+        "--include-crds: {ids:?}"
+    );
+    let facts = docs.iter().find(|d| id(d) == "ConfigMap/facts").unwrap();
+    assert_eq!(
+        facts["data"]["kube"], "v1.35.0",
+        "--kube-version from KUBE_VERSION"
+    );
+    assert_eq!(
+        facts["data"]["widgets"], "true",
+        "--api-versions from KUBE_API_VERSIONS"
+    );
+    assert_eq!(
+        facts["data"]["env"], "from-second-file",
+        "values files in order, spaces kept"
+    );
+    assert_eq!(
+        facts["data"]["tag"], "set; echo injected",
+        "--set wins, never evaluated"
+    );
+}
+
+#[test]
+fn the_plugin_takes_the_environment_from_a_parameter_or_the_applications_env() {
+    let chart = common::repo_root().join("charts/example");
+    let jobs = |env: &[(&str, &str)]| -> Vec<String> {
+        documents(&common::succeeded(generate(&chart, env), "generate"))
+            .iter()
+            .map(id)
+            .filter(|i| i.starts_with("Job/"))
+            .collect()
+    };
+    let warm = "Job/shop-example-warm-cache".to_string();
+    assert!(
+        !jobs(&[]).contains(&warm),
+        "production alone enables warm-cache"
+    );
+    assert!(jobs(&[("PARAM_ENVIRONMENT", "production")]).contains(&warm));
+    assert!(
+        jobs(&[("ARGOCD_ENV_DEPLOY_JOBS_ENV", "production")]).contains(&warm),
+        "spec.source.plugin.env, as Argo CD passes it"
+    );
+}
+
+#[test]
+fn the_plugin_configmap_holds_plugin_yaml_as_kubectl_kustomize_builds_it() {
+    let out = Command::new(common::tool("kubectl"))
+        .args(["kustomize", "examples/argocd"])
+        .current_dir(common::repo_root())
         .output()
         .unwrap();
+    let docs = documents(&common::succeeded(out, "kubectl kustomize examples/argocd"));
+    assert_eq!(docs.len(), 1, "only the ConfigMap");
+    assert_eq!(
+        id(&docs[0]),
+        "ConfigMap/argocd-cmp-deploy-jobs",
+        "the name the patch mounts"
+    );
+    assert_eq!(docs[0]["metadata"]["namespace"], "argocd");
+    let patch =
+        std::fs::read_to_string(common::repo_root().join("examples/argocd/repo-server-patch.yaml"))
+            .unwrap();
+    assert!(
+        patch.contains("name: argocd-cmp-deploy-jobs") && patch.contains("subPath: plugin.yaml")
+    );
+    assert_eq!(
+        docs[0]["data"]["plugin.yaml"].as_str().unwrap(),
+        std::fs::read_to_string(common::repo_root().join("examples/argocd/plugin.yaml")).unwrap()
+    );
+}
+
+#[test]
+fn the_sidecar_image_pins_the_helm_the_tests_run() {
+    let dockerfile =
+        std::fs::read_to_string(common::repo_root().join("examples/argocd/Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("scripts/install-helm.sh helm4"),
+        "helm from the sha256-pinned installer"
+    );
+    assert!(
+        dockerfile.contains("cargo install --path . --locked"),
+        "deploy-jobs from Cargo.lock"
+    );
+    let cargo = std::fs::read_to_string(common::repo_root().join("Cargo.toml")).unwrap();
+    let rust = cargo
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(
+        dockerfile.contains(&format!("FROM rust:{rust}-")),
+        "the declared rust-version"
+    );
+}
+
+#[test]
+fn the_plugin_generates_presync_and_postsync_hooks_for_the_example_chart() {
+    let out = generate(
+        &common::repo_root().join("charts/example"),
+        &[
+            ("PARAM_ENVIRONMENT", "production"),
+            ("PARAM_VALUES_FILES_0", "values-production.yaml"),
+        ],
+    );
     let docs = documents(&common::succeeded(out, "the plugin's generate command"));
     let ids: Vec<String> = docs.iter().map(id).collect();
     assert!(!ids.iter().any(|i| i.starts_with("DeployJobs/")), "{ids:?}");

@@ -10,7 +10,7 @@ use std::fs;
 
 use serde_json::Value as Json;
 
-/// The golden cases of issue 10's container items.
+/// The golden cases of issue 10's container items, and of issue 17's defect classes.
 const CASES: &[&str] = &[
     "args-only-keep-the-container-command",
     "env-override-wins-over-every-duplicate",
@@ -18,6 +18,13 @@ const CASES: &[&str] = &[
     "container-names-an-init-container",
     "pod-settings-and-native-sidecars-come-along",
     "classic-sidecar-listed-runs-as-native",
+    // issue 17's classes
+    "init-containers-that-fill-the-apps-volumes-come-along",
+    "pull-secrets-of-the-apps-service-account",
+    "per-pod-and-csi-volumes-come-along",
+    "resources-kept-for-resource-field-references",
+    "windows-pod-keeps-its-os-and-nodes",
+    "security-context-set-by-the-job",
 ];
 
 /// The generated documents of a case's expected output, as deploy-jobs meant them (JSON),

@@ -737,24 +737,57 @@ fn start_fails_when_it_cannot_scale_back() {
     );
 }
 
-/// Runs the restore hint and then what a user would paste from it, against the stand-in.
+/// A line of a hook's log as Helm 4.1.4 prints it: through its slog handler, which escapes
+/// quotes and backslashes (measured with real Helm on a real API server, HELM-FACTS, Dec
+/// 2026). A user copies the command from that output.
+fn as_helm4_prints(line: &str) -> String {
+    line.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The annotation read by the `-o` argument of the hint's `kubectl get`, evaluated by real
+/// kubectl 1.35 (offline: `annotate --local` prints the object with the same printer).
+fn real_kubectl_reads(output: &str, replicas: u32) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("workload.yaml");
+    std::fs::write(
+        &file,
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop\n  annotations:\n    deploy-jobs.io/replicas-before-stop: \"{replicas}\"\nspec:\n  selector:\n    matchLabels: {{a: b}}\n  template:\n    metadata:\n      labels: {{a: b}}\n    spec:\n      containers: [{{name: a, image: x}}]\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::tool("kubectl"))
+        .args(["annotate", "--local", "-f"])
+        .arg(&file)
+        .args(["x=y", output])
+        .output()
+        .unwrap();
+    common::succeeded(out, "kubectl annotate --local with the hint's -o")
+}
+
+/// Runs the restore hint and then what a user would paste from it, as Helm 4 printed it,
+/// against the stand-in.
 fn paste_the_hint(case: &'static str, reads: &[(&str, &str, u32)]) {
     let hint = rendered_command_in(case, "shop-migrate", "restore-hint");
     let printed = play(&hint, &[], Image::Hint);
     assert!(printed.success, "{}", printed.log);
-    let command = printed
+    let line = printed
         .log
         .lines()
         .find_map(|l| l.strip_prefix("  "))
         .unwrap_or_else(|| panic!("an indented command line in:\n{}", printed.log));
+    let command = as_helm4_prints(line);
+    const READ: &str =
+        "-o go-template={{index .metadata.annotations `deploy-jobs.io/replicas-before-stop`}}";
 
     let mut replies = Vec::new();
     for (ns, target, replicas) in reads {
         let (kind, name) = target.split_once('/').unwrap();
+        assert_eq!(
+            real_kubectl_reads(&READ.replace("-o ", "-o="), *replicas),
+            replicas.to_string(),
+            "the hint's template reads the recorded count"
+        );
         replies.push(ok(
-            &format!(
-                "-n {ns} get {target} -o jsonpath={{.metadata.annotations.deploy-jobs\\.io/replicas-before-stop}}"
-            ),
+            &format!("-n {ns} get {target} {READ}"),
             &replicas.to_string(),
         ));
         replies.push(ok(

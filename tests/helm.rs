@@ -7,6 +7,7 @@ mod common;
 
 use common::{Helm, documents, id, sections};
 use serde_norway::Value;
+use std::process::Command;
 
 const CHART: &str = "charts/example";
 
@@ -727,4 +728,60 @@ fn helm4_installs_an_umbrella_chart_with_two_deploy_jobs_subcharts() {
         serde_json::json!({"name": "STRICT_MODE", "value": "on"}),
         "a reused env value stays a string under YAML 1.1"
     );
+}
+
+/// Issue 18, class 5: teams moving from Helm 3 to Helm 4 run both on one Helm data
+/// directory. Real Helm 3.18.0 cannot read a Helm 4 plugin's plugin.yaml and says so on
+/// every command; the `helm3` that `scripts/install-helm.sh helm3 DIR` writes keeps its
+/// plugins apart, and runs as the README's gate-mode command needs.
+#[test]
+fn helm3_from_the_installer_runs_cleanly_beside_the_helm4_plugin() {
+    let helm4 = Helm::with_plugin();
+    let bin = tempfile::tempdir().unwrap();
+    let out = Command::new(common::repo_root().join("scripts/install-helm.sh"))
+        .args(["helm3"])
+        .arg(bin.path())
+        .output()
+        .unwrap();
+    let helm3 =
+        std::path::PathBuf::from(common::succeeded(out, "install-helm.sh helm3 DIR").trim());
+    assert_eq!(
+        helm3,
+        bin.path().join("helm3"),
+        "named as the README types it"
+    );
+    let home = helm4.home.path();
+    let run = |exe: &std::path::Path, args: &[&str]| {
+        Command::new(exe)
+            .args(args)
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"))
+            .env("HELM_CACHE_HOME", home.join("cache"))
+            .env_remove("HELM_PLUGINS")
+            .env_remove("HELM3_PLUGINS")
+            .output()
+            .unwrap()
+    };
+    // The fact the wrapper answers: the bare Helm 3 binary on the shared home complains.
+    let bare = run(&common::tool("helm3"), &["version", "--short"]);
+    assert!(
+        String::from_utf8_lossy(&bare.stderr).contains("failed to load plugins"),
+        "Helm 3 reads Helm 4's plugin directory: {}",
+        String::from_utf8_lossy(&bare.stderr)
+    );
+    for args in [&["version", "--short"][..], &["plugin", "list"][..]] {
+        let out = run(&helm3, args);
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "helm3 {args:?} runs without a word about Helm 4's plugin: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        String::from_utf8_lossy(&run(&helm3, &["version", "--short"]).stdout).starts_with("v3."),
+        "it is Helm 3"
+    );
+    // Helm 4 still sees its plugin.
+    let list = run(&helm4.exe, &["plugin", "list"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("deploy-jobs"));
 }

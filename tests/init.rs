@@ -169,3 +169,125 @@ fn init_renders_a_chart_that_needs_values_with_helms_flags() {
         );
     }
 }
+
+/// `helm template shop CHART | deploy-jobs ARGS`, as the README pipes it.
+fn plan(helm: &Helm, chart: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let rendered = helm.ok(&["template", "shop", chart.to_str().unwrap()]);
+    common::run(args, rendered.as_bytes())
+}
+
+/// The values block init appends, uncommented as a user would (issue 18, class 7: every
+/// example deploy-jobs writes must pass `plan` as written).
+fn uncomment_example(chart: &std::path::Path) {
+    let path = chart.join("values.yaml");
+    let values = fs::read_to_string(&path).unwrap();
+    let uncommented: String = values
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if rest.starts_with("deploy_jobs") || rest.starts_with("  ") => rest,
+            _ => line,
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_ne!(uncommented, values, "the example is there to uncomment");
+    fs::write(&path, uncommented).unwrap();
+}
+
+#[test]
+fn inits_own_example_passes_plan_as_written_and_names_the_release_through_tpl() {
+    let helm = Helm::new("helm4");
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("web");
+    helm.ok(&["create", chart.to_str().unwrap()]);
+    common::succeeded(init(&chart, &helm), "deploy-jobs init");
+    uncomment_example(&chart);
+    helm.ok(&["lint", chart.to_str().unwrap()]);
+    let out = plan(&helm, &chart, &["plan", "-o", "json"]);
+    let report: serde_json::Value = serde_json::from_str(&common::succeeded(
+        out,
+        "plan of init's uncommented example",
+    ))
+    .unwrap();
+    let job = &report["events"][0]["hooks"][0];
+    assert_eq!(job["name"], "shop-migrate");
+    assert_eq!(
+        job["waitFor"][0], "shop-postgresql:5432",
+        "the values went through tpl: the release's name is in the Service's"
+    );
+}
+
+#[test]
+fn init_lists_the_services_a_job_can_wait_for_as_tpl_writes_them() {
+    let helm = Helm::new("helm4");
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("web");
+    helm.ok(&["create", chart.to_str().unwrap()]);
+    let report = common::succeeded(init(&chart, &helm), "deploy-jobs init");
+    assert!(
+        report.contains("Services jobs can wait for")
+            && report.contains("\"{{ .Release.Name }}-web:80\""),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_chart_that_bundles_its_database_learns_of_gate_mode_on_its_first_plan() {
+    let helm = Helm::new("helm4");
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("web");
+    helm.ok(&["create", chart.to_str().unwrap()]);
+    // The bundled database: a subchart whose Service is `<release>-postgresql`.
+    helm.ok(&["create", chart.join("charts/postgresql").to_str().unwrap()]);
+    common::succeeded(init(&chart, &helm), "deploy-jobs init");
+    let values = chart.join("values.yaml");
+    let mut text = fs::read_to_string(&values).unwrap();
+    text.push_str("deploy_jobs:\n  - name: migrate\n    container: web\n    command: [/app/migrate]\n    waitFor: ['{{ .Release.Name }}-postgresql:80']\n");
+    fs::write(&values, text).unwrap();
+
+    let first = plan(&helm, &chart, &["plan"]);
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        !first.status.success(),
+        "at pre-install the database is not there"
+    );
+    assert!(
+        stderr.contains("Service/shop-postgresql") && stderr.contains("`--target gate`"),
+        "the first plan names gate mode as the path: {stderr}"
+    );
+    common::succeeded(
+        plan(&helm, &chart, &["plan", "--target", "gate"]),
+        "the plan it points to",
+    );
+}
+
+/// The README's umbrella recipe, command for command (README.md, "Umbrella charts").
+#[test]
+fn inits_umbrella_recipe_gives_each_subchart_its_own_prefix() {
+    let helm = Helm::new("helm4");
+    let work = tempfile::tempdir().unwrap();
+    let platform = work.path().join("platform");
+    helm.ok(&["create", platform.to_str().unwrap()]);
+    for sub in ["api", "worker"] {
+        helm.ok(&[
+            "create",
+            platform.join("charts").join(sub).to_str().unwrap(),
+        ]);
+    }
+    for sub in ["api", "worker"] {
+        common::succeeded(init(&platform.join("charts").join(sub), &helm), "init");
+    }
+    let values = platform.join("values.yaml");
+    let mut text = fs::read_to_string(&values).unwrap();
+    text.push_str("api:\n  deploy_jobs:\n    - name: migrate\n      container: api\n      command: [/app/migrate]\nworker:\n  deploy_jobs:\n    - name: migrate\n      container: worker\n      command: [/app/migrate]\n");
+    fs::write(&values, text).unwrap();
+    let out = plan(&helm, &platform, &["plan", "-o", "json"]);
+    let report: serde_json::Value =
+        serde_json::from_str(&common::succeeded(out, "plan of the umbrella chart")).unwrap();
+    let names: Vec<&str> = report["events"][0]["hooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["name"].as_str())
+        .collect();
+    assert_eq!(names, ["shop-api-migrate", "shop-worker-migrate"]);
+}

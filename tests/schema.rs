@@ -51,7 +51,7 @@ fn is_gated(value: &Value) -> bool {
         &value["spec"]["template"]
     };
     builtin
-        && template["metadata"]["annotations"][deploy_jobs::order::gate::GATE_JOBS_ANNOTATION]
+        && template["metadata"]["annotations"][deploy_jobs::strategy::gate::GATE_JOBS_ANNOTATION]
             .is_string()
 }
 

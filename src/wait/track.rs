@@ -11,10 +11,15 @@ use serde_json::Value;
 
 use super::progress::{Failure, LogReport, Progress, Verdict};
 use super::targets::{Targets, Workload};
-use crate::order::gate::{GATE_CONTAINER, GATE_JOBS_ANNOTATION};
+use crate::facts::GATE_JOBS_ANNOTATION;
 
 /// Kubernetes labels every pod of a Job with its name (both keys since 1.27).
 pub const JOB_NAME_LABELS: [&str; 2] = ["batch.kubernetes.io/job-name", "job-name"];
+/// Gate mode's initContainer (`strategy::gate::GATE_CONTAINER`, which the edge may not name:
+/// only the pipeline picks a strategy); a unit test holds the two equal.
+pub const GATE_CONTAINER: &str = "deploy-jobs-gate";
+/// The initContainer of a job's own pod that waits for its `waitFor` targets (`plan`).
+pub const WAIT_FOR_CONTAINER: &str = "wait-for";
 /// How many lines of a failed container's log to read when it was not streamed.
 pub const TAIL_LINES: i64 = 40;
 
@@ -588,7 +593,7 @@ fn pending_why(pod: &Pod) -> String {
         if s.state.as_ref().is_some_and(|st| st.running.is_some()) {
             return match s.name.as_str() {
                 GATE_CONTAINER => "waits at its gate for the job before it".into(),
-                "wait-for" => "waits for what it needs (waitFor)".into(),
+                WAIT_FOR_CONTAINER => "waits for what it needs (waitFor)".into(),
                 other => format!("init container {other} running"),
             };
         }
@@ -683,6 +688,26 @@ mod tests {
                 deadline: None,
             }],
             gate: true,
+        }
+    }
+
+    #[test]
+    fn container_names_are_those_the_render_gives() {
+        assert_eq!(GATE_CONTAINER, crate::strategy::gate::GATE_CONTAINER);
+        let rendered = crate::render(
+            include_bytes!("../../testdata/gate-holds-every-object-that-runs-the-app/input.yaml"),
+            &crate::Options {
+                target: crate::Target::Gate,
+                ..crate::Options::default()
+            },
+        )
+        .unwrap();
+        let text: String = rendered.stream.pieces().collect();
+        for name in [GATE_CONTAINER, WAIT_FOR_CONTAINER] {
+            assert!(
+                text.contains(&format!("- name: {name}\n")),
+                "the rendered Job's pod has a container `{name}`"
+            );
         }
     }
 

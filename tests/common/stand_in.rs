@@ -7,6 +7,7 @@
 //! in the pod.
 
 use std::fs;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -16,7 +17,7 @@ pub struct Image {
     pub programs: &'static [&'static str],
     /// Whether it has kubectl (the stand-in).
     pub kubectl: bool,
-    /// `date` is a clock that jumps 1000 s after its first reading.
+    /// `date` is a clock that jumps 1000 s at each reading.
     pub jumping_clock: bool,
     /// `sleep` returns at once (polling scripts then loop through the replies quickly).
     pub instant_sleep: bool,
@@ -26,7 +27,9 @@ pub struct Image {
 
 /// The stand-in: call N must have the arguments in responses/N.args; it then prints
 /// responses/N.out (to stderr when it fails, like kubectl) and exits with responses/N.rc.
-/// It is not part of the image, so it uses the machine's own programs.
+/// It is not part of the image, so it uses the machine's own programs. A script that keeps
+/// calling it long after the recorded calls (a script that polls for ever) is stopped: the
+/// stand-in kills the script's process group, which [`play`] made its own.
 const STAND_IN: &str = r#"#!/bin/sh
 PATH=$STAND_IN_PATH
 d=$(dirname "$0")/..
@@ -36,6 +39,10 @@ printf '%s\n' "$*" >> "$d/calls"
 r="$d/responses/$n"
 if [ ! -f "$r.args" ]; then
   echo "stand-in: nothing recorded for call $n: kubectl $*" >&2
+  if [ "$n" -gt $(($(cat "$d/recorded") + 20)) ]; then
+    echo "stand-in: 20 calls past the recorded ones: stopping the script" >&2
+    kill -9 0
+  fi
   exit 97
 fi
 if [ "$*" != "$(cat "$r.args")" ]; then
@@ -47,12 +54,14 @@ if [ "$rc" = 0 ]; then cat "$r.out"; else cat "$r.out" >&2; fi
 exit "$rc"
 "#;
 
-/// A clock that jumps 1000 s between the first reading and the next: the stop step's wait
-/// runs out at once, whatever the machine's speed.
+/// A clock that jumps 1000 s at each reading (1000, 2000, ...): a wait runs out at its
+/// first check after it began, whatever the machine's speed.
 const JUMPING_CLOCK: &str = r#"#!/bin/sh
 PATH=$STAND_IN_PATH
 f=$(dirname "$0")/../clock
-if [ -f "$f" ]; then echo 2000; else echo 1000; : > "$f"; fi
+n=$(($(cat "$f" 2>/dev/null || echo 0) + 1))
+echo "$n" > "$f"
+echo $((n * 1000))
 "#;
 
 /// A recorded kubectl response: the arguments it answers, its exit status and its output.
@@ -89,6 +98,16 @@ pub struct Outcome {
 /// Runs `command` (`sh -c SCRIPT NAME ARGS...`) with a PATH of the image's programs only,
 /// in a pod of namespace `image.namespace`.
 pub fn play(command: &[String], replies: &[Reply], image: &Image) -> Outcome {
+    play_env(command, replies, image, &[])
+}
+
+/// [`play`], with these environment variables too (as the container's `env` sets them).
+pub fn play_env(
+    command: &[String],
+    replies: &[Reply],
+    image: &Image,
+    env: &[(&str, &str)],
+) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let bin = root.join("bin");
@@ -118,6 +137,7 @@ pub fn play(command: &[String], replies: &[Reply], image: &Image) -> Outcome {
         make_executable(&kubectl);
     }
     fs::write(root.join("count"), "0").unwrap();
+    fs::write(root.join("recorded"), replies.len().to_string()).unwrap();
     fs::write(root.join("calls"), "").unwrap();
     for (i, reply) in replies.iter().enumerate() {
         let base = root.join(format!("responses/{}", i + 1));
@@ -128,10 +148,12 @@ pub fn play(command: &[String], replies: &[Reply], image: &Image) -> Outcome {
     assert_eq!(command[..2], ["sh", "-c"], "the Job runs a shell script");
     let out = Command::new(bin.join("sh"))
         .args(&command[1..])
+        .process_group(0)
         .env_clear()
         .env("PATH", &bin)
         .env("STAND_IN_PATH", &host_path)
         .env("POD_NAMESPACE", image.namespace)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let mut log = String::from_utf8_lossy(&out.stdout).into_owned();
