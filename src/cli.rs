@@ -10,6 +10,9 @@ use clap::{Args, Parser, Subcommand};
 use deploy_jobs::report::Report;
 use deploy_jobs::{Options, ValuesFile, helm, render, schema};
 
+#[cfg(feature = "wait")]
+mod wait;
+
 /// Inject safe, ordered Helm hook Jobs (database migrations and other one-off deploy
 /// commands) into rendered Kubernetes manifests.
 ///
@@ -42,6 +45,13 @@ enum Command {
     /// values.yaml and the schema in values.schema.json, and list the containers jobs can
     /// reuse. Never rewrites what you wrote; running it again changes nothing.
     Init(InitArgs),
+    /// Follow the deploy's Jobs in the cluster, after or while it is applied: their progress,
+    /// the migration's log, and in gate mode the gated workloads' rollout. Exits non-zero,
+    /// with the log and the reason, when a Job fails.
+    ///
+    ///   helm template shop ./chart | deploy-jobs wait --target gate --env production
+    #[cfg(feature = "wait")]
+    Wait(wait::WaitArgs),
 }
 
 #[derive(Args, Debug)]
@@ -164,6 +174,8 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Render(args)) => args,
         Some(Command::Plan(args)) => return plan_stdin(&args),
         Some(Command::Init(args)) => return init(&args),
+        #[cfg(feature = "wait")]
+        Some(Command::Wait(args)) => return wait::wait(&args),
         Some(Command::Schema(args)) => {
             let schema = if args.values {
                 schema::values()

@@ -5,7 +5,9 @@
 //! `deploy_jobs` configuration) -> `plan` (what each job needs) -> `strategy` (how its order is
 //! enforced: Helm hooks, Argo CD, or in-cluster gates) -> `render` (append and join, each
 //! generated document written by `yaml` so YAML 1.1 and 1.2 read it alike). The
-//! library does no I/O and never prints; the binary's `cli` module does that.
+//! library does no I/O and never prints; the binary's `cli` module does that. `wait` is the
+//! exception that proves it: it follows a deploy in the cluster (the only module with a
+//! network client), and hands what it sees to the CLI to print.
 #![warn(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod documents;
@@ -29,6 +31,8 @@ pub mod spec;
 pub mod strategy;
 pub mod stream;
 pub mod typed;
+#[cfg(feature = "wait")]
+pub mod wait;
 pub mod yaml;
 
 pub use render::{Options, Rendered, ValuesFile, render};
