@@ -233,6 +233,7 @@ fn options(args: &RenderArgs) -> Result<Options> {
         helm_timeout: args.timeout,
         name_prefix: args.name_prefix.clone(),
         namespace: args.namespace.clone(),
+        plan_notes: false,
     };
     for path in &args.values {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
@@ -279,7 +280,11 @@ fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
     let input = read_stdin("plan")?;
     // A plan of nothing reads like "no migrations here".
     refuse_nothing_rendered(&input)?;
-    let rendered = render(&input, &options(&args.render)?)?;
+    let options = Options {
+        plan_notes: true,
+        ..options(&args.render)?
+    };
+    let rendered = render(&input, &options)?;
     let report = match &rendered.plan {
         Some(plan) => Report::of(plan),
         None => Report::empty(),

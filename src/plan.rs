@@ -60,6 +60,8 @@ pub struct Settings {
     pub default_deadline: u64,
     /// `--namespace`: the release namespace, where a Job that reuses no container runs.
     pub namespace: Option<String>,
+    /// Whether to work out the notes only `plan` shows that cost a parse of every workload.
+    pub plan_notes: bool,
 }
 
 impl Default for Settings {
@@ -69,6 +71,7 @@ impl Default for Settings {
             name_prefix: None,
             default_deadline: spec::DEFAULT_DEADLINE,
             namespace: None,
+            plan_notes: true,
         }
     }
 }
@@ -295,7 +298,9 @@ fn prepare<'a>(
     if let Some(r) = &reused {
         pull_rights(docs, job, r, namespace.as_deref(), &mut pod, &mut notes)?;
     }
-    notes.extend(pod_security_notes(docs, job, reused.as_ref(), &pod)?);
+    if ctx.plan_notes {
+        notes.extend(pod_security_notes(docs, job, reused.as_ref(), &pod)?);
+    }
     notes.extend(provider_class_notes(
         docs,
         job,

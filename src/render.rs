@@ -52,6 +52,10 @@ pub struct Options {
     /// `--namespace`: the release namespace, where objects without `metadata.namespace`
     /// go; `None` when not told (Helm 4 does not tell a post-renderer).
     pub namespace: Option<String>,
+    /// Work out what only `plan` shows (the Pod Security comparison of a job without
+    /// `container` parses every workload of the stream): off for `render`, which prints no
+    /// warnings and runs in every deploy.
+    pub plan_notes: bool,
 }
 
 /// The transformed stream and what was decided on the way.
@@ -385,6 +389,7 @@ fn groups(
                 name_prefix,
                 default_deadline,
                 namespace: options.namespace.clone(),
+                plan_notes: options.plan_notes,
             },
             origin: Some(origin),
         });
