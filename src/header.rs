@@ -409,7 +409,6 @@ impl<'a> Scanner<'a> {
             }
             self.seen.push((ctx, key.clone()));
         }
-        let slot = ctx.slot(&key);
 
         match value {
             RawValue::Nested => {
@@ -814,7 +813,7 @@ fn split_entry(line: &str) -> Option<(Cow<'_, str>, RawValue<'_>)> {
         '-' | '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '%'
         | '@' | '`' => return None,
         _ => {
-            let colon = find_key_colon(line)?;
+            let colon = next_key_colon(line.as_bytes(), 0)?;
             let key = &line[..colon];
             if has_pair(key, b' ', b'#') || key.ends_with([' ', '\t']) {
                 return None;
@@ -899,19 +898,12 @@ fn has_pair(s: &str, a: u8, b: u8) -> bool {
 }
 
 fn strip_comment(rest: &str) -> &str {
-    let end = rest
-        .char_indices()
-        .find(|&(i, c)| c == '#' && i > 0 && rest[..i].ends_with([' ', '\t']))
-        .map_or(rest.len(), |(i, _)| i);
+    // `#` and blanks are ASCII, so bytes find them where characters would.
+    let b = rest.as_bytes();
+    let end = (1..b.len())
+        .find(|&i| b[i] == b'#' && matches!(b[i - 1], b' ' | b'\t'))
+        .unwrap_or(b.len());
     rest[..end].trim_end_matches([' ', '\t'])
-}
-
-/// The byte offset of the colon that ends a plain key.
-fn find_key_colon(line: &str) -> Option<usize> {
-    let bytes = line.as_bytes();
-    (0..bytes.len()).find(|&i| {
-        bytes[i] == b':' && (i + 1 == bytes.len() || bytes[i + 1] == b' ' || bytes[i + 1] == b'\t')
-    })
 }
 
 /// Reads a quoted scalar that closes on this line: its value and its length in bytes.
