@@ -407,6 +407,19 @@ impl<'a> Scanner<'a> {
             if self.seen.iter().any(|(c, k)| *c == ctx && *k == key) {
                 return Err(Unsure);
             }
+            // A selector with `matchLabels` or `matchExpressions` is read from those alone,
+            // whatever their values: other keys beside them are no selector, and a scalar
+            // there is none. Only a parser sorts such a mixture out.
+            if ctx == Ctx::Selector {
+                let is_match = |k: &str| k == "matchLabels" || k == "matchExpressions";
+                let mixed = self
+                    .seen
+                    .iter()
+                    .any(|(c, k)| *c == Ctx::Selector && is_match(k) != is_match(&key));
+                if mixed || (is_match(&key) && !matches!(value, RawValue::Nested)) {
+                    return Err(Unsure);
+                }
+            }
             self.seen.push((ctx, key.clone()));
         }
 
@@ -1179,6 +1192,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_selector_mixing_match_labels_with_plain_keys_goes_to_the_parser() {
+        // Found by the yaml_shapes fuzz target: a selector with matchLabels or
+        // matchExpressions is read from those alone, and a scalar there selects nothing.
+        for text in [
+            "spec:\n   selector:\n      matchExpressions: rotated-by-vault\"\n",
+            "spec:\n  selector:\n    app: web\n    matchLabels:\n      x: y\n",
+            "spec:\n  selector:\n    matchLabels:\n      x: y\n    app: web\n",
+            "spec:\n  selector:\n    app: web\n    matchLabels: {}\n",
+            "spec:\n  selector:\n    matchLabels: x\n",
+        ] {
+            assert_eq!(sniff(text), Err(Unsure), "should give up on:\n{text}");
+        }
+        let h = agrees("spec:\n  selector:\n    matchLabels:\n      x: y\n  template:\n    a: b\n");
+        assert_eq!(
+            h.selector.get("x"),
+            Some("y"),
+            "plain matchLabels are still read"
+        );
     }
 
     #[test]
