@@ -1161,9 +1161,46 @@ mod tests {
             ("sidecar.istio.io/inject", "false"),
             ("note", "2026"),
             ("x", "é2026-12-02"),
+            ("x", "abcdefghijk"),
+            ("x", "2026-1x-02 but not a date"),
+            ("x", "12345"),
         ] {
             assert!(!is_volatile(k, v), "{k}: {v}");
         }
+    }
+
+    #[test]
+    fn downtime_follows_how_kubernetes_rounds_max_unavailable() {
+        let deployment = |replicas: u64, unavailable: &str| -> Value {
+            serde_norway::from_str(&format!(
+                "spec: {{replicas: {replicas}, strategy: {{rollingUpdate: {{maxUnavailable: {unavailable}}}}}}}"
+            ))
+            .unwrap()
+        };
+        // Kubernetes rounds a percentage of maxUnavailable down: 50% of one replica is 0.
+        assert!(downtime("Deployment", &deployment(1, "'50%'")).is_none());
+        assert!(downtime("Deployment", &deployment(1, "'100%'")).is_some());
+        assert!(downtime("Deployment", &deployment(1, "1")).is_some());
+        assert!(downtime("Deployment", &deployment(1, "0")).is_none());
+        assert!(
+            downtime("Deployment", &deployment(2, "1")).is_none(),
+            "one pod keeps serving"
+        );
+        assert!(downtime("Deployment", &deployment(3, "'34%'")).is_none());
+        let recreate: Value = serde_norway::from_str("spec: {strategy: {type: Recreate}}").unwrap();
+        assert!(downtime("Deployment", &recreate).is_some());
+        let one: Value = serde_norway::from_str("spec: {replicas: 1}").unwrap();
+        assert!(
+            downtime("StatefulSet", &one)
+                .unwrap()
+                .contains("with one replica the app")
+        );
+        let three: Value = serde_norway::from_str("spec: {replicas: 3}").unwrap();
+        assert!(
+            downtime("StatefulSet", &three)
+                .unwrap()
+                .contains("one of its 3 pods")
+        );
     }
 
     #[test]
