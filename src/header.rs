@@ -374,32 +374,7 @@ impl<'a> Scanner<'a> {
             self.block_deeper_than = None;
         }
 
-        if self.contexts.is_empty() {
-            self.contexts.push((Some(indent), Ctx::Root, 0));
-        }
-        // A freshly opened mapping learns its indentation from its first entry, which must be
-        // deeper than its key; otherwise the key had no value (null) and this line is not in it.
-        match self.contexts.last_mut() {
-            Some((child @ None, _, key_indent)) if indent > *key_indent => *child = Some(indent),
-            Some((None, _, _)) => {
-                self.contexts.pop();
-            }
-            _ => {}
-        }
-        while self.contexts.len() > 1
-            && self
-                .contexts
-                .last()
-                .is_some_and(|(child, _, _)| child.is_some_and(|c| indent < c))
-        {
-            self.contexts.pop();
-        }
-        let &(Some(child), ctx, _) = self.contexts.last().ok_or(Unsure)? else {
-            return Err(Unsure);
-        };
-        if indent != child {
-            return Err(Unsure);
-        }
+        let ctx = self.context_at(indent)?;
         let (key, value) = split_entry(trimmed).ok_or(Unsure)?;
         let tracked = ctx.child(&key);
         let slot = ctx.slot(&key);
@@ -455,6 +430,38 @@ impl<'a> Scanner<'a> {
             _ => return Err(Unsure),
         }
         Ok(())
+    }
+
+    /// The mapping a line at `indent` belongs to: the contexts deeper than it are closed, and
+    /// a freshly opened one learns its indentation here. A line that fits none is `Unsure`.
+    fn context_at(&mut self, indent: usize) -> Result<Ctx, Unsure> {
+        if self.contexts.is_empty() {
+            self.contexts.push((Some(indent), Ctx::Root, 0));
+        }
+        // A freshly opened mapping learns its indentation from its first entry, which must be
+        // deeper than its key; otherwise the key had no value (null) and this line is not in it.
+        match self.contexts.last_mut() {
+            Some((child @ None, _, key_indent)) if indent > *key_indent => *child = Some(indent),
+            Some((None, _, _)) => {
+                self.contexts.pop();
+            }
+            _ => {}
+        }
+        while self.contexts.len() > 1
+            && self
+                .contexts
+                .last()
+                .is_some_and(|(child, _, _)| child.is_some_and(|c| indent < c))
+        {
+            self.contexts.pop();
+        }
+        let &(Some(child), ctx, _) = self.contexts.last().ok_or(Unsure)? else {
+            return Err(Unsure);
+        };
+        if indent != child {
+            return Err(Unsure);
+        }
+        Ok(ctx)
     }
 }
 

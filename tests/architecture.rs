@@ -309,3 +309,57 @@ fn a_forbidden_import_is_caught() {
         "the pipeline may pick a strategy"
     );
 }
+
+/// The lines of each function of `src/` outside its tests, as rustfmt lays it out: from
+/// `fn` to the closing brace at the same indentation.
+fn function_lengths(text: &str) -> Vec<(String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("#[cfg(test)]"))
+        .unwrap_or(lines.len());
+    let mut out = Vec::new();
+    for (i, line) in lines[..end].iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        let rest = ["pub(crate) ", "pub ", "const ", "async "]
+            .iter()
+            .fold(trimmed, |t, p| t.strip_prefix(p).unwrap_or(t));
+        let Some(name) = rest.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = name
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if line.trim_end().ends_with(';') || line.trim_end().ends_with("{}") {
+            continue;
+        }
+        let close = format!("{indent}}}");
+        if let Some(j) = lines[i + 1..].iter().position(|l| *l == close) {
+            out.push((name, j + 2));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_function_fits_on_a_screen() {
+    const MAX: usize = 100;
+    let mut long = Vec::new();
+    for (module, _, text) in sources() {
+        for (name, lines) in function_lengths(&text) {
+            if lines > MAX {
+                long.push(format!("{module}::{name}: {lines} lines"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX} lines (split them by concern):\n{}",
+        long.join("\n")
+    );
+    // The measure itself: a function of 3 lines, one of 1, and a test module left out.
+    let sample = "fn a() {\n    x();\n}\nfn b() {}\n#[cfg(test)]\nfn c() {\n}\n";
+    assert_eq!(function_lengths(sample), [("a".to_string(), 3)]);
+}
