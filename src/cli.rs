@@ -263,10 +263,12 @@ fn render_stdin(args: &RenderArgs, input: &[u8]) -> Result<ExitCode> {
 /// post-renderer whose output is empty, so a chart with no resources cannot deploy through
 /// deploy-jobs there either; refusing it here says why in the same words everywhere.
 fn refuse_nothing_rendered(input: &[u8]) -> Result<()> {
-    let text = String::from_utf8_lossy(input);
-    let nothing = text.trim_start_matches('\u{feff}').lines().all(|line| {
-        let line = line.trim();
-        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    // Bytes, not text: the first line with content ends the look (a text conversion would
+    // read the whole stream first; `render` checks the encoding anyway).
+    let input = input.strip_prefix("\u{feff}".as_bytes()).unwrap_or(input);
+    let nothing = input.split(|&b| b == b'\n').all(|line| {
+        let line = line.trim_ascii();
+        line.is_empty() || line.starts_with(b"#") || line == b"---" || line == b"..."
     });
     if nothing {
         bail!(
