@@ -100,7 +100,9 @@ impl Server {
 fn serve(conn: TcpStream, state: &Mutex<State>) {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
+    // A client may open a connection and close it unused (a pooled connection at exit):
+    // no request line, nothing to record.
+    if reader.read_line(&mut request_line).unwrap_or(0) == 0 || request_line.trim().is_empty() {
         return;
     }
     let mut authorization = String::new();
