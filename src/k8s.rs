@@ -178,21 +178,20 @@ impl RefKind {
     }
 }
 
+/// Whether a pod with this `os` and `nodeSelector` runs on Windows nodes: `os.name: windows`
+/// (which makes the API server reject Linux-only settings) or a node selector that picks
+/// Windows nodes. For the typed pod of a Job and the raw pod spec of a chart's workload alike.
+pub fn runs_on_windows(os: Option<&Value>, node_selector: Option<&Value>) -> bool {
+    let windows = |v: Option<&Value>, key: &str| {
+        v.and_then(|v| v.get(key)).and_then(Value::as_str) == Some("windows")
+    };
+    windows(os, "name") || windows(node_selector, "kubernetes.io/os")
+}
+
 impl PodSpec {
-    /// Whether the pod runs on Windows nodes: `os.name: windows` (which makes the API server
-    /// reject Linux-only settings) or a node selector that picks Windows nodes.
+    /// Whether the pod runs on Windows nodes (see [`runs_on_windows`]).
     pub fn runs_on_windows(&self) -> bool {
-        self.copied
-            .get("os")
-            .and_then(|os| os.get("name"))
-            .and_then(Value::as_str)
-            == Some("windows")
-            || self
-                .node_selector
-                .as_ref()
-                .and_then(|s| s.get("kubernetes.io/os"))
-                .and_then(Value::as_str)
-                == Some("windows")
+        runs_on_windows(self.copied.get("os"), self.node_selector.as_ref())
     }
 
     /// Calls `visit` with every Secret and ConfigMap name the pod refers to (env, envFrom,

@@ -129,14 +129,7 @@ pub fn candidates(docs: &dyn Documents) -> Result<Vec<Candidate>> {
             pull_secrets: field("imagePullSecrets")
                 .and_then(Value::as_sequence)
                 .is_some_and(|s| !s.is_empty()),
-            windows: field("os")
-                .and_then(|os| os.get("name"))
-                .and_then(Value::as_str)
-                == Some("windows")
-                || field("nodeSelector")
-                    .and_then(|s| s.get("kubernetes.io/os"))
-                    .and_then(Value::as_str)
-                    == Some("windows"),
+            windows: crate::k8s::runs_on_windows(field("os"), field("nodeSelector")),
             on_delete: crate::documents::at(value, &["spec", "updateStrategy", "type"])
                 .and_then(Value::as_str)
                 == Some("OnDelete"),
