@@ -11,7 +11,7 @@
 use anyhow::Result;
 use serde_norway::Value;
 
-use crate::documents::{Documents, Pods, WORKLOAD_KINDS};
+use crate::documents::{Documents, Pods, WORKLOAD_KINDS, workloads};
 use crate::images::same_app;
 
 /// An object of the stream that runs pods.
@@ -78,17 +78,8 @@ impl Candidate {
 /// not deploy-jobs' own output), in stream order.
 pub fn candidates(docs: &dyn Documents) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
-    for i in 0..docs.count() {
-        let Some(header) = docs.header(i) else {
-            continue;
-        };
-        let Some(kind) = header.kind.as_deref() else {
-            continue;
-        };
-        // Parsed only when it can hold a pod spec at all.
-        if docs.ignored(i) || header.is_hook() || !docs.raw(i).contains("containers") {
-            continue;
-        }
+    // The same ordinary objects that run pods as everywhere else (see `workloads`).
+    for (i, header, kind) in workloads(docs) {
         let value = docs.value(i)?;
         let Some(pods) = Pods::of(kind, value) else {
             continue;
