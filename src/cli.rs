@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use deploy_jobs::report::Report;
 use deploy_jobs::{Options, ValuesFile, helm, render, schema};
 
+mod manual;
 #[cfg(feature = "wait")]
 mod wait;
 
@@ -52,6 +53,14 @@ enum Command {
     ///   helm template shop ./chart | deploy-jobs wait --target gate --env production
     #[cfg(feature = "wait")]
     Wait(wait::WaitArgs),
+    /// Print a shell completion script, generated from these definitions.
+    ///
+    ///   deploy-jobs completions bash > ~/.local/share/bash-completion/completions/deploy-jobs
+    Completions(manual::CompletionsArgs),
+    /// Print the man page (roff), generated from these definitions.
+    ///
+    ///   deploy-jobs man > ~/.local/share/man/man1/deploy-jobs.1
+    Man(manual::ManArgs),
 }
 
 #[derive(Args, Debug)]
@@ -176,6 +185,12 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Init(args)) => return init(&args),
         #[cfg(feature = "wait")]
         Some(Command::Wait(args)) => return wait::wait(&args),
+        Some(Command::Completions(args)) => {
+            return write_stdout(std::iter::once(manual::completions(&args).as_slice()));
+        }
+        Some(Command::Man(args)) => {
+            return write_stdout(std::iter::once(manual::man(&args)?.as_slice()));
+        }
         Some(Command::Schema(args)) => {
             let schema = if args.values {
                 schema::values()
@@ -413,6 +428,14 @@ fn write_stdout<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Result<ExitCode> 
 
 /// The command lines of the parent process, its parent, and so on up to init, where the OS
 /// tells (Linux); empty elsewhere.
+#[cfg(not(unix))]
+fn ancestor_command_lines() -> Vec<Vec<String>> {
+    Vec::new()
+}
+
+/// The command lines of the parent process, its parent, and so on up to init, where the OS
+/// tells (Linux); empty elsewhere.
+#[cfg(unix)]
 fn ancestor_command_lines() -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut pid = std::os::unix::process::parent_id();
