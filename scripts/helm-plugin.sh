@@ -1,10 +1,16 @@
 #!/bin/sh
-# Entry point of the Helm 4 plugin (plugin.yaml). Runs $DEPLOY_JOBS_BIN if set, else the
-# binary inside a packaged plugin (bin/, see scripts/package-plugin.sh), else the one built in
-# this checkout, else one on PATH. Helm 4 discards a plugin's stderr, so when no binary is
-# found the reason is reported as a document Helm refuses, naming the fix.
+# Entry point of the Helm 4 plugin on Linux and macOS (plugin.yaml). The first argument is
+# the platform Helm picked for this machine (linux-amd64, darwin-arm64, ...; `other` where
+# plugin.yaml names none); the rest go to deploy-jobs.
+#
+# Runs $DEPLOY_JOBS_BIN if set, else the binary a packaged plugin holds for the platform
+# (bin/PLATFORM, see scripts/package-plugin.sh), else the one built in this checkout, else
+# one on PATH. Helm 4 discards a plugin's stderr, so when no binary is found the reason is
+# reported as a document Helm refuses, naming the fix.
+platform=${1:-other}
+[ $# -gt 0 ] && shift
 dir=$(cd "$(dirname "$0")/.." && pwd)
-for bin in "${DEPLOY_JOBS_BIN:-}" "$dir/bin/deploy-jobs" "$dir/target/release/deploy-jobs" "$dir/target/debug/deploy-jobs"; do
+for bin in "${DEPLOY_JOBS_BIN:-}" "$dir/bin/$platform/deploy-jobs" "$dir/target/release/deploy-jobs" "$dir/target/debug/deploy-jobs"; do
   if [ -n "$bin" ] && [ -x "$bin" ]; then
     exec "$bin" "$@"
   fi
@@ -19,5 +25,5 @@ kind: {error: binary not built}
 metadata:
   name: deploy-jobs-error
   annotations:
-    postrenderer.helm.sh/postrender-filename: "deploy-jobs failed: the plugin in $dir has no binary; run cargo build --release there"
+    postrenderer.helm.sh/postrender-filename: "deploy-jobs failed: the plugin in $dir has no binary for $platform; install deploy-jobs on PATH (cargo install deploy-jobs), or run cargo build --release there"
 YAML
