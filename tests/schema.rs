@@ -1,6 +1,7 @@
 //! Every object deploy-jobs generates validates against the Kubernetes 1.35 JSON schema for
 //! its apiVersion with unknown fields rejected (kubernetes-validate --strict, installed from
-//! PyPI by scripts/install-validator.sh; it carries the schemas, so this runs offline).
+//! PyPI by scripts/install-validator.sh; it carries the schemas, so this runs offline), and
+//! against the oldest Kubernetes docs/src/support.md names.
 
 mod common;
 
@@ -55,8 +56,8 @@ fn is_gated(value: &Value) -> bool {
             .is_string()
 }
 
-#[test]
-fn generated_objects_validate_strictly_against_the_kubernetes_schema() {
+/// The generated objects of every golden case.
+fn golden_generated() -> Vec<String> {
     let mut objects = Vec::new();
     let mut cases = 0;
     for entry in fs::read_dir(common::repo_root().join("testdata")).unwrap() {
@@ -72,11 +73,16 @@ fn generated_objects_validate_strictly_against_the_kubernetes_schema() {
         "{cases} cases, {} objects",
         objects.len()
     );
+    objects
+}
 
+/// Validates `objects` strictly against the schema of Kubernetes `version`; fails the test
+/// with the validator's report.
+fn assert_valid(objects: &[String], version: &str, what: &str) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("generated.yaml");
     let mut text = String::new();
-    for object in &objects {
+    for object in objects {
         text.push_str("---\n");
         text.push_str(object);
         if !object.ends_with('\n') {
@@ -85,17 +91,74 @@ fn generated_objects_validate_strictly_against_the_kubernetes_schema() {
     }
     fs::write(&file, text).unwrap();
     let out = Command::new(validator())
-        .args(["--strict", "--kubernetes-version", "1.35.0", "--quiet"])
+        .args(["--strict", "--kubernetes-version", version, "--quiet"])
         .arg(&file)
         .output()
         .expect("kubernetes-validate runs");
     let report =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success(),
-        "generated objects fail the schema:\n{report}"
+        out.status.success() && !report.contains("ERROR"),
+        "{what} fail the Kubernetes {version} schema:\n{report}"
     );
-    assert!(!report.contains("ERROR"), "{report}");
+}
+
+#[test]
+fn generated_objects_validate_strictly_against_the_kubernetes_schema() {
+    assert_valid(&golden_generated(), "1.35.0", "generated objects");
+}
+
+/// Whether a pod of this object runs a native sidecar (an init container with
+/// `restartPolicy: Always`, Kubernetes 1.29+).
+fn has_native_sidecar(object: &str) -> bool {
+    let value: Value = serde_norway::from_str(object).unwrap();
+    let pod = &value["spec"]["template"]["spec"];
+    let pod = if pod.is_mapping() {
+        pod
+    } else {
+        &value["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    };
+    pod["initContainers"]
+        .as_sequence()
+        .is_some_and(|c| c.iter().any(|c| c["restartPolicy"] == "Always"))
+}
+
+/// docs/src/support.md's minimum versions: every generated object fits the Kubernetes 1.27
+/// schema (the oldest gate mode supports), and those that bring a native sidecar along fit
+/// 1.29's (when native sidecars came on by default); the sidecars are refused by 1.27's.
+#[test]
+fn generated_objects_fit_the_oldest_supported_kubernetes() {
+    let (sidecars, plain): (Vec<String>, Vec<String>) = golden_generated()
+        .into_iter()
+        .partition(|o| has_native_sidecar(o));
+    assert!(
+        !sidecars.is_empty() && plain.len() >= 50,
+        "golden cases with and without native sidecars: {} and {}",
+        sidecars.len(),
+        plain.len()
+    );
+    assert_valid(
+        &plain,
+        "1.27.0",
+        "generated objects without native sidecars",
+    );
+    assert_valid(
+        &sidecars,
+        "1.29.0",
+        "generated objects with native sidecars",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sidecars.yaml");
+    fs::write(&file, format!("---\n{}", sidecars.join("\n---\n"))).unwrap();
+    let out = Command::new(validator())
+        .args(["--strict", "--kubernetes-version", "1.27.0", "--quiet"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "1.27's schema refuses a native sidecar, so the 1.29 floor for `sidecars` is real"
+    );
 }
 
 #[test]
