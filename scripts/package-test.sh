@@ -29,12 +29,12 @@ helm3=$(scripts/install-helm.sh helm3)
 passed=0
 failed=0
 step() {
-  local name=$1
+  local name=$1 start=$SECONDS
   shift
   echo "package: $name" >&2
   if "$@" >"$work/step.log" 2>&1; then
     passed=$((passed + 1))
-    echo "package: ok: $name" >&2
+    echo "package: ok: $name ($((SECONDS - start)) s)" >&2
   else
     failed=$((failed + 1))
     cat "$work/step.log" >&2
@@ -42,13 +42,7 @@ step() {
   fi
 }
 
-timed() {
-  local start=$SECONDS
-  "$@"
-  echo "package: $(($SECONDS - start)) s" >&2
-}
-
-step "cargo package --locked" timed cargo package --locked --allow-dirty
+step "cargo package --locked" cargo package --locked --allow-dirty
 step "the .crate is under crates.io's 10 MiB limit" \
   test "$(stat -c %s "$crate")" -lt $((10 * 1024 * 1024))
 echo "package: $(du -k "$crate" | cut -f1) KiB, $(tar -tzf "$crate" | wc -l) files" >&2
@@ -56,7 +50,7 @@ step "cargo publish --dry-run --locked" cargo publish --dry-run --locked --allow
 
 mkdir -p "$work/src" "$work/root"
 tar -xzf "$crate" -C "$work/src"
-step "cargo install --locked from the unpacked .crate" timed \
+step "cargo install --locked from the unpacked .crate" \
   cargo install --locked --path "$work/src/deploy-jobs-$version" --root "$work/root"
 
 # The installed binary and helm, alone on PATH; a Helm home of its own.
