@@ -284,15 +284,18 @@ impl Report {
 /// pager read by a person, as wide as a terminal commonly is. `-o wide` and `-o json` cut nothing.
 pub const DEFAULT_WIDTH: usize = 100;
 
-/// The hooks of one event. Free text gives way first; then the columns a reader needs least
-/// go (the delete policy, then the image), as `kubectl get` keeps its `-o wide` columns.
+/// The hooks of one event. Free text gives way first (an image keeps its tag); then the
+/// columns a reader needs least go (the delete policy, then the image), as `kubectl get`
+/// keeps some columns for `-o wide`.
 const HOOK_COLUMNS: [fit::Column; 8] = [
     fit::Column::keep("WEIGHT"),
     fit::Column::keep("KIND"),
     fit::Column::keep("NAME"),
     fit::Column::give("WAITS FOR", 16),
-    fit::Column::give("IMAGE", 16).or_leave_out(2),
-    fit::Column::give("COMMAND", 24),
+    fit::Column::give("IMAGE", 16)
+        .keeping_the_end()
+        .or_leave_out(2),
+    fit::Column::give("COMMAND", 30),
     fit::Column::keep("DEADLINE"),
     fit::Column::keep("DELETE POLICY").or_leave_out(1),
 ];
@@ -304,8 +307,10 @@ const GATE_COLUMNS: [fit::Column; 7] = [
     fit::Column::keep("JOB NAME").or_leave_out(1),
     fit::Column::give("RUNS", 40),
     fit::Column::give("WAITS FOR", 16),
-    fit::Column::give("IMAGE", 16).or_leave_out(2),
-    fit::Column::give("COMMAND", 24),
+    fit::Column::give("IMAGE", 16)
+        .keeping_the_end()
+        .or_leave_out(2),
+    fit::Column::give("COMMAND", 30),
     fit::Column::keep("DEADLINE"),
 ];
 

@@ -27,6 +27,8 @@ pub struct Column {
     pub give: Option<usize>,
     /// Left out, lowest rank first, when cutting the free text is not enough.
     pub leave_out: Option<u8>,
+    /// Cut at the start (`…shop:1.4.2`), for values whose end says most, as an image's tag.
+    pub keep_end: bool,
 }
 
 impl Column {
@@ -36,6 +38,7 @@ impl Column {
             heading,
             give: None,
             leave_out: None,
+            keep_end: false,
         }
     }
 
@@ -45,6 +48,15 @@ impl Column {
             heading,
             give: Some(width),
             leave_out: None,
+            keep_end: false,
+        }
+    }
+
+    /// This column cut at its start rather than its end.
+    pub const fn keeping_the_end(self) -> Column {
+        Column {
+            keep_end: true,
+            ..self
         }
     }
 
@@ -91,13 +103,17 @@ pub fn tables(columns: &[Column], tables: &[Vec<Vec<String>>], width: Option<usi
                 .unwrap_or(0)
         })
         .collect();
+    // Fitted, a column with nothing in it says nothing: it goes first, and silently.
+    let empty: Vec<usize> = (0..columns.len())
+        .filter(|&i| tables.iter().flatten().all(|r| r[i].is_empty()))
+        .collect();
     let (shown, widths) = match width {
-        Some(width) => layout(columns, &natural, width),
-        None => ((0..columns.len()).collect(), natural.clone()),
+        Some(width) if empty.len() < columns.len() => layout(columns, &natural, &empty, width),
+        _ => ((0..columns.len()).collect(), natural.clone()),
     };
     let mut fitted = Fitted {
         left_out: (0..columns.len())
-            .filter(|i| !shown.contains(i))
+            .filter(|i| !shown.contains(i) && !empty.contains(i))
             .map(|i| columns[i].heading)
             .collect(),
         ..Fitted::default()
@@ -111,7 +127,11 @@ pub fn tables(columns: &[Column], tables: &[Vec<Vec<String>>], width: Option<usi
                 .zip(&widths)
                 .map(|(&i, &w)| {
                     fitted.cut |= row[i].width() > w;
-                    cut(&row[i], w)
+                    if columns[i].keep_end {
+                        cut_start(&row[i], w)
+                    } else {
+                        cut(&row[i], w)
+                    }
                 })
                 .collect();
             text.push_str(INDENT);
@@ -141,9 +161,14 @@ fn join_padded(cells: &[String], widths: &[usize]) -> String {
 
 /// Which columns are shown and how wide each is: the free text cut first (to its `give`),
 /// then the columns that may go are left out, then the free text cut further, and last every
-/// column cut evenly, the widest first.
-fn layout(columns: &[Column], natural: &[usize], width: usize) -> (Vec<usize>, Vec<usize>) {
-    let mut shown: Vec<usize> = (0..columns.len()).collect();
+/// column cut evenly, the widest first. The `empty` columns are never shown.
+fn layout(
+    columns: &[Column],
+    natural: &[usize],
+    empty: &[usize],
+    width: usize,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut shown: Vec<usize> = (0..columns.len()).filter(|i| !empty.contains(i)).collect();
     loop {
         let budget = width.saturating_sub(INDENT.len() + GAP.len() * (shown.len() - 1));
         let mut widths: Vec<usize> = shown.iter().map(|&i| natural[i]).collect();
@@ -221,6 +246,27 @@ pub fn cut(text: &str, width: usize) -> String {
         out.push(ELLIPSIS);
     }
     out
+}
+
+/// `text` cut to `width` terminal columns at its start, beginning with `…` when anything was
+/// cut.
+pub fn cut_start(text: &str, width: usize) -> String {
+    if text.width() <= width || width == 0 {
+        return cut(text, width);
+    }
+    let mut tail: Vec<char> = Vec::new();
+    let mut used = 0;
+    for c in text.chars().rev() {
+        let w = c.width().unwrap_or(0);
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        tail.push(c);
+    }
+    std::iter::once(ELLIPSIS)
+        .chain(tail.into_iter().rev())
+        .collect()
 }
 
 /// `text` as one line of visible characters: a newline, tab or carriage return as `\n`, `\t`,
@@ -314,6 +360,11 @@ mod tests {
         assert_eq!(cut("migrate", 5), "migr…");
         assert_eq!(cut("数据库迁移", 5), "数据…", "two columns a character");
         assert_eq!(cut("a", 0), "");
+        assert_eq!(
+            cut_start("registry.example.com/shop:1.4.2", 12),
+            "…shop:1.4.2"
+        );
+        assert_eq!(cut_start("数据库迁移", 5), "…迁移");
     }
 
     #[test]
