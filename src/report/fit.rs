@@ -361,7 +361,7 @@ mod tests {
         assert_eq!(cut("数据库迁移", 5), "数据…", "two columns a character");
         assert_eq!(cut("a", 0), "");
         assert_eq!(
-            cut_start("registry.example.com/shop:1.4.2", 12),
+            cut_start("registry.example.com/shop:1.4.2", 11),
             "…shop:1.4.2"
         );
         assert_eq!(cut_start("数据库迁移", 5), "…迁移");
