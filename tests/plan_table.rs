@@ -327,3 +327,36 @@ fn json_strings(value: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), without COLUMNS, the table
+/// takes the terminal's width; COLUMNS, when set, wins.
+#[test]
+fn a_terminal_lends_its_width_unless_columns_is_set() {
+    let input =
+        common::repo_root().join("testdata/plan-multi-line-commands-stay-on-their-rows/input.yaml");
+    let on_terminal = |columns: &str| {
+        let line = format!(
+            "stty rows 40 cols 72; {columns} '{}' plan < '{}'",
+            common::BIN,
+            input.display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .env_remove("COLUMNS")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("script(1) from util-linux runs");
+        let text = common::succeeded(out, "plan on a terminal").replace('\r', "");
+        text.lines().map(UnicodeWidthStr::width).max().unwrap_or(0)
+    };
+    assert_eq!(
+        on_terminal("env -u COLUMNS"),
+        72,
+        "the terminal's 72 columns"
+    );
+    assert_eq!(
+        on_terminal("env COLUMNS=64"),
+        64,
+        "COLUMNS over the terminal"
+    );
+}
