@@ -92,9 +92,11 @@ struct SchemaArgs {
 struct PlanArgs {
     #[command(flatten)]
     render: RenderArgs,
-    /// `table` for people (bold headings on a terminal unless NO_COLOR is set), `json` for
-    /// machines, `name` for a shell: the generated Jobs as `job/NAME`, one a line (in gate
-    /// mode each job's Job, in list order), as `kubectl get -o name` prints them.
+    /// `table` for people (bold headings on a terminal unless NO_COLOR is set), fitted to
+    /// $COLUMNS, else the terminal's width, else 100 columns: long cells cut with `…`, warnings
+    /// wrapped; `wide`: the same table with every column and value whole, one line each;
+    /// `json` for machines; `name` for a shell: the generated Jobs as `job/NAME`, one a line
+    /// (in gate mode each job's Job, in list order), as `kubectl get -o name` prints them.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     output: Format,
 }
@@ -102,6 +104,7 @@ struct PlanArgs {
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum Format {
     Table,
+    Wide,
     Json,
     Name,
 }
@@ -294,12 +297,24 @@ fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
     let text = match args.output {
         Format::Json => serde_json::to_string_pretty(&report).context("writing JSON")? + "\n",
         Format::Name => report.job_names(),
-        Format::Table => {
+        Format::Table | Format::Wide => {
             let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            report.table(color)
+            let width = matches!(args.output, Format::Table).then(table_width);
+            report.table(color, width)
         }
     };
     write_stdout(std::iter::once(text.as_bytes()))
+}
+
+/// The width `plan` fits its table to: `COLUMNS` when it holds a number, else the terminal's
+/// when stdout is one, else `DEFAULT_WIDTH` (a pipe to a pager or a CI log).
+fn table_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
+        .or_else(|| terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0)))
+        .unwrap_or(deploy_jobs::report::DEFAULT_WIDTH)
 }
 
 fn init(args: &InitArgs) -> Result<ExitCode> {
