@@ -317,12 +317,13 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         values: read(generate::VALUES_PATH),
         schema: read(generate::SCHEMA_PATH),
     };
-    let (workloads, services) = match rendered_chart(args) {
+    let (workloads, services, databases) = match rendered_chart(args) {
         Ok(out) => (
             deploy_jobs::render::workloads(&out),
             generate::services(&out),
+            generate::databases(&out),
         ),
-        Err(err) => (Err(err), Vec::new()),
+        Err(err) => (Err(err), Vec::new(), Vec::new()),
     };
     let first_container = workloads
         .as_ref()
@@ -348,6 +349,7 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         &changes,
         &workloads,
         &services,
+        &databases,
         &release,
     );
     write_stdout(std::iter::once(report.as_bytes()))

@@ -318,7 +318,7 @@ pub const CONTAINER: &[ContainerField] = &[
         "command",
         Adapted("the job's; kept when the job sets only `args`"),
         Copied,
-        "see `command`, `args` above",
+        "see `command`, `args` in Configuration",
     ),
     c(
         "args",
@@ -336,13 +336,13 @@ pub const CONTAINER: &[ContainerField] = &[
         "env",
         Adapted("the job's `env` merged over it"),
         Copied,
-        "see `env`, `envFrom` above",
+        "see `env`, `envFrom` in Configuration",
     ),
     c(
         "envFrom",
         Adapted("replaced by the job's `envFrom` when it sets one"),
         Copied,
-        "see `env`, `envFrom` above",
+        "see `env`, `envFrom` in Configuration",
     ),
     c(
         "resources",
