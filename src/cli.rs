@@ -42,8 +42,10 @@ enum Command {
     /// `values.schema.json`.
     Schema(SchemaArgs),
     /// Make a chart deploy-jobs-ready: add the DeployJobs template, a commented example in
-    /// values.yaml and the schema in values.schema.json, and list the containers jobs can
-    /// reuse. Never rewrites what you wrote; running it again changes nothing.
+    /// values.yaml and the schema in values.schema.json, list the containers jobs can reuse
+    /// and the Services they can wait for, and say so when the chart bundles its database
+    /// (deploy it with `--target gate`). Never rewrites what you wrote; running it again
+    /// changes nothing.
     Init(InitArgs),
     /// Follow the deploy's Jobs in the cluster, after or while it is applied: their progress,
     /// the migration's log, and in gate mode the gated workloads' rollout. Exits non-zero,
@@ -332,12 +334,13 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         values: read(generate::VALUES_PATH),
         schema: read(generate::SCHEMA_PATH),
     };
-    let (workloads, services) = match rendered_chart(args) {
+    let (workloads, services, databases) = match rendered_chart(args) {
         Ok(out) => (
             deploy_jobs::render::workloads(&out),
             generate::services(&out),
+            generate::databases(&out),
         ),
-        Err(err) => (Err(err), Vec::new()),
+        Err(err) => (Err(err), Vec::new(), Vec::new()),
     };
     let first_container = workloads
         .as_ref()
@@ -363,6 +366,7 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         &changes,
         &workloads,
         &services,
+        &databases,
         &release,
     );
     write_stdout(std::iter::once(report.as_bytes()))

@@ -151,7 +151,7 @@ fn unsigned_package_is_refused_unless_verification_is_skipped() {
         .unwrap();
     assert!(
         !refused.status.success(),
-        "helm 4 verifies packages by default, so the README must say --verify=false"
+        "helm 4 verifies packages by default, so the book (docs/src/using.md) must say --verify=false"
     );
     helm.ok(&["plugin", "install", package, "--verify=false"]);
 }
