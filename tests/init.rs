@@ -349,4 +349,8 @@ fn the_quickstart_chart_learns_of_gate_mode_from_init() {
         gate.contains("before Deployment/shop starts"),
         "the app waits for the migration:\n{gate}"
     );
+    assert!(
+        readme.contains(&format!("```\n{gate}```\n")),
+        "the README's quickstart shows the gate-mode plan as it is now:\n{gate}"
+    );
 }
