@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs the README's command blocks in order, as a new user would, so the README cannot drift
-# from what works. Every ```sh block runs; a block whose info string names a reason after `sh`
-# (```sh cluster, ```sh signing-key) needs something this machine cannot give and is listed as
-# not run. Output blocks (plain ```) are never run.
+# Runs the command blocks of the README, then of the book's chapters in the order of
+# docs/src/SUMMARY.md, as a new user would, so neither can drift from what works. Every
+# ```sh block runs; a block whose info string names a reason after `sh` (```sh cluster,
+# ```sh signing-key) needs something this machine cannot give and is listed as not run.
+# Output blocks (plain ```) are never run. The blocks of all the files run as one script in
+# one shell, so a chapter may use what the README or an earlier chapter installed.
 #
 # It runs in a copy of the checkout's tracked files, with its own Helm homes, `cargo install`
 # going into a throwaway root that stands for ~/.cargo/bin, and a PATH with no helm and no
@@ -11,7 +13,7 @@
 # does not rebuild from scratch) and the sha256-checked helm downloads.
 #
 # The README's own `scripts/test.sh` line is the command running this script, so it is not
-# run again. Prints `readme: N passed, N failed`.
+# run again. Prints `readme: N passed, N failed`, counting the blocks of every file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -31,15 +33,24 @@ for d in "${dirs[@]}"; do
   clean_path=${clean_path:+$clean_path:}$d
 done
 
+# The files, README first, then the chapters as the book's contents list them.
+files=(README.md)
+while IFS= read -r chapter; do files+=("docs/src/$chapter"); done < <(
+  grep -o '](\([^)#]*\.md\))' "$root/docs/src/SUMMARY.md" | sed 's/^](//; s/)$//')
+for f in "${files[@]}"; do
+  [ -f "$root/$f" ] || { echo "readme-test: $f is in docs/src/SUMMARY.md but missing" >&2; exit 1; }
+done
+
 # The blocks, as one script that announces each block before it runs.
 script=$work/readme.sh
-awk -v script="$script" '
+(cd "$root" && awk -v script="$script" '
   BEGIN { n = 0; skipped = 0; print "set -euo pipefail" > script }
+  FNR == 1 { inblock = 0 }
   /^```/ && !inblock {
-    info = substr($0, 4); inblock = 1; start = NR
+    info = substr($0, 4); inblock = 1; start = FNR
     run = (info == "sh")
-    if (run) { n++; printf "echo \"readme: block %d (README.md line %d)\" >&2\n", n, NR > script }
-    else if (info ~ /^sh /) { skipped++; printf "readme: not run: README.md line %d (```%s)\n", NR, info }
+    if (run) { n++; printf "echo \"readme: block %d (%s line %d)\" >&2\n", n, FILENAME, FNR > script }
+    else if (info ~ /^sh /) { skipped++; printf "readme: not run: %s line %d (```%s)\n", FILENAME, FNR, info }
     next
   }
   /^```/ && inblock { inblock = 0; if (run) printf "echo \"readme: block %d ok\" >&2\n", n > script; next }
@@ -48,7 +59,7 @@ awk -v script="$script" '
     print > script
   }
   END { printf "%d\n", n > (script ".count") }
-' "$root/README.md"
+' "${files[@]}")
 blocks=$(cat "$script.count")
 
 log=$work/log
@@ -68,7 +79,7 @@ set -e
 passed=$(grep -c '^readme: block [0-9]* ok$' "$log" || true)
 if [ "$status" -ne 0 ]; then
   cat "$log" >&2
-  echo "readme: a block failed (the last 'readme: block N' above); README.md is out of step with what works" >&2
+  echo "readme: a block failed (the last 'readme: block N' above); that file is out of step with what works" >&2
 fi
 grep '^readme: block [0-9]* ok$' "$log" || true
 echo "readme: $passed passed, $((blocks - passed)) failed"

@@ -43,8 +43,10 @@ enum Command {
     /// `values.schema.json`.
     Schema(SchemaArgs),
     /// Make a chart deploy-jobs-ready: add the DeployJobs template, a commented example in
-    /// values.yaml and the schema in values.schema.json, and list the containers jobs can
-    /// reuse. Never rewrites what you wrote; running it again changes nothing.
+    /// values.yaml and the schema in values.schema.json, list the containers jobs can reuse
+    /// and the Services they can wait for, and say so when the chart bundles its database
+    /// (deploy it with `--target gate`). Never rewrites what you wrote; running it again
+    /// changes nothing.
     Init(InitArgs),
     /// Follow the deploy's Jobs in the cluster, after or while it is applied: their progress,
     /// the migration's log, and in gate mode the gated workloads' rollout. Exits non-zero,
@@ -101,9 +103,11 @@ struct SchemaArgs {
 struct PlanArgs {
     #[command(flatten)]
     render: RenderArgs,
-    /// `table` for people (bold headings on a terminal unless NO_COLOR is set), `json` for
-    /// machines, `name` for a shell: the generated Jobs as `job/NAME`, one a line (in gate
-    /// mode each job's Job, in list order), as `kubectl get -o name` prints them.
+    /// `table` for people (bold headings on a terminal unless NO_COLOR is set), fitted to
+    /// $COLUMNS, else the terminal's width, else 100 columns: long cells cut with `…`, warnings
+    /// wrapped; `wide`: the same table with every column and value whole, one line each;
+    /// `json` for machines; `name` for a shell: the generated Jobs as `job/NAME`, one a line
+    /// (in gate mode each job's Job, in list order), as `kubectl get -o name` prints them.
     #[arg(long, short = 'o', value_enum, default_value = "table")]
     output: Format,
 }
@@ -111,6 +115,7 @@ struct PlanArgs {
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 enum Format {
     Table,
+    Wide,
     Json,
     Name,
 }
@@ -309,12 +314,24 @@ fn plan_stdin(args: &PlanArgs) -> Result<ExitCode> {
     let text = match args.output {
         Format::Json => serde_json::to_string_pretty(&report).context("writing JSON")? + "\n",
         Format::Name => report.job_names(),
-        Format::Table => {
+        Format::Table | Format::Wide => {
             let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-            report.table(color)
+            let width = matches!(args.output, Format::Table).then(table_width);
+            report.table(color, width)
         }
     };
     write_stdout(std::iter::once(text.as_bytes()))
+}
+
+/// The width `plan` fits its table to: `COLUMNS` when it holds a number, else the terminal's
+/// when stdout is one, else `DEFAULT_WIDTH` (a pipe to a pager or a CI log).
+fn table_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|&c: &usize| c > 0)
+        .or_else(|| terminal_size::terminal_size_of(io::stdout()).map(|(w, _)| usize::from(w.0)))
+        .unwrap_or(deploy_jobs::report::DEFAULT_WIDTH)
 }
 
 fn init(args: &InitArgs) -> Result<ExitCode> {
@@ -332,12 +349,13 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         values: read(generate::VALUES_PATH),
         schema: read(generate::SCHEMA_PATH),
     };
-    let (workloads, services) = match rendered_chart(args) {
+    let (workloads, services, databases) = match rendered_chart(args) {
         Ok(out) => (
             deploy_jobs::render::workloads(&out),
             generate::services(&out),
+            generate::databases(&out),
         ),
-        Err(err) => (Err(err), Vec::new()),
+        Err(err) => (Err(err), Vec::new(), Vec::new()),
     };
     let first_container = workloads
         .as_ref()
@@ -363,6 +381,7 @@ fn init(args: &InitArgs) -> Result<ExitCode> {
         &changes,
         &workloads,
         &services,
+        &databases,
         &release,
     );
     write_stdout(std::iter::once(report.as_bytes()))

@@ -183,11 +183,42 @@ pub fn services(rendered: &[u8]) -> Vec<String> {
     out
 }
 
+/// The database servers a rendered chart runs itself, as `Kind/name (image)` in stream
+/// order: a chart that bundles its database, which does not exist before the release's
+/// first install (see [`crate::images::database`]).
+pub fn databases(rendered: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(rendered);
+    let mut out = Vec::new();
+    for doc in serde_norway::Deserializer::from_str(&text) {
+        let Ok(value) = serde_norway::Value::deserialize(doc) else {
+            continue;
+        };
+        let (Some(kind), Some(name)) = (value["kind"].as_str(), value["metadata"]["name"].as_str())
+        else {
+            continue;
+        };
+        let Some(spec) = crate::documents::Pods::of(kind, &value).and_then(|p| p.spec(&value))
+        else {
+            continue;
+        };
+        let images = ["initContainers", "containers"]
+            .into_iter()
+            .filter_map(|key| spec[key].as_sequence())
+            .flatten()
+            .filter_map(|c| c["image"].as_str());
+        if let Some(image) = images.into_iter().find(|i| crate::images::database(i)) {
+            out.push(format!("{kind}/{name} ({image})"));
+        }
+    }
+    out
+}
+
 pub fn summary(
     chart: &str,
     changes: &[Change],
     workloads: &Result<Vec<(String, Vec<String>)>>,
     services: &[String],
+    databases: &[String],
     release: &Release<'_>,
 ) -> String {
     let mut out = format!("deploy-jobs init {chart}\n");
@@ -223,7 +254,16 @@ pub fn summary(
             out.push_str(&format!("  \"{}\"\n", release.templated(service)));
         }
     }
-    out.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan`.\n");
+    if databases.is_empty() {
+        out.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan`.\n");
+        return out;
+    }
+    let databases: Vec<String> = databases.iter().map(|d| release.show(d)).collect();
+    out.push_str(&format!(
+        "The chart bundles its database ({}): it does not exist before the release's first install, so a Helm hook cannot run a migration that waits for it. Deploy in gate mode, `--target gate`: the Job is an ordinary resource that waits for the database in the cluster, and the app's new pods wait for the Job (render and plan take it; Helm 3, kubectl, Flux and Argo CD apply it; see the book's \"Gate mode\" chapter).\n",
+        databases.join(", ")
+    ));
+    out.push_str("Next: set deploy_jobs in values.yaml, then check with `helm lint` and `helm template ... | deploy-jobs plan --target gate`.\n");
     out
 }
 
@@ -299,13 +339,14 @@ mod tests {
             &[],
             &Err(anyhow::anyhow!("helm: not found")),
             &[],
+            &[],
             &Release::Placeholder,
         );
         assert!(
             text.contains("Could not list the chart's containers (helm: not found)"),
             "{text}"
         );
-        let none = summary("web", &[], &Ok(Vec::new()), &[], &Release::Placeholder);
+        let none = summary("web", &[], &Ok(Vec::new()), &[], &[], &Release::Placeholder);
         assert!(
             none.contains("renders no workload: jobs need `image`"),
             "{none}"
@@ -318,13 +359,49 @@ mod tests {
             format!("Deployment/{PLACEHOLDER_RELEASE}-web"),
             vec!["web".to_string(), format!("{PLACEHOLDER_RELEASE}-cleanup")],
         )]);
-        let placeholder = summary("web", &[], &workloads, &[], &Release::Placeholder);
+        let placeholder = summary("web", &[], &workloads, &[], &[], &Release::Placeholder);
         assert!(
             placeholder.contains("  Deployment/<release>-web: web, <release>-cleanup"),
             "{placeholder}"
         );
         assert!(!placeholder.contains(PLACEHOLDER_RELEASE), "{placeholder}");
-        let named = summary("web", &[], &workloads, &[], &Release::Named("shop"));
+        let named = summary("web", &[], &workloads, &[], &[], &Release::Named("shop"));
         assert!(named.contains("as named in release shop"), "{named}");
+    }
+
+    #[test]
+    fn a_chart_that_bundles_its_database_is_told_to_deploy_in_gate_mode() {
+        let rendered = format!(
+            "kind: StatefulSet\nmetadata: {{name: {PLACEHOLDER_RELEASE}-postgresql}}\nspec:\n  template:\n    spec:\n      containers: [{{name: postgresql, image: 'postgres:17.2'}}]\n---\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers: [{{name: web, image: 'nginx:1.27'}}]\n---\nkind: Service\nmetadata: {{name: db}}\n"
+        );
+        let databases = databases(rendered.as_bytes());
+        assert_eq!(
+            databases,
+            [format!(
+                "StatefulSet/{PLACEHOLDER_RELEASE}-postgresql (postgres:17.2)"
+            )],
+            "the database server, not the app nor a Service"
+        );
+        let workloads = Ok(Vec::new());
+        let told = summary(
+            "web",
+            &[],
+            &workloads,
+            &[],
+            &databases,
+            &Release::Placeholder,
+        );
+        assert!(
+            told.contains(
+                "The chart bundles its database (StatefulSet/<release>-postgresql (postgres:17.2))"
+            ) && told.contains("Deploy in gate mode, `--target gate`")
+                && told.contains("deploy-jobs plan --target gate`"),
+            "{told}"
+        );
+        let plain = summary("web", &[], &workloads, &[], &[], &Release::Placeholder);
+        assert!(
+            !plain.contains("gate"),
+            "a chart without a database hears nothing of gate mode: {plain}"
+        );
     }
 }

@@ -45,6 +45,34 @@ pub fn mutable_tag(image: &str) -> Option<&str> {
     }
 }
 
+/// Database servers, by the last part of their repository: the images of the official
+/// Docker Hub images and of Bitnami's charts, which is how a chart bundles its database.
+const DATABASES: &[&str] = &[
+    "postgres",
+    "postgresql",
+    "postgis",
+    "timescaledb",
+    "mysql",
+    "mariadb",
+    "percona-server",
+    "mongo",
+    "mongodb",
+    "cockroach",
+    "couchdb",
+    "cassandra",
+    "clickhouse-server",
+    "clickhouse",
+    "mssql-server",
+];
+
+/// Whether an image is a database server (`postgres:17`, `bitnami/postgresql:17.2.0`,
+/// `docker.io/library/mysql:8`), so that a chart running it bundles its database.
+pub fn database(image: &str) -> bool {
+    let repo = repository(image);
+    let last = repo.rsplit('/').next().unwrap_or(repo);
+    DATABASES.contains(&last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +137,22 @@ mod tests {
         assert_eq!(mutable_tag("shop:latest"), Some("latest"));
         assert_eq!(mutable_tag("shop:2.0"), None);
         assert_eq!(mutable_tag("shop@sha256:abc"), None);
+    }
+
+    #[test]
+    fn databases_are_known_by_the_last_part_of_their_repository() {
+        for (image, database) in [
+            ("postgres:17.2", true),
+            ("docker.io/library/postgres:17.2@sha256:abc", true),
+            ("bitnami/postgresql:17.2.0", true),
+            ("registry.example.com:5000/mirror/mysql:8", true),
+            ("mariadb", true),
+            ("ghcr.io/example/shop:1.4.2", false),
+            ("bitnami/redis:7.4.1", false),
+            ("postgres-exporter:0.15", false),
+            ("example/postgres-operator:1.0", false),
+        ] {
+            assert_eq!(super::database(image), database, "{image}");
+        }
     }
 }

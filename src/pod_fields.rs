@@ -1,6 +1,7 @@
 //! What happens to every field of the app's pod when a job reuses one of its containers:
 //! the one table of [`POD`], [`CONTAINER`] and [`VOLUME`], which `reuse` follows and the
-//! README's "What `container` copies" table is written from ([`markdown`]).
+//! book's "What `container` copies" table (`docs/src/container.md`) is written from
+//! ([`markdown`]).
 //!
 //! `tests/pod_fields.rs` walks the Kubernetes OpenAPI schemas of every version the installed
 //! validator ships and fails on a field this table does not classify, so a new Kubernetes
@@ -318,7 +319,7 @@ pub const CONTAINER: &[ContainerField] = &[
         "command",
         Adapted("the job's; kept when the job sets only `args`"),
         Copied,
-        "see `command`, `args` above",
+        "see `command`, `args` in Configuration",
     ),
     c(
         "args",
@@ -336,13 +337,13 @@ pub const CONTAINER: &[ContainerField] = &[
         "env",
         Adapted("the job's `env` merged over it"),
         Copied,
-        "see `env`, `envFrom` above",
+        "see `env`, `envFrom` in Configuration",
     ),
     c(
         "envFrom",
         Adapted("replaced by the job's `envFrom` when it sets one"),
         Copied,
-        "see `env`, `envFrom` above",
+        "see `env`, `envFrom` in Configuration",
     ),
     c(
         "resources",
@@ -586,8 +587,8 @@ pub const POD_SECURITY_CONTEXT: &[&str] = &[
     "windowsOptions",
 ];
 
-/// The README's "What `container` copies" tables, written from [`POD`], [`CONTAINER`] and
-/// [`VOLUME`].
+/// The book's "What `container` copies" tables (`docs/src/container.md`), written from
+/// [`POD`], [`CONTAINER`] and [`VOLUME`].
 pub fn markdown() -> String {
     let mut out = String::new();
     out.push_str("| pod field | in the job's pod | why |\n|---|---|---|\n");

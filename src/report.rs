@@ -13,6 +13,8 @@ use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
 use crate::strategy::StopTarget;
 
+mod fit;
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Report {
@@ -175,8 +177,12 @@ impl Report {
         names.iter().map(|n| format!("job/{n}\n")).collect()
     }
 
-    /// The human table; `color` adds ANSI bold to headings.
-    pub fn table(&self, color: bool) -> String {
+    /// The human table; `color` adds ANSI bold to headings. With a `width` (terminal
+    /// columns), tables are fitted to it (long cells cut with `…`, the least needed columns
+    /// left out, said at the end) and prose is wrapped; without one (`plan -o wide`) every
+    /// value is whole, one line each. Either way a newline or other control character in a
+    /// value shows escaped (`\n`) and never breaks a line.
+    pub fn table(&self, color: bool, width: Option<usize>) -> String {
         let bold = |s: &str| {
             if color {
                 let bold = anstyle::Style::new().bold();
@@ -185,114 +191,172 @@ impl Report {
                 s.to_string()
             }
         };
+        // A heading, wrapped like prose, bold line by line.
+        let heading = |out: &mut String, text: &str| {
+            let mut lines = String::new();
+            fit::wrap(&mut lines, "", 2, text, width);
+            for line in lines.lines() {
+                let _ = writeln!(out, "{}", bold(line));
+            }
+        };
         let mut out = String::new();
+        let mut fits = Fits::default();
         let env = self
             .environment
             .as_deref()
             .unwrap_or("(none: `_default` entries apply)");
-        let _ = writeln!(out, "{} {env}", bold("Environment:"));
+        let mut first = String::new();
+        fit::wrap(&mut first, "", 2, &format!("Environment: {env}"), width);
+        // Bold the label only, as before.
+        let _ = write!(
+            out,
+            "{}{}",
+            bold("Environment:"),
+            &first["Environment:".len()..]
+        );
         if !self.gate.is_empty() {
-            let _ = writeln!(
-                out,
-                "\n{}",
-                bold("Gate mode: ordinary Jobs, held in order in the cluster")
+            out.push('\n');
+            heading(
+                &mut out,
+                "Gate mode: ordinary Jobs, held in order in the cluster",
             );
-            let header = [
-                "JOB",
-                "JOB NAME",
-                "RUNS",
-                "WAITS FOR",
-                "IMAGE",
-                "COMMAND",
-                "DEADLINE",
-            ]
-            .map(str::to_string);
-            let rows: Vec<[String; 7]> = self.gate.iter().map(gate_row).collect();
-            table(&mut out, &header, &rows);
+            let rows: Vec<Vec<String>> = self.gate.iter().map(gate_row).collect();
+            let fitted = fits.add(fit::tables(&GATE_COLUMNS, &[rows], width));
+            out.push_str(&fitted.concat());
             for g in self.gate.iter().filter(|g| !g.not_held.is_empty()) {
-                let _ = writeln!(
-                    out,
-                    "\n{}",
-                    bold(&format!("Runs pods, not held by {}:", g.job))
-                );
+                out.push('\n');
+                heading(&mut out, &format!("Runs pods, not held by {}:", g.job));
                 for n in &g.not_held {
-                    let _ = writeln!(out, "  - {}: {}", n.object, n.reason);
+                    fit::wrap(
+                        &mut out,
+                        "  - ",
+                        4,
+                        &format!("{}: {}", n.object, n.reason),
+                        width,
+                    );
                 }
             }
         } else if self.events.is_empty() {
             let _ = writeln!(out, "\nNo hooks run in this environment.");
         }
-        for event in &self.events {
-            let _ = writeln!(out, "\n{}", bold(&event.event));
-            let rows: Vec<[String; 8]> = event.hooks.iter().map(row).collect();
-            let header = [
-                "WEIGHT",
-                "KIND",
-                "NAME",
-                "WAITS FOR",
-                "IMAGE",
-                "COMMAND",
-                "DEADLINE",
-                "DELETE POLICY",
-            ]
-            .map(str::to_string);
-            let widths: Vec<usize> = (0..8)
-                .map(|i| {
-                    std::iter::once(&header)
-                        .chain(&rows)
-                        .map(|r| r[i].chars().count())
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            for r in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = r
-                    .iter()
-                    .zip(&widths)
-                    .map(|(cell, w)| format!("{cell:<w$}"))
-                    .collect();
-                let _ = writeln!(out, "  {}", line.join("  ").trim_end());
-            }
+        let hooks: Vec<Vec<Vec<String>>> = self
+            .events
+            .iter()
+            .map(|e| e.hooks.iter().map(row).collect())
+            .collect();
+        let hooks = fits.add(fit::tables(&HOOK_COLUMNS, &hooks, width));
+        for (event, table) in self.events.iter().zip(hooks) {
+            out.push('\n');
+            heading(&mut out, &event.event);
+            out.push_str(&table);
         }
         if !self.disabled.is_empty() {
-            let _ = writeln!(out, "\n{}", bold("Disabled in this environment:"));
+            out.push('\n');
+            heading(&mut out, "Disabled in this environment:");
             for d in &self.disabled {
-                let _ = writeln!(out, "  {}: {}", d.job, d.reason);
+                fit::wrap(
+                    &mut out,
+                    "  ",
+                    4,
+                    &format!("{}: {}", d.job, d.reason),
+                    width,
+                );
             }
         }
         if !self.warnings.is_empty() {
-            let _ = writeln!(out, "\n{}", bold("Warnings:"));
+            out.push('\n');
+            heading(&mut out, "Warnings:");
             for w in &self.warnings {
-                let _ = writeln!(out, "  - {w}");
+                fit::wrap(&mut out, "  - ", 4, w, width);
+            }
+        }
+        if let Some(note) = fits.note(width) {
+            out.push('\n');
+            for line in note.lines() {
+                fit::wrap(&mut out, "", 0, line, width);
             }
         }
         out
     }
 }
 
-/// Writes `rows` under `header`, each column as wide as its widest cell.
-fn table<const N: usize>(out: &mut String, header: &[String; N], rows: &[[String; N]]) {
-    let widths: Vec<usize> = (0..N)
-        .map(|i| {
-            std::iter::once(header)
-                .chain(rows)
-                .map(|r| r[i].chars().count())
-                .max()
-                .unwrap_or(0)
+/// The width `plan` fits its table to when neither `COLUMNS` nor a terminal says: a log or a
+/// pager read by a person, as wide as a terminal commonly is. `-o wide` and `-o json` cut nothing.
+pub const DEFAULT_WIDTH: usize = 100;
+
+/// The hooks of one event. Free text gives way first (an image keeps its tag); then the
+/// columns a reader needs least go (the delete policy, then the image), as `kubectl get`
+/// keeps some columns for `-o wide`.
+const HOOK_COLUMNS: [fit::Column; 8] = [
+    fit::Column::keep("WEIGHT"),
+    fit::Column::keep("KIND"),
+    fit::Column::keep("NAME"),
+    fit::Column::give("WAITS FOR", 16),
+    fit::Column::give("IMAGE", 16)
+        .keeping_the_end()
+        .or_leave_out(2),
+    fit::Column::give("COMMAND", 30),
+    fit::Column::keep("DEADLINE"),
+    fit::Column::keep("DELETE POLICY").or_leave_out(1),
+];
+
+/// The jobs of gate mode. The Job's name goes first (`plan -o name` prints it whole), then
+/// the image: what a job runs after and waits for is the point of the table.
+const GATE_COLUMNS: [fit::Column; 7] = [
+    fit::Column::keep("JOB"),
+    fit::Column::keep("JOB NAME").or_leave_out(1),
+    fit::Column::give("RUNS", 40),
+    fit::Column::give("WAITS FOR", 16),
+    fit::Column::give("IMAGE", 16)
+        .keeping_the_end()
+        .or_leave_out(2),
+    fit::Column::give("COMMAND", 30),
+    fit::Column::keep("DEADLINE"),
+];
+
+/// What fitting the tables cost, said once at the end.
+#[derive(Default)]
+struct Fits {
+    left_out: Vec<&'static str>,
+    cut: bool,
+}
+
+impl Fits {
+    /// The fitted tables' text; what was cut or left out is kept for the note.
+    fn add(&mut self, fitted: fit::Fitted) -> Vec<String> {
+        self.cut |= fitted.cut;
+        for heading in fitted.left_out {
+            if !self.left_out.contains(&heading) {
+                self.left_out.push(heading);
+            }
+        }
+        fitted.tables
+    }
+
+    fn note(&self, width: Option<usize>) -> Option<String> {
+        let width = width?;
+        let mut what = Vec::new();
+        if let [columns @ .., last] = self.left_out.as_slice() {
+            let columns = match columns {
+                [] => (*last).to_string(),
+                _ => format!("{} and {last}", columns.join(", ")),
+            };
+            what.push(format!("{columns} left out"));
+        }
+        if self.cut {
+            what.push("long values cut (…)".to_string());
+        }
+        (!what.is_empty()).then(|| {
+            format!(
+                "Fitted to {width} columns: {}.\n`-o wide` or `-o json` shows it all.",
+                what.join(", ")
+            )
         })
-        .collect();
-    for r in std::iter::once(header).chain(rows) {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        let _ = writeln!(out, "  {}", line.join("  ").trim_end());
     }
 }
 
 /// One job of the gate mode's table: `before Deployment/shop; after migrate`.
-fn gate_row(g: &GateJob) -> [String; 7] {
+fn gate_row(g: &GateJob) -> Vec<String> {
     let mut runs = Vec::new();
     if !g.gates.is_empty() {
         runs.push(format!("before {} starts", g.gates.join(", ")));
@@ -303,16 +367,13 @@ fn gate_row(g: &GateJob) -> [String; 7] {
     if let Some(after) = &g.after {
         runs.push(format!("after Job {after}"));
     }
-    [
+    vec![
         g.job.clone(),
         g.name.clone(),
         runs.join("; "),
         g.wait_for.join(", "),
         g.image.clone().unwrap_or_default(),
-        g.command
-            .as_ref()
-            .map(|w| shorten(&w.join(" "), 40))
-            .unwrap_or_default(),
+        g.command.as_ref().map(|w| w.join(" ")).unwrap_or_default(),
         format!("{}s", g.active_deadline_seconds),
     ]
 }
@@ -349,15 +410,15 @@ fn step<'a>(name: &str, targets: impl IntoIterator<Item = &'a StopTarget>) -> Ve
         .collect()
 }
 
-fn row(h: &Hook) -> [String; 8] {
-    [
+fn row(h: &Hook) -> Vec<String> {
+    vec![
         h.weight.to_string(),
         h.kind.clone(),
         h.name.clone(),
         h.wait_for.join(", "),
         h.image.clone().unwrap_or_default(),
         match (&h.command, &h.copy_of, &h.chart_hook) {
-            (Some(words), _, _) => shorten(&words.join(" "), 40),
+            (Some(words), _, _) => words.join(" "),
             (None, Some(of), _) => format!("(copy of {of})"),
             (None, None, Some(_)) if h.read_by.is_empty() => "(the chart's hook)".to_string(),
             (None, None, Some(_)) => {
@@ -370,15 +431,6 @@ fn row(h: &Hook) -> [String; 8] {
             .unwrap_or_default(),
         h.delete_policy.clone(),
     ]
-}
-
-fn shorten(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let head: String = s.chars().take(max - 1).collect();
-        format!("{head}…")
-    }
 }
 
 fn disabled_reason(planned: &PlannedJob, environment: Option<&str>) -> String {

@@ -1,5 +1,5 @@
 //! What `container:` copies from the app into a job's pod, as [`crate::pod_fields`] (the
-//! README's "What `container` copies" table) classifies every field. The job runs the app's
+//! book's "What `container` copies" chapter) classifies every field. The job runs the app's
 //! program the way the app runs it (same image, command, env, resources, security context,
 //! config and per-pod volumes and the init steps that fill them, pod settings that decide how
 //! it reaches the database), minus what would hurt a one-off run (probes, ports, replicas,

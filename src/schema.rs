@@ -15,7 +15,7 @@ pub fn deploy_jobs() -> Value {
         map.insert("title".into(), json!("deploy_jobs"));
         map.insert(
             "description".into(),
-            json!("Jobs that deploy-jobs turns into ordered Helm hooks; see the Configuration section of its README."),
+            json!("Jobs that deploy-jobs turns into ordered Helm hooks; see the Configuration chapter of its book (docs/src/configuration.md)."),
         );
     }
     value

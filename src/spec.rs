@@ -5,18 +5,18 @@
 //! the values file or the document the configuration came from. Deciding what to generate
 //! from a valid configuration is the planner's job.
 
-use std::fmt;
-
 use serde_norway::Value;
 
 use crate::header::describe;
 
 pub use crate::facts::{DELETE_POLICIES, HOOK_EVENTS, LOG_POLICIES, ROLLOUT_KINDS};
 
+mod error;
 mod locate;
 mod read;
 mod types;
 
+pub use error::{ErrorKind, Phase, ShapeError, SpecError, TargetError, ValueError, err};
 pub use locate::point;
 
 pub use read::{Config, from_document, from_values};
@@ -43,33 +43,6 @@ pub const DEFAULT_KUBECTL_IMAGE: &str = "alpine/kubectl:1.35.0";
 pub const DEFAULT_WAIT_IMAGE: &str = "busybox:1.37.0";
 /// The `environment` key that applies when the chosen environment has no entry.
 pub const DEFAULT_ENV_KEY: &str = "_default";
-
-/// A configuration error at a key path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecError {
-    /// `deploy_jobs[1].when`, or empty for the root.
-    pub path: String,
-    pub message: String,
-}
-
-impl fmt::Display for SpecError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.path, self.message)
-        }
-    }
-}
-
-impl std::error::Error for SpecError {}
-
-pub(crate) fn err<T>(path: impl Into<String>, message: impl Into<String>) -> Result<T, SpecError> {
-    Err(SpecError {
-        path: path.into(),
-        message: message.into(),
-    })
-}
 
 /// A job, checked and resolved for one environment.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,10 +128,7 @@ fn validate_one(
     let command = words(spec.command.as_ref(), &format!("{path}.command"))?;
     let args = words(spec.args.as_ref(), &format!("{path}.args"))?;
     if spec.container.is_some() && command.is_none() && args.is_none() {
-        return err(
-            path,
-            "reuses a container but sets neither `command` nor `args`: it would run the app's own entrypoint",
-        );
+        return err(path, ValueError::ReusesWithoutCommand);
     }
     let workload = match &spec.workload {
         None => None,
@@ -207,10 +177,10 @@ fn check_name(spec: &JobSpec, path: &str, before: &[Job]) -> Result<(), SpecErro
     if let Some(first) = before.iter().find(|j| j.spec.name == spec.name) {
         return err(
             format!("{path}.name"),
-            format!(
-                "duplicate job name `{}` (also deploy_jobs[{}])",
-                spec.name, first.index
-            ),
+            ValueError::DuplicateName {
+                name: spec.name.clone(),
+                first: first.index,
+            },
         );
     }
     Ok(())
@@ -219,15 +189,12 @@ fn check_name(spec: &JobSpec, path: &str, before: &[Job]) -> Result<(), SpecErro
 /// What the job runs: its own image, or a container of the chart (and where from).
 fn check_source(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
     if spec.container.is_none() && spec.image.is_none() {
-        return err(
-            path,
-            "needs `image`, or `container` to reuse an app container from the chart",
-        );
+        return err(path, ValueError::NoImage);
     }
     if spec.workload.is_some() && spec.container.is_none() {
         return err(
             format!("{path}.workload"),
-            "only means something together with `container`",
+            ValueError::OnlyWith("container"),
         );
     }
     Ok(())
@@ -240,34 +207,23 @@ fn delete_policy(spec: &JobSpec, path: &str) -> Result<Vec<String>, SpecError> {
         Some(p) => {
             let parts = split_list(p);
             if parts.is_empty() {
-                return err(format!("{path}.deletePolicy"), "is empty");
+                return err(format!("{path}.deletePolicy"), ShapeError::Empty);
             }
             for part in &parts {
                 if !DELETE_POLICIES.contains(&part.as_str()) {
                     return err(
                         format!("{path}.deletePolicy"),
-                        format!(
-                            "unknown delete policy `{part}`; expected {}",
-                            DELETE_POLICIES.join(", ")
-                        ),
+                        ValueError::UnknownDeletePolicy(part.clone()),
                     );
                 }
             }
             if !parts.iter().any(|p| p == "before-hook-creation") {
-                let has = |p: &str| parts.iter().any(|x| x == p);
-                let outcome = if has("hook-failed") && has("hook-succeeded") {
-                    "a Job Helm stopped waiting for (a timeout, an interrupted deploy) stays, and the next deploy finds it instead of running the new one, or fails with `field is immutable` (new image)"
-                } else if has("hook-failed") {
-                    "after a success the completed Job stays, and the next deploy either finds it and runs nothing (same spec) or fails with `field is immutable` (new image)"
-                } else {
-                    "after a failure the failed Job stays, and the next deploy either finds it and fails again without running (same spec) or fails with `field is immutable` (new image)"
-                };
                 return err(
                     format!("{path}.deletePolicy"),
-                    format!(
-                        "`{p}` lacks before-hook-creation: Helm would not delete the previous deploy's Job before creating this one, so {outcome}. Write `before-hook-creation,{}`",
-                        parts.join(",")
-                    ),
+                    ValueError::NoBeforeHookCreation {
+                        written: p.clone(),
+                        parts,
+                    },
                 );
             }
             parts
@@ -280,16 +236,13 @@ fn check_scalars(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
     if spec.active_deadline_seconds == Some(0) {
         return err(
             format!("{path}.activeDeadlineSeconds"),
-            "must be at least 1",
+            ValueError::AtLeastOne,
         );
     }
     if let Some(p) = &spec.image_pull_policy
         && !["Always", "IfNotPresent", "Never"].contains(&p.as_str())
     {
-        return err(
-            format!("{path}.imagePullPolicy"),
-            "expected Always, IfNotPresent or Never",
-        );
+        return err(format!("{path}.imagePullPolicy"), ValueError::PullPolicy);
     }
     if let Some(sa) = &spec.service_account_name {
         check_subdomain(sa, &format!("{path}.serviceAccountName"))?;
@@ -308,10 +261,7 @@ fn check_metadata(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
     }
     for key in spec.labels.keys() {
         if key == crate::facts::COMPONENT_LABEL || key == crate::facts::JOB_LABEL {
-            return err(
-                format!("{path}.labels.{key}"),
-                "deploy-jobs marks the pods it generates with this label (`plan`, the exclusive stop step and a rerun recognise them by it); choose another key",
-            );
+            return err(format!("{path}.labels.{key}"), ValueError::OwnLabel);
         }
     }
     Ok(())
@@ -321,10 +271,7 @@ fn check_metadata(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
 fn check_companions(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
     for (i, name) in spec.volumes.iter().enumerate() {
         if spec.container.is_none() {
-            return err(
-                format!("{path}.volumes"),
-                "only means something together with `container`",
-            );
+            return err(format!("{path}.volumes"), ValueError::OnlyWith("container"));
         }
         check_label(name, &format!("{path}.volumes[{i}]"))?;
     }
@@ -332,7 +279,7 @@ fn check_companions(spec: &JobSpec, path: &str) -> Result<(), SpecError> {
         if spec.container.is_none() {
             return err(
                 format!("{path}.sidecars"),
-                "only means something together with `container`",
+                ValueError::OnlyWith("container"),
             );
         }
         check_label(name, &format!("{path}.sidecars[{i}]"))?;
@@ -363,17 +310,17 @@ fn check_exclusive_keys(
     if spec.stop_image.is_some() && *exclusive == Exclusive::None {
         return err(
             format!("{path}.stopImage"),
-            "only means something together with `exclusive`",
+            ValueError::OnlyWith("exclusive"),
         );
     }
     if spec.stop_timeout_seconds.is_some() && *exclusive == Exclusive::None {
         return err(
             format!("{path}.stopTimeoutSeconds"),
-            "only means something together with `exclusive`",
+            ValueError::OnlyWith("exclusive"),
         );
     }
     if spec.stop_timeout_seconds == Some(0) {
-        return err(format!("{path}.stopTimeoutSeconds"), "must be at least 1");
+        return err(format!("{path}.stopTimeoutSeconds"), ValueError::AtLeastOne);
     }
     Ok(())
 }
@@ -392,35 +339,18 @@ fn check_annotation(key: &str, value: &str, path: &str) -> Result<(), SpecError>
     };
     let path = format!("{path}.{key}");
     if let Some(instead) = instead {
-        return err(
-            path,
-            format!(
-                "deploy-jobs sets this annotation itself, from the job's `{instead}`; set `{instead}` instead"
-            ),
-        );
+        return err(path, ValueError::DerivedAnnotation { key: instead });
     }
     if key == crate::LOG_ANNOTATION {
         let parts = split_list(value);
         return match parts.iter().find(|p| !LOG_POLICIES.contains(&p.as_str())) {
-            _ if parts.is_empty() => err(
-                path,
-                "is empty; expected hook-failed, hook-succeeded or both",
-            ),
-            Some(bad) => err(
-                path,
-                format!("unknown log policy `{bad}`; expected hook-failed, hook-succeeded or both"),
-            ),
+            _ if parts.is_empty() => err(path, ValueError::EmptyLogPolicy),
+            Some(bad) => err(path, ValueError::UnknownLogPolicy(bad.clone())),
             None => Ok(()),
         };
     }
     if key.starts_with("helm.sh/") || key.starts_with(crate::facts::OWN_PREFIX) {
-        return err(
-            path,
-            format!(
-                "means nothing on a generated hook Job (Helm reads only its hook annotations there, and deploy-jobs.io/ ones are deploy-jobs' own); the hook settings are the job's `when`, `weight` and `deletePolicy`, and `{}` may be set here",
-                crate::LOG_ANNOTATION
-            ),
-        );
+        return err(path, ValueError::HelmAnnotation);
     }
     Ok(())
 }
@@ -446,15 +376,14 @@ fn exclusive(value: Option<&Value>, path: &str) -> Result<Exclusive, SpecError> 
                 let Some(text) = item.as_str() else {
                     return err(
                         item_path,
-                        format!("expected Kind/name, found {}", describe(item)),
+                        ShapeError::KindName {
+                            found: describe(item),
+                        },
                     );
                 };
                 let (kind, name) = parse_workload(text, &item_path)?;
                 if kind != "Deployment" && kind != "StatefulSet" {
-                    return err(
-                        item_path,
-                        "only Deployments and StatefulSets can be stopped",
-                    );
+                    return err(item_path, ValueError::NotStoppable);
                 }
                 if !out.contains(&(kind.clone(), name.clone())) {
                     out.push((kind, name));
@@ -464,13 +393,12 @@ fn exclusive(value: Option<&Value>, path: &str) -> Result<Exclusive, SpecError> 
         }
         Some(other) => err(
             path,
-            format!(
-                "expected `all` or a list of Deployment/name and StatefulSet/name, found {}",
-                match other {
+            ShapeError::Exclusive {
+                found: match other {
                     Value::String(s) => format!("`{s}`"),
                     other => describe(other).to_string(),
-                }
-            ),
+                },
+            },
         ),
     }
 }
@@ -485,11 +413,10 @@ fn exclusive_events(entries: &[WhenEntry]) -> Result<(), SpecError> {
             if !EXCLUSIVE_EVENTS.contains(&event.to_ascii_lowercase().as_str()) {
                 return err(
                     entry.path.clone(),
-                    format!(
-                        "`{event}` does not go with `exclusive`: the app would be stopped after the release's workloads were applied, and stay stopped. Exclusive jobs run at {} or {}",
-                        EXCLUSIVE_EVENTS[..EXCLUSIVE_EVENTS.len() - 1].join(", "),
-                        EXCLUSIVE_EVENTS[EXCLUSIVE_EVENTS.len() - 1]
-                    ),
+                    ValueError::ExclusiveEvent {
+                        event,
+                        allowed: EXCLUSIVE_EVENTS,
+                    },
                 );
             }
         }
@@ -540,27 +467,25 @@ fn when_entries(when: Option<&Value>, path: &str) -> Result<Vec<WhenEntry>, Spec
             .iter()
             .map(|(key, value)| {
                 let Value::String(key) = key else {
-                    return err(path, "environment names must be strings");
+                    return err(path, ShapeError::EnvironmentNamesNotStrings);
                 };
                 match value {
                     Value::String(s) => entry(Some(key), s),
                     Value::Null => entry(Some(key), ""),
                     other => err(
                         format!("{path}.{key}"),
-                        format!(
-                            "expected a string of hook events, found {}",
-                            describe(other)
-                        ),
+                        ShapeError::WhenEntry {
+                            found: describe(other),
+                        },
                     ),
                 }
             })
             .collect(),
         Some(other) => err(
             path,
-            format!(
-                "expected hook events as a string, or a mapping from environment to events; found {}",
-                describe(other)
-            ),
+            ShapeError::When {
+                found: describe(other),
+            },
         ),
     }
 }
@@ -586,22 +511,14 @@ fn check_events(text: &str, path: &str) -> Result<Vec<String>, SpecError> {
     for event in split_list(text) {
         let lower = event.to_ascii_lowercase();
         if !HOOK_EVENTS.contains(&lower.as_str()) {
-            let hint = closest(
+            let suggestion = closest(
                 &lower,
                 &HOOK_EVENTS
                     .iter()
                     .map(|s| s.to_string())
                     .collect::<Vec<_>>(),
-            )
-            .map(|b| format!(" (did you mean `{b}`?)"))
-            .unwrap_or_default();
-            return err(
-                path,
-                format!(
-                    "unknown hook event `{event}`{hint}; Helm would silently drop the Job. Expected: {}",
-                    HOOK_EVENTS.join(", ")
-                ),
             );
+            return err(path, ValueError::UnknownEvent { event, suggestion });
         }
         if !events.contains(&lower) {
             events.push(lower);
@@ -620,30 +537,26 @@ fn words(value: Option<&Value>, path: &str) -> Result<Option<Vec<String>>, SpecE
         Value::String(s) if s.trim_start().starts_with('[') => {
             match serde_norway::from_str::<Value>(s) {
                 Ok(inner @ Value::Sequence(_)) => return words(Some(&inner), path),
-                _ => return err(path, "starts with `[` but is not a list of strings"),
+                _ => return err(path, ShapeError::NotAList),
             }
         }
-        Value::String(s) => shell_words(s).map_err(|m| SpecError {
-            path: path.to_string(),
-            message: m,
-        })?,
+        Value::String(s) => shell_words(s).or_else(|kind| err(path, kind))?,
         Value::Sequence(items) => items
             .iter()
             .enumerate()
-            .map(|(i, item)| scalar_text(item).or_else(|m| err(format!("{path}[{i}]"), m)))
+            .map(|(i, item)| scalar_text(item).or_else(|kind| err(format!("{path}[{i}]"), kind)))
             .collect::<Result<_, _>>()?,
         other => {
             return err(
                 path,
-                format!(
-                    "expected a list of strings or a string, found {}",
-                    describe(other)
-                ),
+                ShapeError::Words {
+                    found: describe(other),
+                },
             );
         }
     };
     if list.is_empty() {
-        return err(path, "is empty");
+        return err(path, ShapeError::Empty);
     }
     Ok(Some(list))
 }
@@ -651,8 +564,8 @@ fn words(value: Option<&Value>, path: &str) -> Result<Option<Vec<String>>, SpecE
 /// Splits a string into words by POSIX shell quoting rules, without any expansion (`shlex`,
 /// the crate the field uses for this): quotes and backslashes are honoured, and a word that
 /// starts with `#` starts a comment, as in a shell.
-pub fn shell_words(s: &str) -> Result<Vec<String>, String> {
-    shlex::split(s).ok_or_else(|| "has an unterminated quote or ends with a lone backslash".into())
+pub fn shell_words(s: &str) -> Result<Vec<String>, ShapeError> {
+    shlex::split(s).ok_or(ShapeError::Unquoted)
 }
 
 fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
@@ -662,20 +575,19 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
             let mut vars = Vec::new();
             for (k, v) in map {
                 let Value::String(name) = k else {
-                    return err(path, "variable names must be strings");
+                    return err(path, ShapeError::VariableNamesNotStrings);
                 };
                 let value = match v {
                     Value::Null => String::new(),
                     Value::Mapping(_) | Value::Sequence(_) => {
                         return err(
                             format!("{path}.{name}"),
-                            format!(
-                                "expected a string, found {}; use the list form with valueFrom for references",
-                                describe(v)
-                            ),
+                            ShapeError::EnvString { found: describe(v) },
                         );
                     }
-                    scalar => scalar_text(scalar).or_else(|m| err(format!("{path}.{name}"), m))?,
+                    scalar => {
+                        scalar_text(scalar).or_else(|kind| err(format!("{path}.{name}"), kind))?
+                    }
                 };
                 vars.push(EnvVar {
                     name: name.clone(),
@@ -689,7 +601,7 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
             let parsed: Vec<EnvVar> = deserialize(list.clone(), path)?;
             for (i, var) in parsed.iter().enumerate() {
                 if var.value.is_some() && var.value_from.is_some() {
-                    return err(format!("{path}[{i}]"), "sets both `value` and `valueFrom`");
+                    return err(format!("{path}[{i}]"), ValueError::ValueAndValueFrom);
                 }
             }
             parsed
@@ -697,24 +609,23 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
         Some(other) => {
             return err(
                 path,
-                format!(
-                    "expected a list of env vars or a mapping of names to values, found {}",
-                    describe(other)
-                ),
+                ShapeError::EnvList {
+                    found: describe(other),
+                },
             );
         }
     };
     for (i, var) in vars.iter().enumerate() {
         if var.name.is_empty() || var.name.contains('=') {
-            return err(format!("{path}[{i}].name"), "is not a valid variable name");
+            return err(format!("{path}[{i}].name"), ValueError::VariableName);
         }
         if let Some(first) = vars[..i].iter().position(|v| v.name == var.name) {
             return err(
                 format!("{path}[{i}].name"),
-                format!(
-                    "`{}` is already set by {path}[{first}]; Kubernetes would silently use the last one, so set it once",
-                    var.name
-                ),
+                ValueError::DuplicateVariable {
+                    name: var.name.clone(),
+                    first: format!("{path}[{first}]"),
+                },
             );
         }
     }
@@ -723,23 +634,14 @@ fn env(value: Option<&Value>, path: &str) -> Result<Vec<EnvVar>, SpecError> {
 
 fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
     let Some((kind, name)) = w.split_once('/') else {
-        return err(
-            path,
-            format!("expected Kind/name, like Deployment/web; got `{w}`"),
-        );
+        return err(path, ValueError::KindNameSyntax(w.to_string()));
     };
     // Any kind with a pod template (a Rollout too): the planner finds it by its shape.
     if !is_kind_name(kind) {
-        return err(
-            path,
-            format!(
-                "`{kind}` is not a Kubernetes kind (like {})",
-                crate::documents::WORKLOAD_KINDS.join(", ")
-            ),
-        );
+        return err(path, ValueError::NotAKind(kind.to_string()));
     }
     if name.is_empty() {
-        return err(path, "names no workload after the slash");
+        return err(path, ValueError::NoNameAfterSlash);
     }
     Ok((kind.to_string(), name.to_string()))
 }
@@ -749,7 +651,7 @@ fn parse_workload(w: &str, path: &str) -> Result<(String, String), SpecError> {
 fn listed_objects(
     list: &[String],
     path: &str,
-    kinds: Option<&[&str]>,
+    kinds: Option<&'static [&'static str]>,
 ) -> Result<Vec<(String, String)>, SpecError> {
     let mut out: Vec<(String, String)> = Vec::new();
     for (i, item) in list.iter().enumerate() {
@@ -759,10 +661,7 @@ fn listed_objects(
                 (kind.to_string(), name.to_string())
             }
             _ => {
-                return err(
-                    item_path,
-                    format!("expected Kind/name, like Deployment/web; got `{item}`"),
-                );
+                return err(item_path, ValueError::KindNameSyntax(item.clone()));
             }
         };
         if let Some(kinds) = kinds
@@ -770,10 +669,10 @@ fn listed_objects(
         {
             return err(
                 item_path,
-                format!(
-                    "a {kind} does not roll out pods the way `kubectl rollout status` follows; expected {}",
-                    kinds.join(", ")
-                ),
+                ValueError::NotARollout {
+                    kind,
+                    expected: kinds,
+                },
             );
         }
         if !out.contains(&(kind.clone(), name.clone())) {
@@ -791,11 +690,11 @@ fn is_kind_name(kind: &str) -> bool {
 
 fn parse_target(t: &str, path: &str) -> Result<(String, u16), SpecError> {
     let Some((host, port)) = t.rsplit_once(':') else {
-        return err(path, format!("expected host:port, got `{t}`"));
+        return err(path, ValueError::HostPort(t.to_string()));
     };
     let port: u16 = match port.parse() {
         Ok(p) if p > 0 => p,
-        _ => return err(path, format!("`{port}` is not a TCP port (1-65535)")),
+        _ => return err(path, ValueError::Port(port.to_string())),
     };
     let host_ok = !host.is_empty()
         && host.len() <= 253
@@ -804,7 +703,7 @@ fn parse_target(t: &str, path: &str) -> Result<(String, u16), SpecError> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
         && !host.starts_with(['-', '.']);
     if !host_ok {
-        return err(path, format!("`{host}` is not a host name or IPv4 address"));
+        return err(path, ValueError::Host(host.to_string()));
     }
     Ok((host.to_string(), port))
 }
@@ -823,21 +722,23 @@ fn check_security_context(
     let Some(map) = value.as_mapping() else {
         return err(
             path,
-            format!("expected a mapping, found {}", describe(value)),
+            ShapeError::Mapping {
+                found: describe(value),
+            },
         );
     };
     for key in map.keys() {
         let Some(key) = key.as_str() else {
-            return err(path, "keys must be strings");
+            return err(path, ShapeError::KeysNotStrings);
         };
         if !known.contains(&key) {
-            let known: Vec<String> = known.iter().map(|k| k.to_string()).collect();
-            let hint = closest(key, &known)
-                .map(|k| format!("did you mean `{k}`? "))
-                .unwrap_or_default();
+            let expected: Vec<String> = known.iter().map(|k| k.to_string()).collect();
             return err(
                 format!("{path}.{key}"),
-                format!("unknown key; {hint}expected one of {}", known.join(", ")),
+                ShapeError::UnknownContextKey {
+                    suggestion: closest(key, &expected),
+                    expected,
+                },
             );
         }
     }
@@ -855,16 +756,12 @@ fn check_label(s: &str, path: &str) -> Result<(), SpecError> {
         .collect::<String>()
         .trim_matches('-')
         .to_string();
-    let hint = if crate::names::is_label(&suggestion) {
-        format!(" (try `{suggestion}`)")
-    } else {
-        String::new()
-    };
     err(
         path,
-        format!(
-            "`{s}` is not a DNS-1123 label: lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters{hint}"
-        ),
+        ValueError::Label {
+            value: s.to_string(),
+            suggestion: crate::names::is_label(&suggestion).then_some(suggestion),
+        },
     )
 }
 
@@ -872,7 +769,7 @@ fn check_subdomain(s: &str, path: &str) -> Result<(), SpecError> {
     if !s.is_empty() && s.len() <= 253 && s.split('.').all(crate::names::is_label) {
         Ok(())
     } else {
-        err(path, format!("`{s}` is not a valid Kubernetes object name"))
+        err(path, ValueError::ObjectName(s.to_string()))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The Flux recipe in `examples/flux/` (README, Gate mode, "Flux"): its CI step run with the
+//! The Flux recipe in `examples/flux/` (the book's `docs/src/deployers.md`, "Flux"): its CI step run with the
 //! real helm and deploy-jobs and a stand-in `flux` that records what it would push, and its
 //! two manifests checked against the Flux CRDs' schemas for every field they use.
 //!
@@ -204,13 +204,15 @@ fn flux_stand_in(dir: &Path) {
     std::fs::set_permissions(dir.join("flux"), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The README's CI command line (its Flux block), run with `extra` appended.
+/// The book's CI command line (its Flux block in `docs/src/deployers.md`), run with `extra`
+/// appended.
 fn run_ci(work: &Path, values: &str) -> std::process::Output {
-    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(common::repo_root().join("docs/src/deployers.md")).unwrap();
     let line = readme
         .lines()
         .position(|l| l.starts_with("examples/flux/ci.sh "))
-        .expect("the README runs the CI step");
+        .expect("the book runs the CI step");
     let lines: Vec<&str> = readme.lines().collect();
     let command =
         format!("{}\n{}", lines[line], lines[line + 1]).replace("values-production.yaml", values);
@@ -248,7 +250,7 @@ fn run_ci(work: &Path, values: &str) -> std::process::Output {
 fn the_flux_ci_step_pushes_the_gate_mode_render_tagged_for_the_oci_repository() {
     let work = tempfile::tempdir().unwrap();
     let out = run_ci(work.path(), "values-production.yaml");
-    let log = common::succeeded(out, "examples/flux/ci.sh as the README runs it");
+    let log = common::succeeded(out, "examples/flux/ci.sh as the book runs it");
     assert!(
         log.contains("Gate mode"),
         "the plan is in the build log:\n{log}"

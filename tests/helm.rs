@@ -733,7 +733,7 @@ fn helm4_installs_an_umbrella_chart_with_two_deploy_jobs_subcharts() {
 /// Issue 18, class 5: teams moving from Helm 3 to Helm 4 run both on one Helm data
 /// directory. Real Helm 3.18.0 cannot read a Helm 4 plugin's plugin.yaml and says so on
 /// every command; the `helm3` that `scripts/install-helm.sh helm3 DIR` writes keeps its
-/// plugins apart, and runs as the README's gate-mode command needs.
+/// plugins apart, and runs as the book's gate-mode command needs (`docs/src/helm-versions.md`).
 #[test]
 fn helm3_from_the_installer_runs_cleanly_beside_the_helm4_plugin() {
     let helm4 = Helm::with_plugin();
@@ -748,7 +748,7 @@ fn helm3_from_the_installer_runs_cleanly_beside_the_helm4_plugin() {
     assert_eq!(
         helm3,
         bin.path().join("helm3"),
-        "named as the README types it"
+        "named as the book types it"
     );
     let home = helm4.home.path();
     let run = |exe: &std::path::Path, args: &[&str]| {

@@ -170,7 +170,7 @@ fn init_renders_a_chart_that_needs_values_with_helms_flags() {
     }
 }
 
-/// `helm template shop CHART | deploy-jobs ARGS`, as the README pipes it.
+/// `helm template shop CHART | deploy-jobs ARGS`, as the README and the book pipe it.
 fn plan(helm: &Helm, chart: &std::path::Path, args: &[&str]) -> std::process::Output {
     let rendered = helm.ok(&["template", "shop", chart.to_str().unwrap()]);
     common::run(args, rendered.as_bytes())
@@ -260,7 +260,8 @@ fn a_chart_that_bundles_its_database_learns_of_gate_mode_on_its_first_plan() {
     );
 }
 
-/// The README's umbrella recipe, command for command (README.md, "Umbrella charts").
+/// The book's umbrella recipe, command for command (`docs/src/configuration.md`, "Umbrella
+/// charts").
 #[test]
 fn inits_umbrella_recipe_gives_each_subchart_its_own_prefix() {
     let helm = Helm::new("helm4");
@@ -290,4 +291,66 @@ fn inits_umbrella_recipe_gives_each_subchart_its_own_prefix() {
         .filter_map(|h| h["name"].as_str())
         .collect();
     assert_eq!(names, ["shop-api-migrate", "shop-worker-migrate"]);
+}
+
+/// The README's quickstart, steps 2 and 3 (issue 19): `helm create` plus the bundled
+/// PostgreSQL of `examples/quickstart/`, then `init`. A new user learns from `init` itself,
+/// in one round trip, that a chart bundling its database deploys in gate mode; the README
+/// shows exactly what `init` prints; and the plan it points to passes.
+#[test]
+fn the_quickstart_chart_learns_of_gate_mode_from_init() {
+    let helm = Helm::new("helm4");
+    let work = tempfile::tempdir().unwrap();
+    let chart = work.path().join("shop");
+    helm.ok(&["create", chart.to_str().unwrap()]);
+    fs::copy(
+        common::repo_root().join("examples/quickstart/postgresql.yaml"),
+        chart.join("templates/postgresql.yaml"),
+    )
+    .unwrap();
+    let out = Command::new(common::BIN)
+        .args(["init", "shop", "--helm"])
+        .arg(&helm.exe)
+        .current_dir(work.path())
+        .env("HELM_CONFIG_HOME", helm.home.path().join("config"))
+        .env("HELM_DATA_HOME", helm.home.path().join("data"))
+        .env("HELM_CACHE_HOME", helm.home.path().join("cache"))
+        .output()
+        .unwrap();
+    let report = common::succeeded(out, "deploy-jobs init shop");
+    assert!(
+        report.contains(
+            "The chart bundles its database (StatefulSet/<release>-postgresql (postgres:17.2))"
+        ) && report.contains("Deploy in gate mode, `--target gate`")
+            && report.contains("deploy-jobs plan --target gate`"),
+        "init names gate mode for a bundled database:\n{report}"
+    );
+    let readme = fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    assert!(
+        readme.contains(&format!("```\n{report}```\n")),
+        "the README's quickstart shows init's output as it is now:\n{report}"
+    );
+
+    let values = chart.join("values.yaml");
+    let mut text = fs::read_to_string(&values).unwrap();
+    text.push_str("deploy_jobs:\n  - name: migrate\n    container: shop\n    command: [/app/migrate, up]\n    waitFor: [\"{{ .Release.Name }}-postgresql:5432\"]\n");
+    fs::write(&values, text).unwrap();
+    let hooks = plan(&helm, &chart, &["plan"]);
+    assert!(
+        !hooks.status.success()
+            && String::from_utf8_lossy(&hooks.stderr).contains("`--target gate`"),
+        "in hook mode the job is refused, pointing at gate mode"
+    );
+    let gate = common::succeeded(
+        plan(&helm, &chart, &["plan", "--target", "gate"]),
+        "the plan init points to",
+    );
+    assert!(
+        gate.contains("before Deployment/shop starts"),
+        "the app waits for the migration:\n{gate}"
+    );
+    assert!(
+        readme.contains(&format!("```\n{gate}```\n")),
+        "the README's quickstart shows the gate-mode plan as it is now:\n{gate}"
+    );
 }

@@ -1,4 +1,4 @@
-//! The README's kubectl pipeline (Gate mode, "kubectl pipelines"), block for block: the
+//! The book's kubectl pipeline (`docs/src/deployers.md`, "kubectl pipelines"), block for block: the
 //! rendering block runs with the real helm and deploy-jobs; the cluster block runs under
 //! `dash` against a kubectl stand-in that answers the Job's state, and its `kubectl apply`
 //! line is checked against what the rendering produced (every kind in the prune allowlist,
@@ -10,9 +10,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-/// The README's `sh` block that starts with `first`, and the block right after it.
+/// The `sh` block of `docs/src/deployers.md` that starts with `first`, and the block right
+/// after it.
 fn blocks(first: &str) -> (String, String) {
-    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(common::repo_root().join("docs/src/deployers.md")).unwrap();
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in readme.lines() {
@@ -29,7 +31,7 @@ fn blocks(first: &str) -> (String, String) {
     let i = blocks
         .iter()
         .position(|b| b.starts_with(first))
-        .unwrap_or_else(|| panic!("README has a block starting with {first}"));
+        .unwrap_or_else(|| panic!("docs/src/deployers.md has a block starting with {first}"));
     (blocks[i].clone(), blocks[i + 1].clone())
 }
 
@@ -44,7 +46,7 @@ fn path(extra: &Path) -> String {
     )
 }
 
-/// Renders as the README does, in a fresh directory; returns it.
+/// Renders as the book does, in a fresh directory; returns it.
 fn rendered() -> (tempfile::TempDir, String) {
     let (render, cluster) = blocks(
         "helm template shop ./charts/example -f charts/example/values-production.yaml > rendered.yaml\ndeploy-jobs render --target gate",
@@ -67,7 +69,7 @@ fn rendered() -> (tempfile::TempDir, String) {
         .env("HELM_CACHE_HOME", home.join("cache"))
         .output()
         .unwrap();
-    common::succeeded(out, "the README's rendering block");
+    common::succeeded(out, "the book's rendering block");
     (work, cluster)
 }
 

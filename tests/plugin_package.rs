@@ -268,7 +268,7 @@ fn unsigned_package_from_a_url_is_refused_unless_verification_is_skipped() {
         !refused.status.success()
             && String::from_utf8_lossy(&refused.stderr).contains("no provenance file"),
         "helm 4 verifies a package from a URL by default and refuses one without URL.prov, so \
-         docs/src/install.md says --verify=false for an unsigned one: {}",
+         the book (docs/src/using.md, docs/src/install.md) says --verify=false for an unsigned one: {}",
         String::from_utf8_lossy(&refused.stderr)
     );
     let installed = helm.ok(&["plugin", "install", &url, "--verify=false"]);

@@ -1,5 +1,5 @@
 //! The table of what `container:` does with every field of the app's pod
-//! (`deploy_jobs::pod_fields`) is complete, is what the code does, and is what the README
+//! (`deploy_jobs::pod_fields`) is complete, is what the code does, and is what the book
 //! says:
 //! - every field of `PodSpec`, `Container`, `EphemeralContainer` and `Volume` in the
 //!   Kubernetes OpenAPI schemas the validator ships (every version it has, 1.25 on) is
@@ -7,7 +7,7 @@
 //! - the keys a job's `securityContext` and `podSecurityContext` accept are Kubernetes' own;
 //! - an app pod that sets every classified field yields a Job whose pod has the copied ones
 //!   as they were, lacks the left-out ones, and a `plan` warning for each dropped one;
-//! - the README's table is the one `pod_fields::markdown` writes (`UPDATE_GOLDEN=1`
+//! - the book's table (`docs/src/container.md`) is the one `pod_fields::markdown` writes (`UPDATE_GOLDEN=1`
 //!   rewrites it).
 
 mod common;
@@ -269,17 +269,17 @@ const BEGIN: &str =
 const END: &str = "<!-- pod-fields end -->\n";
 
 #[test]
-fn the_readme_table_is_the_code_table() {
-    let path = common::repo_root().join("README.md");
+fn the_books_table_is_the_code_table() {
+    let path = common::repo_root().join("docs/src/container.md");
     let readme = fs::read_to_string(&path).unwrap();
     let start = readme
         .find(BEGIN)
-        .expect("README marks the generated table")
+        .expect("docs/src/container.md marks the generated table")
         + BEGIN.len();
     let end = start
         + readme[start..]
             .find(END)
-            .expect("README ends the generated table");
+            .expect("docs/src/container.md ends the generated table");
     let table = pod_fields::markdown();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         fs::write(
@@ -291,7 +291,7 @@ fn the_readme_table_is_the_code_table() {
     }
     assert!(
         readme[start..end] == table,
-        "README's \"What `container` copies\" table is stale: UPDATE_GOLDEN=1 cargo test --test pod_fields"
+        "the book's \"What `container` copies\" table (docs/src/container.md) is stale: UPDATE_GOLDEN=1 cargo test --test pod_fields"
     );
 }
 

@@ -10,7 +10,7 @@ use clap::Args;
 
 use deploy_jobs::render;
 use deploy_jobs::report::Report;
-use deploy_jobs::wait::{self, Targets, cluster};
+use deploy_jobs::wait::{self, WaitList, cluster};
 
 use super::{RenderArgs, options, read_stdin};
 
@@ -80,7 +80,7 @@ pub(super) fn wait(args: &WaitArgs) -> Result<ExitCode> {
 }
 
 /// What `wait` follows: the plan of the stream on stdin, or of `--plan FILE`.
-fn wait_targets(args: &WaitArgs) -> Result<Targets> {
+fn wait_targets(args: &WaitArgs) -> Result<WaitList> {
     let text = match &args.plan {
         Some(path) => {
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?

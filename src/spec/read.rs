@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_norway::Value;
 
-use super::{JobSpec, SpecError, StringLike, err};
+use super::{JobSpec, ShapeError, SpecError, StringLike, err};
 use crate::header::describe;
 
 /// The in-stream configuration document a chart renders.
@@ -66,16 +66,17 @@ pub fn from_values(mut value: Value) -> Result<Option<Vec<JobSpec>>, SpecError> 
         },
         other => err(
             "",
-            format!("expected a mapping, found {}", describe(&other)),
+            ShapeError::Mapping {
+                found: describe(&other),
+            },
         ),
     }
 }
 
 fn merge_keys(value: &mut Value) -> Result<(), SpecError> {
-    value.apply_merge().map_err(|e| SpecError {
-        path: String::new(),
-        message: format!("merge key (<<): {e}"),
-    })
+    value
+        .apply_merge()
+        .or_else(|e| err("", ShapeError::MergeKey(e.to_string())))
 }
 
 fn jobs_from(list: Value) -> Result<Vec<JobSpec>, SpecError> {
@@ -84,7 +85,9 @@ fn jobs_from(list: Value) -> Result<Vec<JobSpec>, SpecError> {
         Value::Sequence(_) => deserialize(list, "deploy_jobs"),
         other => err(
             "deploy_jobs",
-            format!("expected a list of jobs, found {}", describe(&other)),
+            ShapeError::JobList {
+                found: describe(&other),
+            },
         ),
     }
 }
@@ -102,21 +105,27 @@ pub(crate) fn deserialize<T: serde::de::DeserializeOwned>(
             (r, p) if p.starts_with('[') => format!("{r}{p}"),
             (r, p) => format!("{r}.{p}"),
         };
-        let mut message = e.inner().to_string();
-        if let Some((field, expected)) = unknown_field(&message) {
-            if !path.ends_with(&field) {
-                path = if path.is_empty() {
-                    field.clone()
-                } else {
-                    format!("{path}.{field}")
-                };
+        let message = e.inner().to_string();
+        let kind = match unknown_field(&message) {
+            Some((field, expected)) => {
+                if !path.ends_with(&field) {
+                    path = if path.is_empty() {
+                        field.clone()
+                    } else {
+                        format!("{path}.{field}")
+                    };
+                }
+                ShapeError::UnknownKey {
+                    suggestion: closest(&field, &expected),
+                    expected,
+                }
             }
-            message = match closest(&field, &expected) {
-                Some(best) => format!("unknown key; did you mean `{best}`?"),
-                None => format!("unknown key; expected one of {}", expected.join(", ")),
-            };
+            None => ShapeError::Serde(message),
+        };
+        SpecError {
+            path,
+            kind: kind.into(),
         }
-        SpecError { path, message }
     })
 }
 

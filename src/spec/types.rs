@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_norway::Value;
 
+use super::ShapeError;
 use crate::facts::HOOK_EVENTS;
 use crate::header::describe;
 
@@ -203,17 +204,15 @@ impl<'de> Deserialize<'de> for StringLike {
 /// rather than guessed at: by the time deploy-jobs reads it, a YAML reader has already turned
 /// `3.10` into the number 3.1, `1e3` into 1000, and (Helm's YAML 1.1) `yes`, `on` or `off`
 /// into a boolean, so the text the user wrote is gone.
-pub fn scalar_text(value: &Value) -> Result<String, String> {
+pub fn scalar_text(value: &Value) -> Result<String, ShapeError> {
     match value {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
-        Value::Number(n) => Err(format!(
-            "the number {n} where a string is expected: YAML reads an unquoted 3.10 as 3.1 and 1e3 as 1000, so what was written is lost; quote it (with Helm: --set-string)"
-        )),
-        Value::Bool(b) => Err(format!(
-            "the boolean {b} where a string is expected: Helm's YAML reads unquoted yes, no, on, off, y and n as booleans too, so what was written is lost; quote it (with Helm: --set-string)"
-        )),
-        other => Err(format!("expected a string, found {}", describe(other))),
+        Value::Number(n) => Err(ShapeError::LossyNumber(n.to_string())),
+        Value::Bool(b) => Err(ShapeError::LossyBool(*b)),
+        other => Err(ShapeError::String {
+            found: describe(other),
+        }),
     }
 }
 

@@ -18,7 +18,7 @@ use super::hooks::Hooks;
 use super::{Context, JobOutput, Prepared};
 use super::{Strategy, Target};
 use crate::documents::Documents;
-use crate::spec::{self, Job, SpecError};
+use crate::spec::{self, Job, SpecError, TargetError, err};
 use crate::{DELETE_ANNOTATION, HOOK_ANNOTATION, WEIGHT_ANNOTATION};
 
 use crate::facts::{ARGOCD_DELETE_POLICY, ARGOCD_HOOK, ARGOCD_PHASES as PHASES, ARGOCD_SYNC_WAVE};
@@ -76,15 +76,13 @@ impl Strategy for ArgoCd {
 pub fn check(job: &Job) -> Result<(), SpecError> {
     for event in &job.events {
         if !PHASES.iter().any(|(e, _)| e == event) {
-            return Err(SpecError {
-                path: format!("{}.when", job.path()),
-                message: format!(
-                    "`{event}` does not work under Argo CD (it ignores rollback and test hooks); with --target argocd use pre-install, pre-upgrade (PreSync), post-install, post-upgrade (PostSync), pre-delete (PreDelete) or post-delete (PostDelete)"
-                ),
-            });
+            return err(
+                format!("{}.when", job.path()),
+                TargetError::ArgoEvent(event.clone()),
+            );
         }
     }
-    let phases = |wanted: &str| -> Vec<&String> {
+    let phases = |wanted: &str| -> Vec<String> {
         job.events
             .iter()
             .filter(|e| {
@@ -92,26 +90,19 @@ pub fn check(job: &Job) -> Result<(), SpecError> {
                     .iter()
                     .any(|(event, phase)| event == e && *phase == wanted)
             })
+            .cloned()
             .collect()
     };
     let (pre, post) = (phases("PreSync"), phases("PostSync"));
     if !pre.is_empty() && !post.is_empty() {
-        let list = |events: Vec<&String>| {
-            events
-                .iter()
-                .map(|e| e.as_str())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        return Err(SpecError {
-            path: format!("{}.when", job.path()),
-            message: format!(
-                "`{}` would run twice on every Argo CD sync: Argo CD cannot tell an install from an upgrade, so {} becomes PreSync and {} becomes PostSync, and both run each sync. Pick one phase: pre-install,pre-upgrade (PreSync, before the sync applies the app) or post-install,post-upgrade (PostSync, after it), e.g. in a `when` entry for the environment Argo CD deploys",
-                job.events.join(","),
-                list(pre),
-                list(post)
-            ),
-        });
+        return err(
+            format!("{}.when", job.path()),
+            TargetError::ArgoTwice {
+                events: job.events.clone(),
+                pre,
+                post,
+            },
+        );
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
 use super::progress::{Progress, Verdict};
-use super::targets::{Targets, Workload};
+use super::targets::{Gated, WaitList};
 use super::track::{Action, Change, JOB_NAME_LABELS, Observation, TAIL_LINES, Tracker};
 
 /// What the RBAC of the identity running `wait` must allow; said when the cluster refuses.
@@ -62,7 +62,7 @@ type Observations = LocalBoxStream<'static, Result<Observation>>;
 /// what is still pending.
 pub async fn follow(
     client: Client,
-    targets: Targets,
+    targets: WaitList,
     options: &Options,
     say: &mut dyn FnMut(&Progress, Vec<String>),
 ) -> Result<Verdict> {
@@ -100,7 +100,7 @@ pub async fn follow(
 }
 
 /// A watch per Job, by name, and one of the pods of each namespace.
-fn watches(client: &Client, targets: &Targets, namespaces: &[String]) -> SelectAll<Observations> {
+fn watches(client: &Client, targets: &WaitList, namespaces: &[String]) -> SelectAll<Observations> {
     let mut streams = SelectAll::new();
     for (i, (target, ns)) in targets.jobs.iter().zip(namespaces).enumerate() {
         let api: Api<Job> = Api::namespaced(client.clone(), ns);
@@ -120,7 +120,7 @@ fn watches(client: &Client, targets: &Targets, namespaces: &[String]) -> SelectA
 /// The reads an action asks for: a log to stream, a log's tail, the gated objects.
 fn reads(
     client: &Client,
-    targets: &Targets,
+    targets: &WaitList,
     namespaces: &[String],
     options: &Options,
     action: Action,
@@ -154,7 +154,7 @@ fn reads(
 /// them, since the gated objects' pods carry no label of ours to select on.
 fn pod_watch(
     client: &Client,
-    targets: &Targets,
+    targets: &WaitList,
     namespaces: &[String],
     ns: String,
 ) -> Observations {
@@ -294,7 +294,7 @@ fn tail(api: Api<Pod>, job: usize, pod: String, container: String) -> Observatio
 }
 
 /// Reads a gated object now and then every `poll`, for as long as the wait lasts.
-fn rollout_reads(client: Client, ns: String, w: Workload, poll: Duration) -> Observations {
+fn rollout_reads(client: Client, ns: String, w: Gated, poll: Duration) -> Observations {
     let resource = ApiResource::from_gvk(&GroupVersionKind::gvk("apps", "v1", &w.kind));
     let api: Api<DynamicObject> = Api::namespaced_with(client, &ns, &resource);
     stream::unfold(true, move |first| {
@@ -306,7 +306,7 @@ fn rollout_reads(client: Client, ns: String, w: Workload, poll: Duration) -> Obs
             let read = match api.get_opt(&w.name).await {
                 Ok(object) => {
                     let value = object.map(|o| serde_json::to_value(o).unwrap_or_default());
-                    Ok(Observation::Workload(w, value))
+                    Ok(Observation::Gated(w, value))
                 }
                 Err(kube::Error::Api(s)) if s.code == 401 || s.code == 403 => Err(anyhow!(
                     "reading {w} in namespace {ns}: {} ({}): {}\n{RBAC_NEEDED}",

@@ -13,4 +13,4 @@ pub mod track;
 
 pub use progress::verdict_text;
 pub use progress::{Failure, LogReport, Progress, Verdict};
-pub use targets::{Target, Targets, Workload, default_timeout, from_plan_json};
+pub use targets::{Followed, Gated, WaitList, default_timeout, from_plan_json};

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use super::targets::Workload;
+use super::targets::Gated;
 
 /// One thing that happened in the cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,16 +45,16 @@ pub enum Progress {
     },
     /// How many new pods of a gated object wait at its gate.
     AtGate {
-        workload: Workload,
+        workload: Gated,
         pods: usize,
     },
     /// A gated object's rollout, as `kubectl rollout status` reads it.
     Rollout {
-        workload: Workload,
+        workload: Gated,
         state: String,
     },
     RolledOut {
-        workload: Workload,
+        workload: Gated,
     },
     /// Something worth saying that is none of the above (a watch resumed, a kind not followed).
     Note(String),

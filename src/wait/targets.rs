@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// One Job to follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct Followed {
     /// The job's name in the `deploy_jobs` list.
     pub job: String,
     /// The Job object's name in the cluster.
@@ -19,19 +19,19 @@ pub struct Target {
     /// kubeconfig context's).
     pub namespace: Option<String>,
     /// Gate mode: the objects whose new pods wait for this Job.
-    pub gates: Vec<Workload>,
+    pub gates: Vec<Gated>,
     /// Its `activeDeadlineSeconds`, where the plan says.
     pub deadline: Option<u64>,
 }
 
 /// A gated object, `Kind/name` as `plan` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Workload {
+pub struct Gated {
     pub kind: String,
     pub name: String,
 }
 
-impl fmt::Display for Workload {
+impl fmt::Display for Gated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.kind, self.name)
     }
@@ -39,17 +39,17 @@ impl fmt::Display for Workload {
 
 /// Everything a wait follows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Targets {
+pub struct WaitList {
     /// In the order the jobs run.
-    pub jobs: Vec<Target>,
+    pub jobs: Vec<Followed>,
     /// Gate mode: the Jobs are ordinary resources that the app's pods wait for.
     pub gate: bool,
 }
 
-impl Targets {
+impl WaitList {
     /// Every gated object, once, in first-seen order.
-    pub fn workloads(&self) -> Vec<Workload> {
-        let mut out: Vec<Workload> = Vec::new();
+    pub fn workloads(&self) -> Vec<Gated> {
+        let mut out: Vec<Gated> = Vec::new();
         for w in self.jobs.iter().flat_map(|j| &j.gates) {
             if !out.contains(w) {
                 out.push(w.clone());
@@ -94,7 +94,7 @@ struct GateJson {
 
 /// Reads the plan's JSON (`plan -o json`). Gate mode follows `gate[]`; hook mode follows the
 /// hook Jobs of `events[]` (each Job once, in execution order).
-pub fn from_plan_json(text: &str) -> Result<Targets> {
+pub fn from_plan_json(text: &str) -> Result<WaitList> {
     let plan: PlanJson = serde_json::from_str(text)
         .context("not the JSON of `deploy-jobs plan -o json` (expected `events` and `gate`)")?;
     if !plan.gate.is_empty() {
@@ -103,7 +103,7 @@ pub fn from_plan_json(text: &str) -> Result<Targets> {
             .into_iter()
             .map(|g| {
                 let gates = g.gates.iter().map(|w| workload(w)).collect::<Result<_>>()?;
-                Ok(Target {
+                Ok(Followed {
                     job: g.job,
                     name: g.name,
                     namespace: g.namespace,
@@ -112,15 +112,15 @@ pub fn from_plan_json(text: &str) -> Result<Targets> {
                 })
             })
             .collect::<Result<_>>()?;
-        return Ok(Targets { jobs, gate: true });
+        return Ok(WaitList { jobs, gate: true });
     }
-    let mut jobs: Vec<Target> = Vec::new();
+    let mut jobs: Vec<Followed> = Vec::new();
     for hook in plan.events.into_iter().flat_map(|e| e.hooks) {
         let Some(job) = hook.job.filter(|_| hook.kind == "Job") else {
             continue;
         };
         if !jobs.iter().any(|t| t.name == hook.name) {
-            jobs.push(Target {
+            jobs.push(Followed {
                 job,
                 name: hook.name,
                 namespace: None,
@@ -129,13 +129,13 @@ pub fn from_plan_json(text: &str) -> Result<Targets> {
             });
         }
     }
-    Ok(Targets { jobs, gate: false })
+    Ok(WaitList { jobs, gate: false })
 }
 
 /// How long a wait may take when `--timeout` is not given: every Job's deadline (in gate mode
 /// the last Job's deadline already counts the ones before it; hooks run one after the
 /// other), plus ten minutes for the rollouts, a Deployment's default progress deadline.
-pub fn default_timeout(targets: &Targets) -> u64 {
+pub fn default_timeout(targets: &WaitList) -> u64 {
     let deadlines = targets.jobs.iter().map(|j| j.deadline.unwrap_or(0));
     let jobs = if targets.gate {
         deadlines.max().unwrap_or(0)
@@ -148,9 +148,9 @@ pub fn default_timeout(targets: &Targets) -> u64 {
 /// A Deployment's default `progressDeadlineSeconds`.
 pub const ROLLOUT_ALLOWANCE: u64 = 600;
 
-fn workload(text: &str) -> Result<Workload> {
+fn workload(text: &str) -> Result<Gated> {
     match text.split_once('/') {
-        Some((kind, name)) if !kind.is_empty() && !name.is_empty() => Ok(Workload {
+        Some((kind, name)) if !kind.is_empty() && !name.is_empty() => Ok(Gated {
             kind: kind.into(),
             name: name.into(),
         }),

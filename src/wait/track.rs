@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use serde_json::Value;
 
 use super::progress::{Failure, LogReport, Progress, Verdict};
-use super::targets::{Targets, Workload};
+use super::targets::{Gated, WaitList};
 use crate::facts::GATE_JOBS_ANNOTATION;
 
 /// Kubernetes labels every pod of a Job with its name (both keys since 1.27).
@@ -45,7 +45,7 @@ pub enum Observation {
     /// The tail of a failed container's log: `None` when its pod is gone (404).
     Tail(usize, Result<Option<String>, String>),
     /// A read of a gated object: `None` while it is not found.
-    Workload(Workload, Option<Value>),
+    Gated(Gated, Option<Value>),
     /// A watch ended early or a read failed, and is being retried.
     Interrupted(String),
 }
@@ -65,7 +65,7 @@ pub enum Action {
         container: String,
     },
     /// Every Job succeeded: read these objects until they have rolled out.
-    FollowRollouts(Vec<Workload>),
+    FollowRollouts(Vec<Gated>),
 }
 
 #[derive(Debug, Default)]
@@ -99,20 +99,20 @@ struct JobState {
 /// The state of one wait.
 #[derive(Debug)]
 pub struct Tracker {
-    targets: Targets,
+    targets: WaitList,
     namespaces: Vec<String>,
     jobs: Vec<JobState>,
     /// Watches whose first list has not arrived: no verdict before they all have.
     unlisted: BTreeSet<String>,
-    at_gate: BTreeMap<(String, String), Workload>,
-    said_at_gate: BTreeMap<Workload, usize>,
-    rollouts: Option<BTreeMap<Workload, bool>>,
-    said_rollout: BTreeMap<Workload, String>,
+    at_gate: BTreeMap<(String, String), Gated>,
+    said_at_gate: BTreeMap<Gated, usize>,
+    rollouts: Option<BTreeMap<Gated, bool>>,
+    said_rollout: BTreeMap<Gated, String>,
 }
 
 impl Tracker {
     /// `namespaces[i]` is where `targets.jobs[i]` runs.
-    pub fn new(targets: Targets, namespaces: Vec<String>) -> Tracker {
+    pub fn new(targets: WaitList, namespaces: Vec<String>) -> Tracker {
         let mut unlisted: BTreeSet<String> = (0..targets.jobs.len()).map(job_source).collect();
         unlisted.extend(namespaces.iter().map(|ns| pod_source(ns)));
         let jobs = targets.jobs.iter().map(|_| JobState::default()).collect();
@@ -151,7 +151,7 @@ impl Tracker {
                     Err(e) => LogReport::Unreadable(e),
                 })
             }
-            Observation::Workload(w, object) => self.workload(w, object.as_ref(), &mut out),
+            Observation::Gated(w, object) => self.workload(w, object.as_ref(), &mut out),
             Observation::Interrupted(what) => out.push(Action::Say(Progress::Note(what))),
         }
         self.next_steps(&mut out);
@@ -303,13 +303,13 @@ impl Tracker {
 
     /// The gated object a pod belongs to: its owner (`web-5d4f8b` of Deployment `web`, a
     /// CronJob's `cleanup-29012345`) read against the gated names, longest match first.
-    fn workload_of(&self, ns: &str, pod: &Pod) -> Option<Workload> {
+    fn workload_of(&self, ns: &str, pod: &Pod) -> Option<Gated> {
         let listed = pod
             .metadata
             .annotations
             .as_ref()?
             .get(GATE_JOBS_ANNOTATION)?;
-        let gated: Vec<&Workload> = self
+        let gated: Vec<&Gated> = self
             .targets
             .jobs
             .iter()
@@ -331,7 +331,7 @@ impl Tracker {
             .cloned()
     }
 
-    fn workload(&mut self, w: Workload, object: Option<&Value>, out: &mut Vec<Action>) {
+    fn workload(&mut self, w: Gated, object: Option<&Value>, out: &mut Vec<Action>) {
         let (done, state) = match object {
             None => (false, "not found yet".to_owned()),
             Some(object) => rollout(&w.kind, object),
@@ -664,23 +664,23 @@ fn rollout(kind: &str, object: &Value) -> (bool, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wait::targets::Target;
+    use crate::wait::targets::Followed;
     use serde_json::json;
 
     fn pod(value: Value) -> Pod {
         serde_json::from_value(value).unwrap()
     }
 
-    fn gate_targets(gates: &[(&str, &str)]) -> Targets {
+    fn gate_targets(gates: &[(&str, &str)]) -> WaitList {
         let gates = gates
             .iter()
-            .map(|(kind, name)| Workload {
+            .map(|(kind, name)| Gated {
                 kind: (*kind).into(),
                 name: (*name).into(),
             })
             .collect();
-        Targets {
-            jobs: vec![Target {
+        WaitList {
+            jobs: vec![Followed {
                 job: "migrate".into(),
                 name: "shop-migrate-0123456789".into(),
                 namespace: None,

@@ -18,7 +18,10 @@ pub fn repo_root() -> &'static Path {
 /// Runs deploy-jobs with `args`, feeding `stdin`.
 pub fn run(args: &[&str], stdin: &[u8]) -> Output {
     pipe(
-        Command::new(BIN).args(args).env_remove("HELM_PLUGIN_NAME"),
+        Command::new(BIN)
+            .args(args)
+            .env_remove("HELM_PLUGIN_NAME")
+            .env_remove("COLUMNS"),
         stdin,
     )
 }

@@ -46,7 +46,7 @@ use crate::facts::{
 use crate::helm;
 use crate::k8s::{self, Container};
 use crate::names;
-use crate::spec::{Exclusive, Job, ROLLOUT_KINDS, SpecError, err};
+use crate::spec::{Exclusive, Job, Phase, ROLLOUT_KINDS, SpecError, TargetError, err};
 
 /// The initContainer that holds a pod until its Jobs have succeeded.
 pub const GATE_CONTAINER: &str = "deploy-jobs-gate";
@@ -322,43 +322,24 @@ fn check_events(job: &Job) -> Result<(), SpecError> {
         if !BEFORE_APP_EVENTS.contains(&event.as_str())
             && !AFTER_APP_EVENTS.contains(&event.as_str())
         {
-            let why = match event.as_str() {
-                "pre-delete" | "post-delete" => {
-                    "nothing runs a Job at delete time without hooks: applied as an ordinary resource it would run at every deploy instead"
-                }
-                "pre-rollback" | "post-rollback" => {
-                    "a rollback is just another apply without hooks: the rollback's own jobs run, gated as at an upgrade"
-                }
-                _ => "tests run with `helm test`, which needs hooks",
-            };
             return err(
                 format!("{path}.when"),
-                format!(
-                    "`{event}` has no meaning with --target gate: {why}. Use pre-install,pre-upgrade (the job gates the app) or post-install,post-upgrade (it runs once the app has rolled out)"
-                ),
+                TargetError::GateEvent(event.clone()),
             );
         }
     }
     let has = |phase: &str| job.events.iter().any(|e| e.ends_with(phase));
     let missing = match (has("-install"), has("-upgrade")) {
         (true, true) => return Ok(()),
-        (false, _) => (
-            "install",
-            "without hooks nothing tells a first install from an upgrade, so it would run at the first install too",
-        ),
-        (_, false) => (
-            "upgrade",
-            "without hooks nothing tells an upgrade from the first install: the Job stays, finished, and runs again at any upgrade that changes what it runs or reads, so a run-once bootstrap would not run once",
-        ),
+        (false, _) => Phase::Install,
+        (_, false) => Phase::Upgrade,
     };
     err(
         format!("{path}.when"),
-        format!(
-            "`{}` has no {} event, which --target gate cannot honour: {}. Run it at both (pre-install,pre-upgrade or post-install,post-upgrade), or deploy with hooks (Helm 4, Argo CD)",
-            job.events.join(","),
-            missing.0,
-            missing.1
-        ),
+        TargetError::GatePhase {
+            events: job.events.clone(),
+            missing,
+        },
     )
 }
 
@@ -366,15 +347,12 @@ fn check_events(job: &Job) -> Result<(), SpecError> {
 fn check_keys(job: &Job) -> Result<(), SpecError> {
     let path = job.path();
     if job.exclusive != Exclusive::None {
-        return err(
-            format!("{path}.exclusive"),
-            "does not work with --target gate: without hooks nothing can stop the app before the Job and bring it back after it; the gate holds new pods, but the old ones keep running against the database. Use hook mode (Helm 4, Argo CD) for exclusive migrations",
-        );
+        return err(format!("{path}.exclusive"), TargetError::GateExclusive);
     }
     if job.spec.ttl_seconds_after_finished.is_some() {
         return err(
             format!("{path}.ttlSecondsAfterFinished"),
-            "does not work with --target gate: the finished Job is the record that the migration ran, which the gate of every later pod reads; a deleted Job would be created and run again by the next apply. Old Jobs go away when a new migration replaces them (Helm prunes them; with kubectl, `apply --prune`)",
+            TargetError::GateTtl,
         );
     }
     for (key, set) in [
@@ -382,30 +360,21 @@ fn check_keys(job: &Job) -> Result<(), SpecError> {
         ("weight", job.spec.weight.is_some()),
     ] {
         if set {
-            return err(
-                format!("{path}.{key}"),
-                "means nothing with --target gate: the Job is an ordinary resource, ordered by gates in the cluster, not a hook; jobs run in list order",
-            );
+            return err(format!("{path}.{key}"), TargetError::GateHookKey);
         }
     }
     if job.spec.annotations.contains_key(LOG_ANNOTATION) {
         return err(
             format!("{path}.annotations.{LOG_ANNOTATION}"),
-            "means nothing with --target gate (no hook, so Helm prints no log); a failed Job's gate prints the `kubectl logs` command instead",
+            TargetError::GateLogAnnotation,
         );
     }
     let gating = gates_app(job);
     if gating && !job.spec.follows.is_empty() {
-        return err(
-            format!("{path}.follows"),
-            "is for jobs that run after install or upgrade only; this one runs before (it gates the app)",
-        );
+        return err(format!("{path}.follows"), TargetError::FollowsBeforeApp);
     }
     if !gating && !job.spec.gates.is_empty() {
-        return err(
-            format!("{path}.gates"),
-            "is for jobs at pre-install or pre-upgrade; this one runs after install or upgrade (it follows the app's rollout)",
-        );
+        return err(format!("{path}.gates"), TargetError::GatesAfterApp);
     }
     Ok(())
 }

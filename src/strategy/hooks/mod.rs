@@ -17,11 +17,11 @@ pub mod exclusive;
 use self::exclusive::STOP_OVERHEAD_SECONDS;
 use crate::header::describe;
 use crate::helm;
-use crate::helm::{TIMEOUT_MARGIN, deadline_within, format_duration};
+use crate::helm::deadline_within;
 use crate::k8s::{PodSpec, RefKind};
 use crate::names;
 use crate::reuse;
-use crate::spec::{Exclusive, Job, SpecError, err};
+use crate::spec::{Exclusive, Job, SpecError, TargetError, err};
 use crate::{GENERATED_ANNOTATION, HOOK_ANNOTATION};
 
 /// Events at which the release's ordinary resources do not exist (yet, or any more) with
@@ -394,18 +394,17 @@ impl Hooks {
 /// The same holds for an `exclusive` job's stop step, whose Job runs `stopTimeoutSeconds`
 /// plus the time its kubectl calls take.
 fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
-    if let Some(wait) = job.spec.stop_timeout_seconds {
-        let deadline = wait.saturating_add(STOP_OVERHEAD_SECONDS);
-        if deadline > deadline_within(timeout) {
-            let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
-            return err(
-                format!("{}.stopTimeoutSeconds", job.path()),
-                format!(
-                    "{wait}, plus {STOP_OVERHEAD_SECONDS}s for the stop step's kubectl calls, does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up on the stop step while it still runs. Give Helm and deploy-jobs the same longer timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`)",
-                    format_duration(timeout)
-                ),
-            );
-        }
+    if let Some(wait) = job.spec.stop_timeout_seconds
+        && wait.saturating_add(STOP_OVERHEAD_SECONDS) > deadline_within(timeout)
+    {
+        return err(
+            format!("{}.stopTimeoutSeconds", job.path()),
+            TargetError::HelmTimeout {
+                seconds: wait,
+                overhead: Some(STOP_OVERHEAD_SECONDS),
+                timeout,
+            },
+        );
     }
     let Some(deadline) = job.spec.active_deadline_seconds else {
         return Ok(());
@@ -413,13 +412,13 @@ fn check_deadline(job: &Job, timeout: u64) -> Result<(), SpecError> {
     if deadline <= deadline_within(timeout) {
         return Ok(());
     }
-    let needed = format_duration(deadline.saturating_add(TIMEOUT_MARGIN));
     err(
         format!("{}.activeDeadlineSeconds", job.path()),
-        format!(
-            "{deadline} does not end inside Helm's --timeout of {} (less {TIMEOUT_MARGIN}s for the Job to start and its pod to stop): Helm would give up while the Job still runs, and the next deploy would delete it mid-run. For a long job give Helm and deploy-jobs the same timeout: `helm upgrade --timeout {needed} --post-renderer-args=--timeout={needed}` (or `deploy-jobs render --timeout {needed}`); the deadline can then be left out, it defaults to the timeout less {TIMEOUT_MARGIN}s",
-            format_duration(timeout)
-        ),
+        TargetError::HelmTimeout {
+            seconds: deadline,
+            overhead: None,
+            timeout,
+        },
     )
 }
 
