@@ -145,6 +145,10 @@ fn every_shell_script_names_every_command() {
 
 /// The page as man-db formats it for a reader; fails on any groff warning.
 fn rendered(roff: &str, dir: &std::path::Path, name: &str) -> String {
+    assert!(
+        roff.is_ascii(),
+        "{name} is ASCII (other characters as \\[uXXXX]), as troff reads it without preconv"
+    );
     let file = dir.join(name);
     std::fs::write(&file, roff).unwrap();
     // groff's own check first: -ww turns on every warning, -z formats without output.

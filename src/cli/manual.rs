@@ -59,8 +59,12 @@ pub(super) fn man(args: &ManArgs) -> Result<Vec<u8>> {
     cli.build();
     if let Some(dir) = &args.dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        clap_mangen::generate_to(cli, dir)
-            .with_context(|| format!("writing man pages into {}", dir.display()))?;
+        for page in pages(&cli) {
+            let man = clap_mangen::Man::new(page);
+            let path = dir.join(man.get_filename());
+            std::fs::write(&path, render(&man)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
         return Ok(Vec::new());
     }
     let page = match &args.command {
@@ -76,9 +80,32 @@ pub(super) fn man(args: &ManArgs) -> Result<Vec<u8>> {
             }
         },
     };
+    render(&clap_mangen::Man::new(page))
+}
+
+/// The command and every command under it that `--help` shows, each a page.
+fn pages(command: &clap::Command) -> Vec<clap::Command> {
+    let mut all = vec![command.clone()];
+    for sub in command.get_subcommands().filter(|c| !c.is_hide_set()) {
+        all.extend(pages(sub));
+    }
+    all
+}
+
+/// The page's roff, every character outside ASCII written as groff's `\[uXXXX]` escape: troff
+/// reads its input as Latin-1 unless a preprocessor converts it, so a `…` in a help text
+/// would print as mojibake (and groff warns) on a man that does not run `preconv`.
+fn render(man: &clap_mangen::Man) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(page)
-        .render(&mut out)
-        .context("rendering the man page")?;
-    Ok(out)
+    man.render(&mut out).context("rendering the man page")?;
+    let text = String::from_utf8(out).context("the man page is not UTF-8")?;
+    let mut ascii = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            ascii.push(c);
+        } else {
+            ascii.push_str(&format!("\\[u{:04X}]", u32::from(c)));
+        }
+    }
+    Ok(ascii.into_bytes())
 }
