@@ -218,6 +218,8 @@ fn sniff_with(text: &str, malformed: bool) -> Result<Header, Unsure> {
     let mut header = Header::default();
     let mut scanner = Scanner {
         malformed,
+        // Room for the keys of a usual header, so that it is allocated once.
+        seen: Vec::with_capacity(16),
         ..Scanner::default()
     };
     let mut start = 0;
@@ -470,26 +472,28 @@ impl Scanner<'_> {
     /// nobody asked for) exactly as [`Scanner::skip`] would one by one, and returns where
     /// the first line that is not starts (or the end of the text).
     ///
-    /// It is quicker because it looks only where a node starts: at the line's first byte
-    /// and after each `: `. A quote, bracket or block indicator anywhere else is plain text
-    /// (or a comment), which cannot run on to the next line; a line whose node starts all
-    /// hold plain text needs no reading. Any other line goes to [`opens`], as before. Inside
-    /// a block scalar, a line indented deeper than its indicator's is text: only its end
-    /// is looked for.
+    /// It is quicker because it reads a line only when it holds a byte that can open
+    /// something ([`OPENERS`]): the next such byte is found for many lines at once, and a
+    /// line before it needs no reading. Even then it looks only where a node starts: at the
+    /// line's first byte and after each `: `. A quote, bracket or block indicator anywhere
+    /// else is plain text (or a comment), which cannot run on to the next line; a line whose
+    /// node starts all hold plain text needs no reading. Any other line goes to [`opens`],
+    /// as before. Inside a block scalar, a line indented deeper than its indicator's is
+    /// text: only its end is looked for.
     fn skip_run(&mut self, text: &str, mut pos: usize, limit: usize) -> Result<usize, Unsure> {
         let b = text.as_bytes();
+        let mut openers = NextOpener::default();
         while pos < b.len() {
             let indent = b[pos..].iter().take_while(|&&c| c == b' ').count();
             if indent <= limit {
                 return Ok(pos);
             }
             let start = pos + indent;
-            if self.block_deeper_than.is_some_and(|block| indent > block) {
-                pos = line_end(b, start) + 1;
-                continue;
-            }
             let end = line_end(b, start);
             pos = end + 1;
+            if self.block_deeper_than.is_some_and(|block| indent > block) {
+                continue;
+            }
             let end = if end > start && b[end - 1] == b'\r' {
                 end - 1
             } else {
@@ -499,7 +503,7 @@ impl Scanner<'_> {
                 continue;
             }
             self.block_deeper_than = None;
-            if surely_plain(&b[start..end]) {
+            if openers.from(b, start) >= end || surely_plain(&b[start..end]) {
                 continue;
             }
             // After spaces and before `\r` or `\n`: both ends are character boundaries.
@@ -581,6 +585,31 @@ fn find_byte(b: &[u8], from: usize, byte: u8) -> Option<usize> {
 /// The offset of the `\n` that ends the line at `start`, or the length of `b`.
 fn line_end(b: &[u8], start: usize) -> usize {
     find_byte(b, start, b'\n').unwrap_or(b.len())
+}
+
+/// Where the next byte of [`OPENERS`] is, found with two vectorised searches that run far
+/// ahead of the line being read and are repeated only once a line reaches what they found.
+#[derive(Default)]
+struct NextOpener {
+    /// The next `"`, `'` or `[` from where it was last looked for (or the end of the text).
+    quote_or_bracket: usize,
+    /// The next `{`, `|` or `>`.
+    brace_or_block: usize,
+}
+
+impl NextOpener {
+    /// The offset of the first byte of [`OPENERS`] at or after `from`, or the length of `b`.
+    /// `from` never goes back between calls.
+    fn from(&mut self, b: &[u8], from: usize) -> usize {
+        let next = |found: Option<usize>| found.map_or(b.len(), |i| from + i);
+        if self.quote_or_bracket < from {
+            self.quote_or_bracket = next(memchr::memchr3(b'"', b'\'', b'[', &b[from..]));
+        }
+        if self.brace_or_block < from {
+            self.brace_or_block = next(memchr::memchr3(b'{', b'|', b'>', &b[from..]));
+        }
+        self.quote_or_bracket.min(self.brace_or_block)
+    }
 }
 
 /// Whether [`opens`] surely finds nothing that runs on in `line` (one line's content,
@@ -912,17 +941,32 @@ fn plain(rest: &str) -> Option<RawValue<'_>> {
 }
 
 /// Whether `a` is directly followed by `b` somewhere in `s` (cheaper than a substring search
-/// on the short strings this module looks at).
+/// on the short strings this module looks at, where `a` is rare: a blank in a key, a colon
+/// in a value).
 fn has_pair(s: &str, a: u8, b: u8) -> bool {
-    s.as_bytes().windows(2).any(|w| w[0] == a && w[1] == b)
+    let s = s.as_bytes();
+    let mut from = 0;
+    while let Some(i) = find_byte(s, from, a) {
+        if s.get(i + 1) == Some(&b) {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
 fn strip_comment(rest: &str) -> &str {
     // `#` and blanks are ASCII, so bytes find them where characters would.
     let b = rest.as_bytes();
-    let end = (1..b.len())
-        .find(|&i| b[i] == b'#' && matches!(b[i - 1], b' ' | b'\t'))
-        .unwrap_or(b.len());
+    let mut end = b.len();
+    let mut from = 1;
+    while let Some(i) = find_byte(b, from.min(b.len()), b'#') {
+        if matches!(b[i - 1], b' ' | b'\t') {
+            end = i;
+            break;
+        }
+        from = i + 1;
+    }
     rest[..end].trim_end_matches([' ', '\t'])
 }
 

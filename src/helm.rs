@@ -116,14 +116,16 @@ pub fn input_from_helm4(input: &[u8]) -> bool {
 /// and the input has documents but none carries Helm 4's file-name annotation.
 /// `ancestors` are the command lines of the parent, its parent, and so on.
 pub fn is_helm3_post_renderer(ancestors: &[Vec<String>], input: &[u8]) -> bool {
-    let has_documents = input.iter().any(|b| !b.is_ascii_whitespace());
-    has_documents
+    // The command lines first: they are short, and almost never name a post-renderer,
+    // while the annotation is looked for through the whole stream.
+    let under_post_renderer = ancestors.iter().any(|args| {
+        args.iter()
+            .skip(1)
+            .any(|a| a == "--post-renderer" || a.starts_with("--post-renderer="))
+    });
+    under_post_renderer
+        && input.iter().any(|b| !b.is_ascii_whitespace())
         && !input_from_helm4(input)
-        && ancestors.iter().any(|args| {
-            args.iter()
-                .skip(1)
-                .any(|a| a == "--post-renderer" || a.starts_with("--post-renderer="))
-        })
 }
 
 #[derive(Serialize)]
