@@ -1,7 +1,7 @@
 //! Command line: arguments, files, stdin and stdout. The only module that does I/O.
 #![allow(clippy::print_stderr)]
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
@@ -9,8 +9,10 @@ use clap::{Args, Parser, Subcommand};
 
 use deploy_jobs::report::Report;
 use deploy_jobs::{Options, ValuesFile, helm, render, schema};
+use stdio::{read_stdin, write_stdout};
 
 mod manual;
+mod stdio;
 #[cfg(feature = "wait")]
 mod wait;
 
@@ -225,21 +227,6 @@ fn stdin_from_helm4() -> bool {
         && helm::input_from_helm4(&input)
 }
 
-fn read_stdin(command: &str) -> Result<Vec<u8>> {
-    let stdin = io::stdin();
-    if stdin.is_terminal() {
-        bail!(
-            "expects a rendered manifest stream on stdin, e.g. `helm template shop ./chart | deploy-jobs {command}`"
-        );
-    }
-    let mut input = Vec::new();
-    stdin
-        .lock()
-        .read_to_end(&mut input)
-        .context("reading stdin")?;
-    Ok(input)
-}
-
 fn options(args: &RenderArgs) -> Result<Options> {
     let mut options = Options {
         environment: args.env.clone(),
@@ -431,20 +418,6 @@ fn report_to_helm4(message: &str) -> Result<ExitCode> {
 }
 
 /// Writes the whole output; it was built completely before this is called.
-fn write_stdout<'a>(pieces: impl Iterator<Item = &'a [u8]>) -> Result<ExitCode> {
-    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let written = pieces
-        .into_iter()
-        .try_for_each(|p| out.write_all(p))
-        .and_then(|()| out.flush());
-    match written {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        // The reader went away (`| head`): not our error.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(e).context("writing stdout"),
-    }
-}
-
 /// The command lines of the parent process, its parent, and so on up to init, where the OS
 /// tells (Linux); empty elsewhere.
 #[cfg(not(unix))]

@@ -155,7 +155,7 @@ impl<'a> Output<'a> {
     }
 
     /// The output, in order, as slices to write one after the other.
-    pub fn pieces(&self) -> impl DoubleEndedIterator<Item = &str> {
+    pub fn pieces(&self) -> impl DoubleEndedIterator<Item = &str> + Clone {
         self.pieces.iter().map(|p| match p {
             Piece::Input(range) => &self.input[range.clone()],
             Piece::Generated(text) => text.as_str(),
