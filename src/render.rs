@@ -5,7 +5,8 @@
 //! The output is built completely before anything is returned, so a caller never writes half
 //! a stream.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use serde::Serialize;
@@ -79,32 +80,34 @@ struct Entry<'a> {
 
 struct Entries<'a> {
     entries: Vec<Entry<'a>>,
-    /// Template files that render more than one document of the stream: a message names
-    /// the document in them by kind and name too. Found when a message first needs it.
-    shared_sources: OnceCell<std::collections::HashSet<String>>,
+    /// Whether a template file renders more than one document of the stream, for each file
+    /// a message has named so far: the document in it is then named by kind and name too.
+    /// Worked out per file when a message first needs it, never for the whole stream.
+    shared_sources: RefCell<HashMap<String, bool>>,
 }
 
 impl<'a> Entries<'a> {
     fn new(entries: Vec<Entry<'a>>) -> Entries<'a> {
         Entries {
             entries,
-            shared_sources: OnceCell::new(),
+            shared_sources: RefCell::default(),
         }
     }
 
-    fn shared_sources(&self) -> &std::collections::HashSet<String> {
-        self.shared_sources.get_or_init(|| {
-            let mut seen = std::collections::HashSet::new();
-            let mut shared = std::collections::HashSet::new();
-            for entry in &self.entries {
-                if let Some(source) = source(&entry.doc, entry.header.as_deref())
-                    && !seen.insert(source)
-                {
-                    shared.insert(source.to_string());
-                }
-            }
-            shared
-        })
+    fn is_shared(&self, file: &str) -> bool {
+        if let Some(&shared) = self.shared_sources.borrow().get(file) {
+            return shared;
+        }
+        let shared = self
+            .entries
+            .iter()
+            .filter(|e| source(&e.doc, e.header.as_deref()) == Some(file))
+            .nth(1)
+            .is_some();
+        self.shared_sources
+            .borrow_mut()
+            .insert(file.to_string(), shared);
+        shared
     }
 }
 
@@ -134,7 +137,7 @@ impl Documents for Entries<'_> {
         let entry = &self.entries[i];
         let header = entry.header.as_deref();
         match source(&entry.doc, header) {
-            Some(file) if self.shared_sources().contains(file) => {
+            Some(file) if self.is_shared(file) => {
                 match header.and_then(|h| Some((h.kind.as_deref()?, h.name.as_deref()?))) {
                     Some((kind, name)) => format!("{file} ({kind}/{name})"),
                     None => format!("{file} (document {} of the stream)", entry.doc.number),
