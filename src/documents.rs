@@ -24,6 +24,21 @@ pub trait Documents {
     fn label(&self, i: usize) -> String;
     /// Whether document `i` is skipped for planning (the configuration, generated output).
     fn ignored(&self, i: usize) -> bool;
+    /// Whether the text of document `i` could hold a pod template at all
+    /// ([`could_hold_pods`]). Every search for workloads asks it of every document, so an
+    /// implementation should work it out once per document.
+    fn could_hold_pods(&self, i: usize) -> bool {
+        could_hold_pods(self.raw(i))
+    }
+}
+
+/// Whether a document's text names `containers`, as every pod template does: only then is
+/// it worth parsing to look for one. A vectorised search, since it reads through every
+/// ConfigMap and custom resource of the stream.
+pub fn could_hold_pods(raw: &str) -> bool {
+    static CONTAINERS: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new("containers"));
+    CONTAINERS.find(raw.as_bytes()).is_some()
 }
 
 /// The workloads the stream renders as ordinary resources (hooks and ignored documents left
@@ -40,7 +55,7 @@ pub fn workloads<'a>(
         }
         let has_pods = || {
             // Parsed only when its text could hold a pod template at all.
-            docs.raw(i).contains("containers")
+            docs.could_hold_pods(i)
                 && docs
                     .value(i)
                     .is_ok_and(|v| matches!(Pods::of(kind, v), Some(Pods::Template(_))))
@@ -55,12 +70,20 @@ pub fn selector_matches(header: &Header, labels: &IndexMap<String, String>) -> b
     if header.selector.is_empty() && header.selector_expressions.is_empty() {
         return false;
     }
+    // A pod has a handful of labels, and this runs for every selector of the stream: a
+    // look along them costs less than hashing the key.
+    let get = |key: &str| {
+        labels
+            .iter()
+            .find(|(k, _)| k.as_str() == key)
+            .map(|(_, v)| v)
+    };
     let labels_ok = header
         .selector
         .iter()
-        .all(|(k, v)| labels.get(k).map(String::as_str) == Some(v));
+        .all(|(k, v)| get(k).map(String::as_str) == Some(v));
     let expressions_ok = header.selector_expressions.iter().all(|r| {
-        let value = labels.get(&r.key);
+        let value = get(&r.key);
         match r.operator.as_str() {
             "In" => value.is_some_and(|v| r.values.contains(v)),
             "NotIn" => value.is_none_or(|v| !r.values.contains(v)),

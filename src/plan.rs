@@ -4,7 +4,7 @@
 //! Pure: it reads documents (through [`Documents`]) and the validated jobs, and returns a
 //! [`Plan`]. Turning the plan into text is `render`'s job.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use indexmap::IndexMap;
@@ -87,6 +87,16 @@ pub struct NamePrefix {
 /// The first value of each of [`RELEASE_LABELS`] in the stream, with its document.
 type StreamLabels = Vec<Option<(String, usize)>>;
 
+/// What the planner reads of the whole stream once, for every job.
+#[derive(Clone, Copy)]
+struct Stream<'s> {
+    /// The first value of each of [`RELEASE_LABELS`] in the stream, and its document.
+    labels: &'s StreamLabels,
+    chart_hooks: &'s [ChartHook],
+    /// See [`selecting`].
+    selecting: &'s [usize],
+}
+
 /// The jobs of one configuration: an umbrella chart renders one DeployJobs document per
 /// subchart, each with its own name prefix and environment.
 #[derive(Debug, Clone)]
@@ -113,6 +123,12 @@ pub fn plan_groups(
         })
         .collect();
     let chart_hooks = chart_hooks(docs);
+    let selecting = selecting(docs);
+    let stream = Stream {
+        labels: &stream_labels,
+        chart_hooks: &chart_hooks,
+        selecting: &selecting,
+    };
     let environment = groups.first().and_then(|g| g.settings.environment.clone());
     let several = groups.len() > 1;
     // First what every job needs, then the strategy: a strategy may weigh one job against
@@ -128,7 +144,7 @@ pub fn plan_groups(
         for job in &group.jobs {
             jobs.push(if job.enabled() {
                 Some(
-                    prepare(docs, job, ctx, &stream_labels, &chart_hooks, &*strategy)
+                    prepare(docs, job, ctx, &stream, &*strategy)
                         .map_err(|e| in_origin(e, origin))?,
                 )
             } else {
@@ -263,10 +279,14 @@ fn prepare<'a>(
     docs: &'a dyn Documents,
     job: &Job,
     ctx: &Settings,
-    stream_labels: &StreamLabels,
-    chart_hooks: &[ChartHook],
+    stream: &Stream<'_>,
     strategy: &dyn Strategy,
 ) -> Result<Prepared<'a>> {
+    let Stream {
+        labels: stream_labels,
+        chart_hooks,
+        ..
+    } = *stream;
     let reused = match &job.spec.container {
         Some(name) => Some(
             find_container(docs, job, name).with_context(|| format!("{}.container", job.path()))?,
@@ -309,8 +329,14 @@ fn prepare<'a>(
         absent,
     ));
 
-    let labels = pod_labels(docs, job, instance, reused.as_ref().and_then(|r| r.meta))
-        .with_context(|| format!("{}.labels", job.path()))?;
+    let labels = pod_labels(
+        docs,
+        stream.selecting,
+        job,
+        instance,
+        reused.as_ref().and_then(|r| r.meta),
+    )
+    .with_context(|| format!("{}.labels", job.path()))?;
     let object_labels = object_labels(&labels, stream_labels);
     check_listed_workloads(docs, job)?;
 
@@ -563,20 +589,24 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
     let mut candidates: Vec<String> = Vec::new();
     // Workloads whose text does not even contain the name: parsed only if a message must
     // list their containers.
-    let mut skipped: Vec<(usize, usize, &str, String)> = Vec::new();
+    let mut skipped: Vec<(usize, usize, &str, &crate::header::Header)> = Vec::new();
+    let name_in = memchr::memmem::Finder::new(name);
+    let kind_name = |kind: &str, header: &crate::header::Header| {
+        format!("{kind}/{}", header.name.as_deref().unwrap_or("?"))
+    };
     for (i, header, kind) in workloads(docs) {
-        let workload = format!("{kind}/{}", header.name.as_deref().unwrap_or("?"));
         if let Some((want_kind, want_name)) = &job.workload
             && (want_kind != kind || header.name.as_deref() != Some(want_name.as_str()))
         {
             continue;
         }
         // Cheap pre-check before a full parse: the name must appear in the text.
-        if job.workload.is_none() && !docs.raw(i).contains(name) {
-            skipped.push((candidates.len(), i, kind, workload));
+        if job.workload.is_none() && name_in.find(docs.raw(i).as_bytes()).is_none() {
+            skipped.push((candidates.len(), i, kind, header));
             candidates.push(String::new());
             continue;
         }
+        let workload = kind_name(kind, header);
         let value = docs.value(i)?;
         let pod = pod_spec(kind, value)
             .ok_or_else(|| anyhow!("{}: {workload} has no pod template", docs.label(i)))?;
@@ -613,7 +643,8 @@ fn find_container<'a>(docs: &'a dyn Documents, job: &Job, name: &str) -> Result<
         }
     }
     if found.is_empty() {
-        for (slot, i, kind, workload) in skipped {
+        for (slot, i, kind, header) in skipped {
+            let workload = kind_name(kind, header);
             let pod = docs.value(i).ok().and_then(|v| pod_spec(kind, v));
             candidates[slot] = match pod {
                 Some(pod) => describe_candidate(&workload, &docs.label(i), pod),
@@ -1063,6 +1094,22 @@ fn wait_container(job: &Job) -> Result<Container> {
     ))
 }
 
+/// The documents whose selectors pick pods by their labels (Services and workloads), which
+/// the labels of a job's pods must stay clear of. The same for every job: found once.
+fn selecting(docs: &dyn Documents) -> Vec<usize> {
+    (0..docs.count())
+        .filter(|&i| {
+            docs.header(i).is_some_and(|h| {
+                !docs.ignored(i)
+                    && (h.is_kind("Service")
+                        || h.kind
+                            .as_deref()
+                            .is_some_and(|k| WORKLOAD_KINDS.contains(&k)))
+            })
+        })
+        .collect()
+}
+
 /// Labels for the Job and its pods: deploy-jobs' own, the app pod's (a NetworkPolicy that
 /// lets the app reach the database, or a sidecar injector or identity webhook, may select on
 /// them), and the job's; never a set that a Service or workload selector in the stream
@@ -1072,6 +1119,7 @@ fn wait_container(job: &Job) -> Result<Container> {
 /// the user's labels cause is an error.
 fn pod_labels(
     docs: &dyn Documents,
+    selecting: &[usize],
     job: &Job,
     instance: Option<&str>,
     app: Option<&Mapping>,
@@ -1097,23 +1145,16 @@ fn pod_labels(
     // Ours to drop: everything but deploy-jobs' identity labels and the user's.
     let droppable =
         |k: &str| k != COMPONENT_LABEL && k != JOB_LABEL && !job.spec.labels.contains_key(k);
-    let selecting: Vec<usize> = (0..docs.count())
-        .filter(|&i| {
-            docs.header(i).is_some_and(|h| {
-                !docs.ignored(i)
-                    && (h.is_kind("Service")
-                        || h.kind
-                            .as_deref()
-                            .is_some_and(|k| WORKLOAD_KINDS.contains(&k)))
-            })
-        })
-        .collect();
     // Dropping a label can make a `DoesNotExist` or `NotIn` selector match: repeat until a
     // pass drops nothing.
     loop {
         let mut dropped = false;
-        for &i in &selecting {
+        for &i in selecting {
             let header = docs.header(i).expect("selecting documents have headers");
+            // Most selectors of the stream select other pods: nothing to drop for them.
+            if !selector_matches(header, &labels) {
+                continue;
+            }
             let keys = header
                 .selector
                 .0
@@ -1220,12 +1261,38 @@ fn find_chart_hook(
 
 /// Generated names must not clash with each other or with what the stream renders.
 /// Checks the jobs from `first` on against all planned before them and against the stream.
+/// The first document of the stream (not ignored) of each kind and name that `planned`
+/// generates: one pass over the stream, whatever the number of generated objects.
+fn documents_named<'d>(
+    docs: &'d dyn Documents,
+    planned: impl Iterator<Item = &'d PlannedJob>,
+) -> HashMap<(&'d str, &'d str), usize> {
+    // A few dozen names at most, each compared with every document's: a look along them
+    // costs less than hashing every document's kind and name.
+    let wanted: Vec<(&str, &str)> = planned
+        .filter_map(|p| p.output.as_ref())
+        .flat_map(JobOutput::generated)
+        .map(|g| (g.kind(), g.name()))
+        .collect();
+    let mut found = HashMap::new();
+    for i in (0..docs.count()).filter(|&i| !docs.ignored(i)) {
+        if let Some(h) = docs.header(i)
+            && let (Some(kind), Some(name)) = (h.kind.as_deref(), h.name.as_deref())
+            && wanted.iter().any(|&(k, n)| n == name && k == kind)
+        {
+            found.entry((kind, name)).or_insert(i);
+        }
+    }
+    found
+}
+
 fn check_unique_names(
     docs: &dyn Documents,
     planned: &[PlannedJob],
     first: usize,
     owners: &[String],
 ) -> Result<()> {
+    let in_stream = documents_named(docs, planned[first..].iter());
     // An exclusive job's Role and RoleBinding repeat in each namespace of its targets.
     let mut seen: BTreeMap<(String, Option<String>, String), String> = BTreeMap::new();
     for (i, p) in planned.iter().enumerate() {
@@ -1258,13 +1325,7 @@ fn check_unique_names(
                     p.job.path()
                 );
             }
-            let clash = (0..docs.count()).find(|&i| {
-                !docs.ignored(i)
-                    && docs.header(i).is_some_and(|h| {
-                        h.is_kind(&kind) && h.name.as_deref() == Some(name.as_str())
-                    })
-            });
-            if let Some(i) = clash {
+            if let Some(&i) = in_stream.get(&(kind.as_str(), name.as_str())) {
                 bail!(
                     "{}: generated {kind} `{name}` has the same name as {}; rename the job",
                     p.job.path(),

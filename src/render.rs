@@ -75,6 +75,8 @@ struct Entry<'a> {
     /// a stream can hold a million documents, and most headers are small or empty).
     header: Option<Box<Header>>,
     value: OnceCell<Box<Value>>,
+    /// See [`Documents::could_hold_pods`].
+    could_hold_pods: OnceCell<bool>,
     ignored: bool,
 }
 
@@ -150,6 +152,13 @@ impl Documents for Entries<'_> {
     fn ignored(&self, i: usize) -> bool {
         self.entries[i].ignored
     }
+
+    fn could_hold_pods(&self, i: usize) -> bool {
+        let entry = &self.entries[i];
+        *entry
+            .could_hold_pods
+            .get_or_init(|| crate::documents::could_hold_pods(entry.doc.raw))
+    }
 }
 
 /// How every message names a document: by its template file (`chart/templates/x.yaml`)
@@ -214,6 +223,7 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
             doc,
             header: None,
             value: OnceCell::new(),
+            could_hold_pods: OnceCell::new(),
             ignored: false,
         });
     }
@@ -236,6 +246,7 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
                             doc,
                             header: (header != Header::default()).then(|| Box::new(header)),
                             value: OnceCell::new(),
+                            could_hold_pods: OnceCell::new(),
                             ignored: false,
                         });
                     }
@@ -251,6 +262,7 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
         doc,
         header: (header != Header::default()).then(|| Box::new(header)),
         value,
+        could_hold_pods: OnceCell::new(),
         ignored: false,
     })
 }

@@ -92,6 +92,7 @@ fn map_regular_file(stdin: &io::Stdin) -> io::Result<Option<memmap2::Mmap>> {
         memmap2::MmapOptions::new()
             .offset(start)
             .len(len)
+            .populate()
             .map(&file)?
     };
     file.seek(SeekFrom::End(0))?;
