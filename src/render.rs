@@ -267,63 +267,87 @@ fn read(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
     })
 }
 
-/// Reads every document's header, on every core for a large stream (documents are
-/// independent), keeping stream order; the first error in stream order wins.
-fn read_all(documents: Vec<Document<'_>>, strict: bool) -> Result<Vec<Entry<'_>>> {
-    fn read_one(doc: Document<'_>, strict: bool) -> Result<Entry<'_>> {
-        // Named only on failure: finding a Helm 4 file name in the text costs a pass over it.
-        let named = doc.clone();
-        read(doc, strict).with_context(|| label(&named, None))
-    }
-    const MIN_PER_THREAD: usize = 256;
+/// Splits the stream and reads every document's header, on every core for a large stream
+/// (each core splits a run of it, see [`stream::runs`], and reads the headers of its
+/// documents), keeping stream order; the first error in stream order wins.
+fn read_all(text: &str, strict: bool) -> Result<Vec<Entry<'_>>> {
+    /// Below this many bytes a run is not worth a thread.
+    const MIN_PER_THREAD: usize = 256 << 10;
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .min(documents.len() / MIN_PER_THREAD)
+        .min(text.len() / MIN_PER_THREAD)
         .min(8);
     if threads < 2 {
-        return documents.into_iter().map(|d| read_one(d, strict)).collect();
-    }
-    let total = documents.len();
-    let per_thread = total.div_ceil(threads);
-    let mut parts = Vec::with_capacity(threads);
-    let mut rest = documents.into_iter();
-    for _ in 0..threads {
-        parts.push(rest.by_ref().take(per_thread).collect::<Vec<_>>());
-    }
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = parts
+        return stream::split_text(text)
             .into_iter()
-            .map(|part| {
+            .map(|doc| read_one(doc, strict).map_err(|(doc, err)| named(err, &doc)))
+            .collect();
+    }
+    let runs = stream::runs(text, threads);
+    let parts = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
                 scope.spawn(move || {
-                    part.into_iter()
-                        .map(|d| read_one(d, strict))
-                        .collect::<Result<Vec<_>>>()
+                    stream::split_run(text, run)
+                        .into_iter()
+                        .map(|doc| read_one(doc, strict))
+                        .collect::<Result<Vec<_>, _>>()
                 })
             })
             .collect();
-        let mut entries = Vec::with_capacity(total);
-        for handle in handles {
-            let part = handle
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            entries.extend(part?);
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Vec<_>>()
+    });
+    // A run numbers its documents from its start: add those of the runs before it.
+    let mut entries = Vec::new();
+    let mut before = 0;
+    for part in parts {
+        let renumber = |doc: &mut Document<'_>| {
+            if doc.has_content() {
+                doc.number += before;
+            }
+        };
+        match part {
+            Ok(mut part) => {
+                part.iter_mut().for_each(|e| renumber(&mut e.doc));
+                before += part.iter().filter(|e| e.doc.has_content()).count();
+                entries.append(&mut part);
+            }
+            Err((mut doc, err)) => {
+                renumber(&mut doc);
+                return Err(named(err, &doc));
+            }
         }
-        Ok(entries)
-    })
+    }
+    Ok(entries)
+}
+
+/// Reads one document; on failure, the document comes back with the error, to be named
+/// once its number in the whole stream is known.
+fn read_one(doc: Document<'_>, strict: bool) -> Result<Entry<'_>, (Document<'_>, anyhow::Error)> {
+    // Named only on failure: finding a Helm 4 file name in the text costs a pass over it.
+    let kept = doc.clone();
+    read(doc, strict).map_err(|err| (kept, err))
+}
+
+fn named(err: anyhow::Error, doc: &Document<'_>) -> anyhow::Error {
+    err.context(label(doc, None))
 }
 
 /// The workloads a rendered stream holds and their containers (for `init`).
 pub fn workloads(input: &[u8]) -> Result<Vec<(String, Vec<String>)>> {
     let text = stream::text(input)?;
-    let docs = Entries::new(read_all(stream::split_text(text), false)?);
+    let docs = Entries::new(read_all(text, false)?);
     plan::reusable_containers(&docs)
 }
 
 /// Runs the whole transformation on a stream.
 pub fn render<'a>(input: &'a [u8], options: &Options) -> Result<Rendered<'a>> {
     let text = stream::text(input)?;
-    let documents = stream::split_text(text);
-    let mut entries = read_all(documents, options.strict)?;
+    let mut entries = read_all(text, options.strict)?;
     if let Some(namespace) = &options.namespace {
         crate::names::check_namespace(namespace).map_err(|e| anyhow!("--namespace: {e}"))?;
         // Planned as where Helm puts them; the documents themselves pass through as they are.

@@ -80,10 +80,46 @@ pub fn text(input: &[u8]) -> Result<&str, NotUtf8> {
 
 /// Splits text into documents.
 pub fn split_text(text: &str) -> Vec<Document<'_>> {
+    split_run(text, 0..text.len())
+}
+
+/// Cuts `text` into at most `n` runs of about equal size that [`split_run`] can split one
+/// by one, each on its own core: every run but the first starts with a `---` line at
+/// column 0, where [`split_text`] always starts a document. A stream with no such line
+/// late enough is one run.
+pub fn runs(text: &str, n: usize) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let n = n.max(1);
+    let mut cuts = vec![0];
+    for k in 1..n {
+        let from = (text.len() / n * k).max(cuts[cuts.len() - 1]);
+        let next = memchr::memmem::find_iter(&bytes[from..], b"\n---")
+            .map(|i| from + i + 1)
+            .find(|&at| is_separator(line_at(text, at)));
+        match next {
+            Some(at) if at > cuts[cuts.len() - 1] => cuts.push(at),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    cuts.push(text.len());
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+/// The line that starts at `at`, with its `\n`.
+fn line_at(text: &str, at: usize) -> &str {
+    let end = memchr::memchr(b'\n', &text.as_bytes()[at..]).map_or(text.len(), |i| at + i + 1);
+    &text[at..end]
+}
+
+/// Splits one run of [`runs`] into documents, exactly as [`split_text`] splits those bytes
+/// of the whole text, except that [`Document::number`] counts from the run's start: add the
+/// number of documents with content in the runs before it.
+pub fn split_run(text: &str, run: std::ops::Range<usize>) -> Vec<Document<'_>> {
     let mut documents = Vec::new();
     let mut number = 0;
-    let mut offset = 0;
-    for raw in chunks(text) {
+    let mut offset = run.start;
+    for raw in chunks(&text[run.clone()], run.start) {
         let (content, source_comment) = preamble(raw);
         if content {
             number += 1;
@@ -174,7 +210,7 @@ fn locate_bad_byte(input: &[u8], offset: usize) -> NotUtf8 {
     let prefix = std::str::from_utf8(&input[..offset]).unwrap_or_default();
     let mut document = 0;
     let mut last: Option<(&str, bool)> = None;
-    for raw in chunks(prefix) {
+    for raw in chunks(prefix, 0) {
         let (content, _) = preamble(raw);
         document += usize::from(content);
         last = Some((raw, content));
@@ -204,7 +240,7 @@ fn ends_document(raw: &str) -> bool {
 ///
 /// Markers are found with a substring search for `\n---` and `\n...` rather than line by
 /// line: a stream has far fewer documents than lines.
-fn chunks(text: &str) -> Vec<&str> {
+fn chunks(text: &str, base: usize) -> Vec<&str> {
     let bytes = text.as_bytes();
     let mut candidates: Vec<usize> = memchr::memmem::find_iter(bytes, b"\n---")
         .chain(memchr::memmem::find_iter(bytes, b"\n..."))
@@ -216,7 +252,7 @@ fn chunks(text: &str) -> Vec<&str> {
     // The first line has no `\n` before it.
     for pos in std::iter::once(0).chain(candidates) {
         let line_end = memchr::memchr(b'\n', &bytes[pos..]).map_or(text.len(), |i| pos + i + 1);
-        let line = line_without_bom(&text[pos..line_end], pos);
+        let line = line_without_bom(&text[pos..line_end], base + pos);
         if is_separator(line) && pos > start {
             chunks.push(&text[start..pos]);
             start = pos;

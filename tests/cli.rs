@@ -201,3 +201,47 @@ fn header_sniffing_agrees_with_the_full_parser_on_every_golden_document() {
     }
     assert!(checked > 50, "only {checked} documents were compared");
 }
+
+#[test]
+fn an_error_deep_in_a_large_stream_names_its_document_in_the_whole_stream() {
+    // A stream large enough to be read on several cores, whose documents name no file, so
+    // that a message counts documents: the count must be the whole stream's, not a run's.
+    let mut input = String::new();
+    let documents = 4000;
+    for i in 0..documents {
+        input.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\ndata:\n  text: |\n    {}\n",
+            "x".repeat(300)
+        ));
+        if i == 0 {
+            // A document without content is not counted.
+            input.push_str("---\n# nothing here\n");
+        }
+    }
+    assert!(input.len() > 1 << 20, "large enough for several runs");
+    let refused = |last: &str| {
+        let out = common::run(&["render"], format!("{input}---\n{last}").as_bytes());
+        assert!(!out.status.success(), "refused: {last}");
+        assert!(out.stdout.is_empty(), "nothing on stdout");
+        String::from_utf8_lossy(&out.stderr).trim().to_string()
+    };
+    // Named while the stream is read...
+    assert_eq!(
+        refused("just some text left by a template\n"),
+        format!(
+            "error: document {}: expected a mapping, found a string",
+            documents + 1
+        )
+    );
+    // ...and once it has been read, by the planner.
+    let config =
+        "apiVersion: deploy-jobs/v1\nkind: DeployJobs\ndeploy_jobs:\n- name: m\n  imagee: x\n";
+    let message = refused(config);
+    assert!(
+        message.starts_with(&format!(
+            "error: document {}: deploy_jobs[0]",
+            documents + 1
+        )),
+        "{message}"
+    );
+}

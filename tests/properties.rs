@@ -104,6 +104,34 @@ proptest! {
     }
 
     #[test]
+    fn splitting_in_runs_splits_as_the_whole_text_does(s in text(), n in 1usize..6) {
+        // What reading on several cores relies on: runs that cover the text, each split on
+        // its own and renumbered, give the very documents of one split of the whole.
+        let runs = stream::runs(&s, n);
+        prop_assert!(runs.len() <= n, "at most {} runs", n);
+        prop_assert_eq!(runs.first().map(|r| r.start), Some(0));
+        prop_assert_eq!(runs.last().map(|r| r.end), Some(s.len()));
+        let mut pieced = Vec::new();
+        let mut before = 0;
+        for (i, run) in runs.iter().enumerate() {
+            if i > 0 {
+                prop_assert_eq!(runs[i - 1].end, run.start, "runs are contiguous");
+                prop_assert!(s[run.start..].starts_with("---"), "a run starts at a separator");
+            }
+            let docs = stream::split_run(&s, run.clone());
+            let content = docs.iter().filter(|d| d.has_content()).count();
+            pieced.extend(docs.into_iter().map(|mut d| {
+                if d.number != 0 {
+                    d.number += before;
+                }
+                d
+            }));
+            before += content;
+        }
+        prop_assert_eq!(pieced, stream::split_text(&s));
+    }
+
+    #[test]
     fn render_is_deterministic_and_idempotent(s in stream_with_app()) {
         let first = render(s.as_bytes(), &options()).unwrap().stream.to_string();
         let again = render(s.as_bytes(), &options()).unwrap().stream.to_string();
