@@ -55,6 +55,10 @@ results="$work/results.tsv"
 : > "$results"
 measure() { # name input command... -> appends: name size_mb style mean_s rss_kb
   local name=$1 mb=$2 style=$3 input=$4; shift 4
+  # A name ending in "(pipe in)" gets its stream through a pipe, as Helm hands it over;
+  # the others read it from the file (a kubectl pipeline, a committed manifest).
+  local feed="< $input"
+  case $name in *"(pipe in)") feed="< $input cat |" ;; esac
   local runs=10
   local warmup=1
   [ "$name" = kustomize ] && runs=1 warmup=0
@@ -64,10 +68,13 @@ measure() { # name input command... -> appends: name size_mb style mean_s rss_kb
   # memory). Writing straight to /dev/null would time `cat` without the copy into a pipe
   # that every real post-renderer pays. The shell and the reader cost the same for every tool.
   hyperfine --style none --warmup "$warmup" --runs "$runs" --export-json "$work/h.json" \
-    -- "$* < $input | cat > /dev/null" >/dev/null 2>&1
+    -- "$feed $* | cat > /dev/null" >/dev/null 2>&1
   local mean rss
   mean=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["results"][0]["mean"])' "$work/h.json")
-  rss=$( { /usr/bin/time -f '%M' "$@" < "$input" > /dev/null; } 2>&1 | tail -n 1)
+  case $name in
+    *"(pipe in)") rss=$( { cat "$input" | /usr/bin/time -f '%M' "$@" > /dev/null; } 2>&1 | tail -n 1) ;;
+    *) rss=$( { /usr/bin/time -f '%M' "$@" < "$input" > /dev/null; } 2>&1 | tail -n 1) ;;
+  esac
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$mb" "$style" "$mean" "$rss" >> "$results"
 }
 
@@ -82,6 +89,11 @@ for mb in $sizes; do
     measure cat "$mb" "$style" "$input" cat
     measure deploy-jobs "$mb" "$style" "$input" "$bin" render
     [ -n "$baseline" ] && measure baseline "$mb" "$style" "$input" "$baseline" render
+    if [ "$style" = helm3 ]; then
+      measure "cat (pipe in)" "$mb" "$style" "$input" cat
+      measure "deploy-jobs (pipe in)" "$mb" "$style" "$input" "$bin" render
+      [ -n "$baseline" ] && measure "baseline (pipe in)" "$mb" "$style" "$input" "$baseline" render
+    fi
     if [ "$mb" -le "$kustomize_max" ] && [ "$style" = helm3 ]; then
       kustomization "$input"
       measure kustomize "$mb" "$style" "$input" "$work/kustomize.sh"
@@ -93,16 +105,17 @@ python3 - "$results" <<'PY'
 import sys, collections
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 data = {(n, mb, st): (float(t), int(r)) for n, mb, st, t, r in rows}
-print(f"{'size':>8} {'style':6} {'tool':12} {'time':>10} {'MB/s':>8} {'peak RSS':>10} {'x cat':>7} {'RSS/input':>9} {'vs kustomize':>12} {'x baseline':>10}")
+print(f"{'size':>8} {'style':6} {'tool':22} {'time':>10} {'MB/s':>8} {'peak RSS':>10} {'x cat':>7} {'RSS/input':>9} {'vs kustomize':>12} {'x baseline':>10}")
 for (n, mb, st), (t, r) in data.items():
     size = float(mb)
-    cat = data[("cat", mb, st)][0]
+    piped = n.endswith("(pipe in)")
+    cat = data[("cat (pipe in)" if piped else "cat", mb, st)][0]
     kust = data.get(("kustomize", mb, st))
     vs = f"{kust[0] / t:10.1f}x" if kust and n == "deploy-jobs" else ""
-    base = data.get(("baseline", mb, st))
-    vb = f"{t / base[0]:10.2f}" if base and n == "deploy-jobs" else ""
+    base = data.get(("baseline (pipe in)" if piped else "baseline", mb, st))
+    vb = f"{t / base[0]:10.2f}" if base and n.startswith("deploy-jobs") else ""
     rss_ratio = f"{r / 1024 / size:9.2f}" if size >= 1 else ""
-    print(f"{mb + ' MB':>8} {st:6} {n:12} {t * 1000:8.1f}ms {size / t:8.1f} {r / 1024:8.1f}MB {t / cat:7.1f} {rss_ratio:>9} {vs:>12} {vb}")
+    print(f"{mb + ' MB':>8} {st:6} {n:22} {t * 1000:8.1f}ms {size / t:8.1f} {r / 1024:8.1f}MB {t / cat:7.1f} {rss_ratio:>9} {vs:>12} {vb}")
 dj = [(float(mb), data[("deploy-jobs", mb, "helm3")][0]) for (n, mb, st) in data if n == "deploy-jobs" and st == "helm3" and float(mb) >= 1]
 if len(dj) > 1:
     base_mb, base_t = dj[0]

@@ -135,3 +135,42 @@ fn a_large_output_widens_a_stdout_pipe_and_a_small_one_does_not() {
         "a large output asks for a 1 MiB pipe"
     );
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_pipe_on_stdin_is_widened_before_it_is_read() {
+    use std::os::fd::OwnedFd;
+    let input = stream(3 << 20);
+    let mut child = Command::new(common::BIN)
+        .arg("render")
+        .env_remove("HELM_PLUGIN_NAME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = OwnedFd::from(child.stdin.take().unwrap());
+    // A second handle on the pipe's write end, to ask its size: while it is open the child
+    // sees no end of input, so it is closed as soon as the size is known.
+    let probe = stdin.try_clone().unwrap();
+    let data = input.clone();
+    let writer = std::thread::spawn(move || File::from(stdin).write_all(&data));
+    let reader = {
+        let mut stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            stdout.read_to_end(&mut out).map(|_| out)
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut size = rustix::pipe::fcntl_getpipe_size(&probe).unwrap();
+    while size < 1 << 20 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        size = rustix::pipe::fcntl_getpipe_size(&probe).unwrap();
+    }
+    drop(probe);
+    writer.join().unwrap().unwrap();
+    let out = reader.join().unwrap().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(size, 1 << 20, "the stdin pipe was widened to 1 MiB");
+    assert!(out == piped(&input), "the output is the same");
+}

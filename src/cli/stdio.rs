@@ -5,8 +5,9 @@
 //! - A stdin that is a large regular file (`deploy-jobs render < rendered.yaml`) is mapped
 //!   rather than read, as ripgrep reads files: reading 100 MB into fresh memory costs more
 //!   than everything deploy-jobs does with it, a mapping of the page cache almost nothing.
-//! - A stdout that is a pipe (Helm reads a post-renderer's output from one) gets a larger
-//!   buffer before a large output, so that the reader is woken a sixteenth as often.
+//! - A pipe gets a larger buffer (1 MiB, from 64 KiB), so that the other side is woken a
+//!   sixteenth as often: stdin always (Helm writes the stream into one), stdout before a
+//!   large output (Helm reads a post-renderer's output from one).
 
 use std::io::{self, IsTerminal, Read, Write};
 use std::ops::Deref;
@@ -17,7 +18,7 @@ use anyhow::{Context, Result, bail};
 /// Below this, a file is read: mapping costs a few system calls more than it saves.
 const MAP_AT_LEAST: u64 = 1 << 20;
 
-/// The size asked for a stdout pipe before a large output. Linux lets anyone raise a pipe to
+/// The size asked for a pipe on stdin, and on stdout before a large output. Linux lets anyone raise a pipe to
 /// 1 MiB (`/proc/sys/fs/pipe-max-size`); it is 64 KiB to begin with.
 const PIPE_SIZE: usize = 1 << 20;
 
@@ -52,6 +53,9 @@ pub(super) fn read_stdin(command: &str) -> Result<Input> {
     if let Some(map) = map_regular_file(&stdin).context("reading stdin")? {
         return Ok(Input::Mapped(map));
     }
+    // A pipe (Helm hands its stream over through one): a larger buffer lets the writer hand
+    // over more at a time.
+    widen_pipe(&stdin);
     let mut input = Vec::new();
     stdin
         .lock()
@@ -118,14 +122,14 @@ pub(super) fn write_stdout<'a>(pieces: impl Iterator<Item = &'a [u8]> + Clone) -
     }
 }
 
-/// Asks for a larger buffer when stdout is a pipe with a smaller one. Nothing else changes when the system
-/// refuses, or stdout is no pipe: the output is the same, only written in more turns.
+/// Asks for a larger buffer when `fd` is a pipe with a smaller one. Nothing else changes
+/// when the system refuses, or it is no pipe: the same bytes go through, in more turns.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn widen_pipe(stdout: &io::Stdout) {
-    if rustix::pipe::fcntl_getpipe_size(stdout).is_ok_and(|size| size < PIPE_SIZE) {
-        let _ = rustix::pipe::fcntl_setpipe_size(stdout, PIPE_SIZE);
+fn widen_pipe(fd: impl std::os::fd::AsFd) {
+    if rustix::pipe::fcntl_getpipe_size(&fd).is_ok_and(|size| size < PIPE_SIZE) {
+        let _ = rustix::pipe::fcntl_setpipe_size(&fd, PIPE_SIZE);
     }
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn widen_pipe(_: &io::Stdout) {}
+fn widen_pipe<T>(_: T) {}
