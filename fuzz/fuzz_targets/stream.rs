@@ -1,5 +1,6 @@
 //! Splitting any bytes and joining the documents back gives the same bytes; numbering and
-//! offsets are consistent.
+//! offsets are consistent; splitting in runs (as each core does for a large stream) and
+//! renumbering gives the same documents, for every number of runs up to 8.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,5 +24,22 @@ fuzz_target!(|data: &[u8]| {
                 "content documents are numbered 1, 2, ..."
             );
         }
+    }
+    let text = std::str::from_utf8(data).expect("split accepted it");
+    for n in 1..=8 {
+        let mut pieced = Vec::new();
+        let mut before = 0;
+        for run in deploy_jobs::stream::runs(text, n) {
+            let part = deploy_jobs::stream::split_run(text, run);
+            let content = part.iter().filter(|d| d.has_content()).count();
+            pieced.extend(part.into_iter().map(|mut d| {
+                if d.has_content() {
+                    d.number += before;
+                }
+                d
+            }));
+            before += content;
+        }
+        assert_eq!(pieced, docs, "{n} runs split as the whole does");
     }
 });
