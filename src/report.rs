@@ -11,7 +11,7 @@ use serde_norway::Value;
 
 use crate::plan::{Generated, Plan, PlannedJob};
 use crate::spec::{self, DEFAULT_ENV_KEY};
-use crate::strategy::StopTarget;
+use crate::strategy::{NotHeld, StopTarget};
 
 mod fit;
 
@@ -92,13 +92,6 @@ pub struct GateJob {
     pub image: Option<String>,
     pub command: Option<Vec<String>>,
     pub active_deadline_seconds: u64,
-}
-
-/// An object that runs pods and that a gate-mode job does not hold.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct NotHeld {
-    pub object: String,
-    pub reason: String,
 }
 
 /// A job that does not run in this environment, and why.
@@ -506,14 +499,7 @@ impl GateJob {
             name: output.object.metadata.name.clone().unwrap_or_default(),
             namespace: output.object.metadata.namespace.clone(),
             gates: gating.gates.iter().map(|w| w.id()).collect(),
-            not_held: gating
-                .not_held
-                .iter()
-                .map(|(object, reason)| NotHeld {
-                    object: object.clone(),
-                    reason: reason.clone(),
-                })
-                .collect(),
+            not_held: gating.not_held.clone(),
             follows: gating.follows.iter().map(|w| w.id()).collect(),
             after: gating.after.clone(),
             objects: output

@@ -272,8 +272,14 @@ pub enum PullSecrets {
     None,
 }
 
-/// An object that runs pods and that a job does not hold, and why.
-pub type NotHeld = (String, String);
+/// An object that runs pods and that a gate-mode job does not hold, and why: planned here,
+/// and shown as it is by `plan` (its JSON has these two fields).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NotHeld {
+    /// `Kind/name` of the object.
+    pub object: String,
+    pub reason: String,
+}
 
 /// What the gate mode made of one job, for the workload rewrite and `plan`.
 #[derive(Debug, Clone, PartialEq)]
@@ -281,7 +287,7 @@ pub struct Gating {
     /// The objects whose pods wait for this job (a job at pre-install or pre-upgrade).
     pub gates: Vec<Workload>,
     /// The objects that run pods and that this job does not hold, each with the reason.
-    pub not_held: Vec<(String, String)>,
+    pub not_held: Vec<NotHeld>,
     /// The workloads this job waits to see rolled out (a job after install or upgrade).
     pub follows: Vec<Workload>,
     /// The previous job of the list (its Job's name), which this job's pod waits for.

@@ -615,7 +615,10 @@ impl Gate {
             self.name_object(c.doc);
             let listed = job.gates.iter().any(|(k, n)| *k == c.kind && *n == c.name);
             match self.why_not_held(c, job, listed, app_images, node, &prepared.namespace)? {
-                Some(why) => not_held.push((c.id(), why)),
+                Some(reason) => not_held.push(NotHeld {
+                    object: c.id(),
+                    reason,
+                }),
                 None => {
                     let mut w = self.workload(c, Some(account));
                     w.downtime = downtime(&c.kind, docs.value(c.doc)?);
@@ -641,7 +644,7 @@ impl Gate {
                         " ({})",
                         not_held
                             .iter()
-                            .map(|(id, why)| format!("{id}: {why}"))
+                            .map(|n| format!("{}: {}", n.object, n.reason))
                             .collect::<Vec<_>>()
                             .join("; ")
                     )
