@@ -6,7 +6,8 @@ mod common;
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::process::{Command, Stdio};
+#[cfg(target_os = "linux")]
+use std::process::Stdio;
 
 /// A stream with a job, padded with ConfigMaps past `bytes`.
 fn stream(bytes: usize) -> Vec<u8> {
@@ -27,13 +28,7 @@ fn stream(bytes: usize) -> Vec<u8> {
 
 /// The rendering of `input` through a pipe, as Helm hands it over.
 fn piped(input: &[u8]) -> Vec<u8> {
-    let out = common::run(&["render"], input);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    common::succeeded(common::run(&["render"], input), "render through a pipe").into_bytes()
 }
 
 /// Renders with stdin a file that holds `prefix` then `input`, positioned after `prefix`;
@@ -47,19 +42,13 @@ fn from_file(prefix: &[u8], input: &[u8]) -> (Vec<u8>, u64) {
     drop(file);
     let mut file = File::open(&path).unwrap();
     file.seek(SeekFrom::Start(prefix.len() as u64)).unwrap();
-    let out = Command::new(common::BIN)
-        .arg("render")
-        .env_remove("HELM_PLUGIN_NAME")
+    let out = common::command(&["render"])
         .stdin(file.try_clone().unwrap())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::succeeded(out, "render from a file").into_bytes();
     // The child's descriptor shared this one's position.
-    (out.stdout, file.stream_position().unwrap())
+    (out, file.stream_position().unwrap())
 }
 
 #[test]
@@ -99,16 +88,20 @@ fn a_file_on_stdin_is_read_from_its_position_to_the_end() {
     }
 }
 
-/// The buffer size of the pipe that a render of `input` wrote into.
+/// A render with stdin and stdout pipes of the test's own, to ask their size.
 #[cfg(target_os = "linux")]
-fn stdout_pipe_size(input: &[u8]) -> usize {
-    let mut child = Command::new(common::BIN)
-        .arg("render")
-        .env_remove("HELM_PLUGIN_NAME")
+fn spawn_render() -> std::process::Child {
+    common::command(&["render"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// The buffer size of the pipe that a render of `input` wrote into.
+#[cfg(target_os = "linux")]
+fn stdout_pipe_size(input: &[u8]) -> usize {
+    let mut child = spawn_render();
     let mut stdin = child.stdin.take().unwrap();
     let data = input.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&data));
@@ -141,13 +134,7 @@ fn a_large_output_widens_a_stdout_pipe_and_a_small_one_does_not() {
 fn a_pipe_on_stdin_is_widened_before_it_is_read() {
     use std::os::fd::OwnedFd;
     let input = stream(3 << 20);
-    let mut child = Command::new(common::BIN)
-        .arg("render")
-        .env_remove("HELM_PLUGIN_NAME")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_render();
     let stdin = OwnedFd::from(child.stdin.take().unwrap());
     // A second handle on the pipe's write end, to ask its size: while it is open the child
     // sees no end of input, so it is closed as soon as the size is known.

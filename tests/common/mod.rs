@@ -15,15 +15,19 @@ pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// deploy-jobs with `args`, in the environment the tests expect: not run as a Helm plugin,
+/// and no terminal width from the caller.
+pub fn command(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .env_remove("HELM_PLUGIN_NAME")
+        .env_remove("COLUMNS");
+    cmd
+}
+
 /// Runs deploy-jobs with `args`, feeding `stdin`.
 pub fn run(args: &[&str], stdin: &[u8]) -> Output {
-    pipe(
-        Command::new(BIN)
-            .args(args)
-            .env_remove("HELM_PLUGIN_NAME")
-            .env_remove("COLUMNS"),
-        stdin,
-    )
+    pipe(&mut command(args), stdin)
 }
 
 /// Runs a command with `stdin` written to it and returns its output.
