@@ -26,10 +26,8 @@ pub trait Documents {
     fn ignored(&self, i: usize) -> bool;
     /// Whether the text of document `i` could hold a pod template at all
     /// ([`could_hold_pods`]). Every search for workloads asks it of every document, so an
-    /// implementation should work it out once per document.
-    fn could_hold_pods(&self, i: usize) -> bool {
-        could_hold_pods(self.raw(i))
-    }
+    /// implementation works it out once per document.
+    fn could_hold_pods(&self, i: usize) -> bool;
 }
 
 /// Whether a document's text names `containers`, as every pod template does: only then is
